@@ -1,0 +1,132 @@
+# Lotus build. `make` = release build of build/lotus-dashboard and build/lotus-agent.
+# See README.md for the targets; flavours build into separate directories:
+#   release: build/        sanitizers (SANITIZE=address,undefined): build/asan/
+
+SHELL     := /bin/bash
+CC        ?= cc
+PREFIX    ?= /usr/local
+SANITIZE  ?=
+WERROR    ?=
+V         ?=
+
+ifeq ($(SANITIZE),)
+OUT       := build
+OPT       := -O2 -g -D_FORTIFY_SOURCE=2
+else
+OUT       := build/asan
+OPT       := -O1 -g -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+SANLD     := -fsanitize=$(SANITIZE)
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition \
+        -Wpointer-arith -Wvla -Wwrite-strings -Wformat=2 -Wundef -Wimplicit-fallthrough \
+        -Wnull-dereference -Wno-unused-parameter
+ifneq ($(WERROR),)
+WARN += -Werror
+endif
+
+DASH_PKGS  := libuv libnghttp2 libprotobuf-c openssl sqlite3 jansson libsodium yaml-0.1 libmaxminddb
+AGENT_PKGS := libuv libnghttp2 libprotobuf-c openssl
+
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -fPIE -fstack-protector-strong $(OPT) $(WARN) \
+               -Isrc -I$(OUT)/gen
+DASH_CFLAGS  = $(CFLAGS_BASE) $(shell pkg-config --cflags $(DASH_PKGS) 2>/dev/null)
+DASH_LIBS    = $(shell pkg-config --libs $(DASH_PKGS) 2>/dev/null) -lhttp_parser -lwslay -lpthread
+AGENT_LIBS   = $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null) -lpthread
+LDFLAGS_BASE := -pie -Wl,-z,relro,-z,now $(SANLD)
+
+CORE_SRC  := $(wildcard src/core/*.c)
+PROTO_SRC := $(wildcard src/proto/*.c)
+DASH_SRC  := $(filter-out src/dashboard/main.c,$(wildcard src/dashboard/*.c))
+AGENT_SRC := $(filter-out src/agent/main.c,$(wildcard src/agent/*.c))
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+
+GEN_C     := $(OUT)/gen/nezha_v0.pb-c.c
+GEN_H     := $(OUT)/gen/nezha_v0.pb-c.h
+
+obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
+CORE_OBJ  := $(call obj,$(CORE_SRC))
+PROTO_OBJ := $(call obj,$(PROTO_SRC)) $(OUT)/obj/gen/nezha_v0.pb-c.o
+DASH_OBJ  := $(call obj,$(DASH_SRC))
+AGENT_OBJ := $(call obj,$(AGENT_SRC))
+UNIT_BIN  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
+
+DASHBOARD := $(OUT)/lotus-dashboard
+AGENT     := $(OUT)/lotus-agent
+
+.PHONY: all deps dev run test unit-tests check install uninstall clean static-agent bench fuzz
+.DEFAULT_GOAL := all
+
+all: deps $(DASHBOARD) $(AGENT)
+
+deps:
+	@bash scripts/deps.sh
+
+dev:
+	$(MAKE) WERROR=1 all
+
+$(GEN_C) $(GEN_H): proto/nezha_v0.proto
+	@mkdir -p $(OUT)/gen
+	protoc-c --c_out=$(OUT)/gen --proto_path=proto $<
+
+$(OUT)/obj/gen/nezha_v0.pb-c.o: $(GEN_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes $(shell pkg-config --cflags libprotobuf-c) -MMD -MP -c $< -o $@
+
+$(OUT)/obj/%.o: %.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(DASH_CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUT)/libcore.a: $(CORE_OBJ)
+	@rm -f $@; ar rcs $@ $^
+$(OUT)/libproto.a: $(PROTO_OBJ)
+	@rm -f $@; ar rcs $@ $^
+$(OUT)/libdash.a: $(DASH_OBJ)
+	@rm -f $@; ar rcs $@ $^ $(if $(DASH_OBJ),,$(CORE_OBJ))
+$(OUT)/libagent.a: $(AGENT_OBJ)
+	@rm -f $@; ar rcs $@ $^ $(if $(AGENT_OBJ),,$(CORE_OBJ))
+
+$(DASHBOARD): $(OUT)/obj/src/dashboard/main.o $(OUT)/libdash.a $(OUT)/libproto.a $(OUT)/libcore.a
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(DASH_LIBS)
+
+$(AGENT): $(OUT)/obj/src/agent/main.o $(OUT)/libagent.a $(OUT)/libproto.a $(OUT)/libcore.a
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(AGENT_LIBS)
+
+$(OUT)/tests/%: tests/unit/%.c $(OUT)/libdash.a $(OUT)/libagent.a $(OUT)/libproto.a $(OUT)/libcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(DASH_CFLAGS) -Itests/unit $(LDFLAGS_BASE) -o $@ $< $(OUT)/libdash.a $(OUT)/libagent.a \
+	    $(OUT)/libproto.a $(OUT)/libcore.a $(DASH_LIBS) -lcmocka
+
+unit-tests: $(UNIT_BIN)
+
+# make run: build, then start a dashboard on ./data plus a local agent reporting to it.
+run: all
+	@bash scripts/run-local.sh $(OUT)
+
+# make test: everything CI runs. Release and ASan+UBSan builds, unit and integration tests,
+# ending with one line "N passed, N failed".
+test: deps
+	$(MAKE) WERROR=1 all unit-tests
+	$(MAKE) WERROR=1 SANITIZE=address,undefined all unit-tests
+	bash scripts/run-tests.sh build build/asan
+
+check:
+	bash scripts/check-src
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(DASHBOARD) $(AGENT) $(DESTDIR)$(PREFIX)/bin/
+	sed 's#@PREFIX@#$(PREFIX)#g' scripts/lotus-dashboard.service > \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/lotus-dashboard.service
+	sed 's#@PREFIX@#$(PREFIX)#g' scripts/lotus-agent.service > \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/lotus-agent.service
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/lotus-dashboard $(DESTDIR)$(PREFIX)/bin/lotus-agent \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/lotus-dashboard.service \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/lotus-agent.service
+
+clean:
+	rm -rf build
+
+-include $(shell find $(OUT)/obj -name '*.d' 2>/dev/null)

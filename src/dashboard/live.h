@@ -1,0 +1,64 @@
+/*
+ * live: the dashboard's in-memory server registry and live state, owned by the
+ * loop thread (no locks). Loaded from the store at start-up, kept in sync with
+ * the servers table (CLI changes are picked up through store_data_version),
+ * and updated by the gRPC service.
+ *
+ * Live Host/State are kept as protobuf-c unpacked messages (NULL = never
+ * reported in any process lifetime; the API then renders the empty Host/State
+ * of spec §4.3).
+ */
+#ifndef LOTUS_DASHBOARD_LIVE_H
+#define LOTUS_DASHBOARD_LIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store_server;
+struct grpc_call;
+struct Proto__Host;
+struct Proto__State;
+
+struct live_server {
+    uint64_t id;
+    char *name;
+    char *tag;
+    char *secret;
+    char *note;
+    char *public_note;
+    int64_t display_index;
+    int hide_for_guest;
+    int64_t created_at;          /* unix ms */
+    int64_t updated_at;          /* unix ms */
+    struct Proto__Host *host;   /* owned (protobuf_c_message_free_unpacked) or NULL */
+    struct Proto__State *state; /* owned or NULL */
+    int64_t last_active;         /* unix seconds, 0 = never (API renders -62135596800) */
+    int64_t last_active_ms;      /* unix ms of the last State, 0 = never */
+    uint64_t transfer_in_base;   /* spec §8.7 baselines */
+    uint64_t transfer_out_base;
+    struct grpc_call *task_stream; /* borrowed; cleared when the stream closes */
+    int seen;                      /* scratch for reconcile */
+};
+
+struct live {
+    struct live_server **servers; /* owned array of owned servers, sorted by id ascending */
+    size_t n;
+    size_t cap;
+};
+
+void live_init(struct live *lv);
+/* Frees every server and its live state. */
+void live_release(struct live *lv);
+/* Lookups; borrowed results valid until the server is removed. */
+struct live_server *live_find_id(const struct live *lv, uint64_t id);
+struct live_server *live_find_secret(const struct live *lv, const char *secret);
+/*
+ * Adds or updates the metadata of a server from a store row (row borrowed;
+ * strings copied). A row with host_pb restores the last Host and last_active.
+ * Returns the live server.
+ */
+struct live_server *live_upsert(struct live *lv, const struct store_server *row);
+/* Removes and frees a server (its task stream pointer is only forgotten, not finished). */
+void live_remove(struct live *lv, uint64_t id);
+
+#endif
