@@ -77,14 +77,16 @@ $(OUT)/obj/%.o: %.c $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(DASH_CFLAGS) -MMD -MP -c $< -o $@
 
+# An archive may be empty while a module has no files yet.
+mkar = @mkdir -p $(dir $@); rm -f $@; if [ -n "$^" ]; then ar rcs $@ $^; else printf '!<arch>\n' > $@; fi
 $(OUT)/libcore.a: $(CORE_OBJ)
-	@rm -f $@; ar rcs $@ $^
+	$(mkar)
 $(OUT)/libproto.a: $(PROTO_OBJ)
-	@rm -f $@; ar rcs $@ $^
+	$(mkar)
 $(OUT)/libdash.a: $(DASH_OBJ)
-	@rm -f $@; ar rcs $@ $^ $(if $(DASH_OBJ),,$(CORE_OBJ))
+	$(mkar)
 $(OUT)/libagent.a: $(AGENT_OBJ)
-	@rm -f $@; ar rcs $@ $^ $(if $(AGENT_OBJ),,$(CORE_OBJ))
+	$(mkar)
 
 $(DASHBOARD): $(OUT)/obj/src/dashboard/main.o $(OUT)/libdash.a $(OUT)/libproto.a $(OUT)/libcore.a
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(DASH_LIBS)

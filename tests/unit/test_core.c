@@ -1,0 +1,86 @@
+/* Unit tests of src/core: buf, strnum, xalloc. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/strnum.h"
+
+static void test_core__buf_append_and_limit(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, 8);
+    assert_string_equal(b.data, "");
+    assert_int_equal(buf_puts(&b, "abc"), 0);
+    assert_int_equal(buf_printf(&b, "%d", 42), 0);
+    assert_string_equal(b.data, "abc42");
+    assert_int_equal(buf_puts(&b, "xyzw"), -E2BIG);
+    /* sticky: a small append after the failure is refused too */
+    assert_int_equal(buf_putc(&b, 'q'), -E2BIG);
+    assert_string_equal(b.data, "abc42");
+    buf_reset(&b);
+    assert_int_equal(buf_puts(&b, "12345678"), 0);
+    buf_consume(&b, 3);
+    assert_string_equal(b.data, "45678");
+    size_t n;
+    char *p = buf_detach(&b, &n);
+    assert_int_equal(n, 5);
+    assert_string_equal(p, "45678");
+    free(p);
+    assert_int_equal(b.len, 0);
+    buf_release(&b);
+}
+
+static void test_core__buf_printf_long(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, 0);
+    char big[1000];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(buf_printf(&b, "<%s>", big), 0);
+    assert_int_equal(b.len, 1001);
+    assert_int_equal(b.data[0], '<');
+    assert_int_equal(b.data[1000], '>');
+    buf_release(&b);
+}
+
+static void test_core__strnum(void **state)
+{
+    (void)state;
+    uint64_t u;
+    int64_t i;
+    assert_int_equal(strnum_u64z("0", &u), 0);
+    assert_int_equal(u, 0);
+    assert_int_equal(strnum_u64z("18446744073709551615", &u), 0);
+    assert_true(u == UINT64_MAX);
+    assert_int_equal(strnum_u64z("18446744073709551616", &u), -ERANGE);
+    assert_int_equal(strnum_u64z("", &u), -EINVAL);
+    assert_int_equal(strnum_u64z("12a", &u), -EINVAL);
+    assert_int_equal(strnum_u64z(" 12", &u), -EINVAL);
+    assert_int_equal(strnum_u64z("-1", &u), -EINVAL);
+    assert_int_equal(strnum_i64z("-62135596800", &i), 0);
+    assert_true(i == -62135596800LL);
+    assert_int_equal(strnum_i64z("-9223372036854775808", &i), 0);
+    assert_true(i == INT64_MIN);
+    assert_int_equal(strnum_i64z("9223372036854775808", &i), -ERANGE);
+    assert_int_equal(strnum_i64z("-", &i), -EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_core__buf_append_and_limit),
+        cmocka_unit_test(test_core__buf_printf_long),
+        cmocka_unit_test(test_core__strnum),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
