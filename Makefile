@@ -8,6 +8,11 @@ PREFIX    ?= /usr/local
 SANITIZE  ?=
 WERROR    ?=
 V         ?=
+ifeq ($(V),)
+Q := @
+else
+Q :=
+endif
 
 ifeq ($(SANITIZE),)
 OUT       := build
@@ -67,15 +72,18 @@ dev:
 
 $(GEN_C) $(GEN_H): proto/nezha_v0.proto
 	@mkdir -p $(OUT)/gen
-	protoc-c --c_out=$(OUT)/gen --proto_path=proto $<
+	@echo "  PROTOC  $<"
+	$(Q)protoc-c --c_out=$(OUT)/gen --proto_path=proto $<
 
 $(OUT)/obj/gen/nezha_v0.pb-c.o: $(GEN_C)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes $(shell pkg-config --cflags libprotobuf-c) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes $(shell pkg-config --cflags libprotobuf-c) -MMD -MP -c $< -o $@
 
 $(OUT)/obj/%.o: %.c $(GEN_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(DASH_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(DASH_CFLAGS) -MMD -MP -c $< -o $@
 
 # An archive may be empty while a module has no files yet.
 mkar = @mkdir -p $(dir $@); rm -f $@; if [ -n "$^" ]; then ar rcs $@ $^; else printf '!<arch>\n' > $@; fi
@@ -89,14 +97,17 @@ $(OUT)/libagent.a: $(AGENT_OBJ)
 	$(mkar)
 
 $(DASHBOARD): $(OUT)/obj/src/dashboard/main.o $(OUT)/libdash.a $(OUT)/libproto.a $(OUT)/libcore.a
-	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(DASH_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(DASH_LIBS)
 
 $(AGENT): $(OUT)/obj/src/agent/main.o $(OUT)/libagent.a $(OUT)/libproto.a $(OUT)/libcore.a
-	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(AGENT_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_BASE) -o $@ $^ $(AGENT_LIBS)
 
 $(OUT)/tests/%: tests/unit/%.c $(OUT)/libdash.a $(OUT)/libagent.a $(OUT)/libproto.a $(OUT)/libcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(DASH_CFLAGS) -Itests/unit $(LDFLAGS_BASE) -o $@ $< $(OUT)/libdash.a $(OUT)/libagent.a \
+	@echo "  LD      $@"
+	$(Q)$(CC) $(DASH_CFLAGS) -Itests/unit $(LDFLAGS_BASE) -o $@ $< $(OUT)/libdash.a $(OUT)/libagent.a \
 	    $(OUT)/libproto.a $(OUT)/libcore.a $(DASH_LIBS) -lcmocka
 
 unit-tests: $(UNIT_BIN)

@@ -34,8 +34,9 @@ struct live_server {
     struct Proto__State *state; /* owned or NULL */
     int64_t last_active;         /* unix seconds, 0 = never (API renders -62135596800) */
     int64_t last_active_ms;      /* unix ms of the last State, 0 = never */
-    uint64_t transfer_in_base;   /* spec §8.7 baselines */
-    uint64_t transfer_out_base;
+    int64_t transfer_in_base;    /* spec §8.7 baselines (may go negative after a reboot) */
+    int64_t transfer_out_base;
+    int64_t last_persist_ms;     /* when last_active was last queued for the store */
     struct grpc_call *task_stream; /* borrowed; cleared when the stream closes */
     int seen;                      /* scratch for reconcile */
 };

@@ -11,6 +11,7 @@
 
 #include "core/buf.h"
 #include "core/strnum.h"
+#include "core/hostport.h"
 
 static void test_core__buf_append_and_limit(void **state)
 {
@@ -75,12 +76,44 @@ static void test_core__strnum(void **state)
     assert_int_equal(strnum_i64z("-", &i), -EINVAL);
 }
 
+static void test_core__hostport(void **state)
+{
+    (void)state;
+    char h[64];
+    int port = 0;
+    assert_int_equal(hostport_parse("0.0.0.0:8008", 1, h, sizeof(h), &port), 0);
+    assert_string_equal(h, "0.0.0.0");
+    assert_int_equal(port, 8008);
+    assert_int_equal(hostport_parse("[::1]:5555", 1, h, sizeof(h), &port), 0);
+    assert_string_equal(h, "::1");
+    assert_int_equal(port, 5555);
+    assert_int_equal(hostport_parse("[::1]", 77, h, sizeof(h), &port), 0);
+    assert_int_equal(port, 77);
+    assert_int_equal(hostport_parse("::1", 77, h, sizeof(h), &port), 0);
+    assert_string_equal(h, "::1");
+    assert_int_equal(hostport_parse("example.com", 5555, h, sizeof(h), &port), 0);
+    assert_string_equal(h, "example.com");
+    assert_int_equal(port, 5555);
+    assert_int_equal(hostport_parse(":9", 1, h, sizeof(h), &port), 0);
+    assert_string_equal(h, "");
+    assert_int_equal(port, 9);
+    assert_int_equal(hostport_parse("h:65536", 1, h, sizeof(h), &port), -EINVAL);
+    assert_int_equal(hostport_parse("h:", 1, h, sizeof(h), &port), -EINVAL);
+    assert_int_equal(hostport_parse("h:12x", 1, h, sizeof(h), &port), -EINVAL);
+    assert_int_equal(hostport_parse("[::1", 1, h, sizeof(h), &port), -EINVAL);
+    assert_int_equal(hostport_parse("[::1]x", 1, h, sizeof(h), &port), -EINVAL);
+    assert_int_equal(hostport_parse("", 1, h, sizeof(h), &port), -EINVAL);
+    char small[4];
+    assert_int_equal(hostport_parse("toolong:1", 1, small, sizeof(small), &port), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_core__buf_append_and_limit),
         cmocka_unit_test(test_core__buf_printf_long),
         cmocka_unit_test(test_core__strnum),
+        cmocka_unit_test(test_core__hostport),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

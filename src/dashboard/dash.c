@@ -1,0 +1,219 @@
+/*
+ * dash: wires the dashboard together on one loop. Start-up: open the store
+ * (migrations), load every server into the live registry, start the writer
+ * thread, start listeners, then uv_run. The servers table is polled on the work
+ * pool (store_servers_rev) so that `lotus-dashboard server add/del` run from a
+ * shell take effect within a second; reconciling happens on the loop.
+ */
+#include "dash.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "dashboard/geoip.h"
+#include "dashboard/live.h"
+#include "dashboard/store.h"
+#include "dashboard/svc.h"
+
+struct dash {
+    uv_loop_t loop;
+    const struct dash_opts *o;
+    struct store *st;
+    struct live lv;
+    struct geoip *geo;
+    struct svc *svc;
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+    uv_timer_t sync_timer;
+    uv_work_t sync_work;
+    int sync_busy;
+    int stopping;
+    int64_t servers_rev;
+    /* results of the sync work, handed from the pool thread to the loop */
+    int sync_changed;
+    int64_t sync_rev;
+    struct store_server *sync_rows;
+    size_t sync_n;
+};
+
+static void reconcile(struct dash *d, struct store_server *rows, size_t n)
+{
+    for (size_t i = 0; i < d->lv.n; i++)
+        d->lv.servers[i]->seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct live_server *old = live_find_id(&d->lv, rows[i].id);
+        if (old && old->secret && rows[i].secret && strcmp(old->secret, rows[i].secret) != 0)
+            svc_drop_stream(d->svc, old); /* re-keyed: the agent must authenticate again */
+        struct live_server *s = live_upsert(&d->lv, &rows[i]);
+        s->seen = 1;
+    }
+    for (size_t i = 0; i < d->lv.n;) {
+        struct live_server *s = d->lv.servers[i];
+        if (s->seen) {
+            i++;
+            continue;
+        }
+        log_info("server %llu (%s) was deleted; refusing its agent from now on",
+                 (unsigned long long)s->id, s->name);
+        if (d->svc)
+            svc_drop_stream(d->svc, s);
+        live_remove(&d->lv, s->id);
+    }
+}
+
+static void sync_work_cb(uv_work_t *w)
+{
+    struct dash *d = w->data;
+    int64_t rev = 0;
+    d->sync_changed = 0;
+    if (store_servers_rev(d->st, &rev) != 0 || rev == d->servers_rev)
+        return;
+    if (store_server_list(d->st, &d->sync_rows, &d->sync_n) != 0)
+        return;
+    d->sync_rev = rev;
+    d->sync_changed = 1;
+}
+
+static void sync_after_cb(uv_work_t *w, int status)
+{
+    struct dash *d = w->data;
+    d->sync_busy = 0;
+    if (status == 0 && d->sync_changed) {
+        if (!d->stopping)
+            reconcile(d, d->sync_rows, d->sync_n);
+        d->servers_rev = d->sync_rev;
+        store_server_list_free(d->sync_rows, d->sync_n);
+        d->sync_rows = NULL;
+        d->sync_n = 0;
+    }
+}
+
+static void on_sync_timer(uv_timer_t *t)
+{
+    struct dash *d = t->data;
+    if (d->sync_busy || d->stopping)
+        return;
+    d->sync_busy = 1;
+    d->sync_work.data = d;
+    if (uv_queue_work(&d->loop, &d->sync_work, sync_work_cb, sync_after_cb) != 0)
+        d->sync_busy = 0;
+}
+
+static void stop(struct dash *d)
+{
+    if (d->stopping)
+        return;
+    d->stopping = 1;
+    log_info("shutting down");
+    svc_free(d->svc);
+    d->svc = NULL;
+    uv_close((uv_handle_t *)&d->sync_timer, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    stop(h->data);
+}
+
+static int load_servers(struct dash *d)
+{
+    struct store_server *rows = NULL;
+    size_t n = 0;
+    if (store_servers_rev(d->st, &d->servers_rev) != 0)
+        return -EIO;
+    int rc = store_server_list(d->st, &rows, &n);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        live_upsert(&d->lv, &rows[i]);
+    store_server_list_free(rows, n);
+    return 0;
+}
+
+int dash_run(const struct dash_opts *o)
+{
+    struct dash *d = xcalloc(1, sizeof(*d));
+    char err[512];
+    int code = 1;
+    d->o = o;
+    live_init(&d->lv);
+    uv_loop_init(&d->loop);
+
+    if (store_open(o->db_path, &d->st, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lotus-dashboard: %s\n", err);
+        goto out;
+    }
+    if (load_servers(d) != 0) {
+        fprintf(stderr, "lotus-dashboard: cannot load servers from '%s'\n", o->db_path);
+        goto out;
+    }
+    if (o->geoip_db && o->geoip_db[0]) {
+        if (geoip_open(o->geoip_db, &d->geo, err, sizeof(err)) != 0) {
+            fprintf(stderr, "lotus-dashboard: %s\n", err);
+            goto out;
+        }
+    }
+    if (store_writer_start(d->st) != 0) {
+        fprintf(stderr, "lotus-dashboard: cannot start the database writer\n");
+        goto out;
+    }
+    struct svc_config sc = {
+        .host = o->grpc_host,
+        .port = o->grpc_port,
+        .tls_cert = o->grpc_tls_cert,
+        .tls_key = o->grpc_tls_key,
+        .keepalive_ms = o->task_keepalive_ms,
+        .hostinfo_ms = o->task_hostinfo_ms,
+    };
+    if (svc_start(&d->loop, &sc, &d->lv, d->st, d->geo, &d->svc, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lotus-dashboard: gRPC listener %s:%d: %s\n", o->grpc_host, o->grpc_port,
+                err);
+        goto out;
+    }
+    log_info("gRPC listening on %s:%d%s (%zu servers)", o->grpc_host, svc_port(d->svc),
+             o->grpc_tls_cert ? " with TLS" : "", d->lv.n);
+
+    uv_signal_init(&d->loop, &d->sigint);
+    uv_signal_init(&d->loop, &d->sigterm);
+    d->sigint.data = d;
+    d->sigterm.data = d;
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_timer_init(&d->loop, &d->sync_timer);
+    d->sync_timer.data = d;
+    unsigned sync_ms = o->sync_ms ? o->sync_ms : 250;
+    uv_timer_start(&d->sync_timer, on_sync_timer, sync_ms, sync_ms);
+
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    code = 0;
+out:
+    if (d->svc) {
+        svc_free(d->svc);
+        d->svc = NULL;
+    }
+    /* Let close callbacks run, then make sure nothing is left. */
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&d->loop) != 0)
+        log_warn("loop closed with handles still open");
+    /* LastActive is persisted at most every few seconds while running; write the latest now. */
+    for (size_t i = 0; d->st && i < d->lv.n; i++) {
+        struct live_server *s = d->lv.servers[i];
+        if (s->last_active_ms > s->last_persist_ms)
+            store_enqueue_live(d->st, s->id, NULL, 0, s->last_active);
+    }
+    store_close(d->st); /* flushes queued live state */
+    geoip_close(d->geo);
+    live_release(&d->lv);
+    free(d);
+    return code;
+}

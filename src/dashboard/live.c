@@ -1,0 +1,132 @@
+/*
+ * live: in-memory server registry, sorted by id, owned by the loop thread.
+ * Lookups by id are binary searches; lookups by secret are linear (a few
+ * thousand servers at most per call; a hash map can replace it if profiles
+ * ever show it).
+ */
+#include "live.h"
+
+#include <string.h>
+#include <stdlib.h>
+
+#include "core/xalloc.h"
+#include "dashboard/store.h"
+#include "nezha_v0.pb-c.h"
+
+void live_init(struct live *lv)
+{
+    lv->servers = NULL;
+    lv->n = 0;
+    lv->cap = 0;
+}
+
+static void server_free(struct live_server *s)
+{
+    if (!s)
+        return;
+    free(s->name);
+    free(s->tag);
+    free(s->secret);
+    free(s->note);
+    free(s->public_note);
+    if (s->host)
+        protobuf_c_message_free_unpacked(&s->host->base, NULL);
+    if (s->state)
+        protobuf_c_message_free_unpacked(&s->state->base, NULL);
+    free(s);
+}
+
+void live_release(struct live *lv)
+{
+    for (size_t i = 0; i < lv->n; i++)
+        server_free(lv->servers[i]);
+    free(lv->servers);
+    live_init(lv);
+}
+
+/* Index of the first server with id >= id. */
+static size_t lower_bound(const struct live *lv, uint64_t id)
+{
+    size_t lo = 0, hi = lv->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (lv->servers[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+struct live_server *live_find_id(const struct live *lv, uint64_t id)
+{
+    size_t i = lower_bound(lv, id);
+    if (i < lv->n && lv->servers[i]->id == id)
+        return lv->servers[i];
+    return NULL;
+}
+
+struct live_server *live_find_secret(const struct live *lv, const char *secret)
+{
+    if (!secret || !*secret)
+        return NULL; /* an empty secret never authenticates (fixes spec §1.3 QUIRK) */
+    for (size_t i = 0; i < lv->n; i++) {
+        if (lv->servers[i]->secret && strcmp(lv->servers[i]->secret, secret) == 0)
+            return lv->servers[i];
+    }
+    return NULL;
+}
+
+static void set_str(char **dst, const char *src)
+{
+    const char *v = src ? src : "";
+    if (*dst && strcmp(*dst, v) == 0)
+        return;
+    free(*dst);
+    *dst = xstrdup(v);
+}
+
+struct live_server *live_upsert(struct live *lv, const struct store_server *row)
+{
+    size_t i = lower_bound(lv, row->id);
+    struct live_server *s;
+    if (i < lv->n && lv->servers[i]->id == row->id) {
+        s = lv->servers[i];
+    } else {
+        if (lv->n == lv->cap) {
+            lv->cap = lv->cap ? lv->cap * 2 : 16;
+            lv->servers = xrealloc(lv->servers, lv->cap * sizeof(*lv->servers));
+        }
+        memmove(lv->servers + i + 1, lv->servers + i, (lv->n - i) * sizeof(*lv->servers));
+        s = xcalloc(1, sizeof(*s));
+        s->id = row->id;
+        lv->servers[i] = s;
+        lv->n++;
+        /* Restore the last known Host and LastActive persisted by an earlier run. */
+        if (row->host_pb && row->host_len) {
+            s->host = proto__host__unpack(NULL, row->host_len, row->host_pb);
+        }
+        s->last_active = row->last_active;
+        s->last_active_ms = row->last_active * 1000;
+    }
+    set_str(&s->name, row->name);
+    set_str(&s->tag, row->tag);
+    set_str(&s->secret, row->secret);
+    set_str(&s->note, row->note);
+    set_str(&s->public_note, row->public_note);
+    s->display_index = row->display_index;
+    s->hide_for_guest = row->hide_for_guest;
+    s->created_at = row->created_at;
+    s->updated_at = row->updated_at;
+    return s;
+}
+
+void live_remove(struct live *lv, uint64_t id)
+{
+    size_t i = lower_bound(lv, id);
+    if (i >= lv->n || lv->servers[i]->id != id)
+        return;
+    server_free(lv->servers[i]);
+    memmove(lv->servers + i, lv->servers + i + 1, (lv->n - i - 1) * sizeof(*lv->servers));
+    lv->n--;
+}

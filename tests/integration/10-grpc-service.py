@@ -1,0 +1,276 @@
+"""Dashboard gRPC service against an independent gRPC implementation (python3-grpcio).
+
+Covers issue #2: auth, live-state reports visible through the CLI, task streams
+with keepalive and replacement, GeoIP, IOStream handshake, malformed and
+oversized input, HTTP/1.1 bytes and abrupt disconnects, and restarts.
+"""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import grpc
+
+from lotus import Dashboard, Tap, metadata, stubs, wait_for, free_port
+
+pb, pbg = stubs()
+tap = Tap()
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+ENV = {"LOTUS_TEST_KEEPALIVE_MS": "300", "LOTUS_TEST_HOSTINFO_MS": "200"}
+dash = Dashboard(env=ENV)
+dash.start()
+SID, SECRET = dash.add_server("fra", "--tag", "eu")
+wait_for(lambda: any(s["id"] == SID for s in dash.list_servers()), what="server in list")
+
+
+def stub():
+    return pbg.NezhaServiceStub(dash.channel())
+
+
+def sample_host(ip="203.0.113.7"):
+    return pb.Host(platform="debian", platform_version="12.5", cpu=["AMD EPYC 7B13 2 Virtual Core"],
+                   mem_total=2078420992, disk_total=21003583488, arch="x86_64",
+                   virtualization="kvm", boot_time=1716000000, ip=ip, version="0.20.5")
+
+
+def expect_rpc_error(fn, code, message=None):
+    try:
+        fn()
+    except grpc.RpcError as e:
+        assert e.code() == code, "want %s got %s (%s)" % (code, e.code(), e.details())
+        if message is not None:
+            assert e.details() == message, "want message %r got %r" % (message, e.details())
+        return e
+    raise AssertionError("call succeeded, expected %s" % code)
+
+
+@tap.test
+def good_secret_reports_are_acknowledged():
+    s = stub()
+    r = s.ReportSystemInfo(sample_host(), metadata=metadata(SECRET), timeout=5)
+    assert r.proced is True
+    st = pb.State(cpu=12.5, mem_used=1024, net_in_transfer=1000, net_out_transfer=2000, load1=0.5)
+    r = s.ReportSystemState(st, metadata=metadata(SECRET), timeout=5)
+    assert r.proced is True
+    r = s.ReportTask(pb.TaskResult(id=5, type=3, delay=1.5, successful=True),
+                     metadata=metadata(SECRET), timeout=5)
+    assert r.proced is True
+
+
+@tap.test
+def reported_server_is_active_in_cli_list():
+    before = int(time.time()) - 2
+    stub().ReportSystemState(pb.State(cpu=1.0), metadata=metadata(SECRET), timeout=5)
+
+    def active():
+        for s in dash.list_servers():
+            if s["id"] == SID and s["last_active"] >= before:
+                return s
+        return None
+    s = wait_for(active, timeout=5, what="last_active in server list")
+    assert s["name"] == "fra" and s["tag"] == "eu"
+
+
+@tap.test
+def wrong_or_missing_secret_is_unauthenticated():
+    s = stub()
+    for md in (metadata("not-a-secret-00000"), None, metadata("")):
+        expect_rpc_error(lambda: s.ReportSystemState(pb.State(), metadata=md, timeout=5),
+                         grpc.StatusCode.UNAUTHENTICATED, "客户端认证失败")
+    for call in (lambda: s.ReportSystemInfo(pb.Host(), metadata=metadata("x"), timeout=5),
+                 lambda: s.ReportTask(pb.TaskResult(), metadata=metadata("x"), timeout=5),
+                 lambda: s.LookupGeoIP(pb.GeoIP(ip="1.1.1.1"), metadata=metadata("x"), timeout=5),
+                 lambda: next(iter(s.RequestTask(pb.Host(), metadata=metadata("x"), timeout=5)))):
+        expect_rpc_error(call, grpc.StatusCode.UNAUTHENTICATED, "客户端认证失败")
+
+
+@tap.test
+def request_task_receives_hostinfo_and_keepalive():
+    stream = stub().RequestTask(pb.Host(), metadata=metadata(SECRET), timeout=10)
+    types = []
+    for task in stream:
+        types.append(task.type)
+        if 7 in types:
+            break
+    stream.cancel()
+    assert 7 in types, types
+
+
+@tap.test
+def new_task_stream_replaces_old():
+    s = stub()
+    first = s.RequestTask(pb.Host(), metadata=metadata(SECRET), timeout=10)
+    next(iter(first))  # wait until registered (first keepalive)
+    second = s.RequestTask(pb.Host(), metadata=metadata(SECRET), timeout=10)
+    # The old stream ends with OK once the new one registers.
+    rest = list(first)
+    assert first.code() == grpc.StatusCode.OK, first.code()
+    assert all(t.type in (7, 10) for t in rest)
+    t = next(iter(second))
+    assert t.type == 7
+    second.cancel()
+
+
+@tap.test
+def malformed_protobuf_gets_internal_and_server_keeps_serving():
+    ch = dash.channel()
+    raw = ch.unary_unary("/proto.NezhaService/ReportSystemState",
+                         request_serializer=None, response_deserializer=None)
+    expect_rpc_error(lambda: raw(b"\x0a\xff\xff\xff", metadata=metadata(SECRET), timeout=5),
+                     grpc.StatusCode.INTERNAL)
+    assert stub().ReportSystemState(pb.State(), metadata=metadata(SECRET), timeout=5).proced
+
+
+@tap.test
+def unknown_method_is_unimplemented():
+    raw = dash.channel().unary_unary("/proto.NezhaService/Nope",
+                                     request_serializer=None, response_deserializer=None)
+    expect_rpc_error(lambda: raw(b"", metadata=metadata(SECRET), timeout=5),
+                     grpc.StatusCode.UNIMPLEMENTED)
+
+
+@tap.test
+def oversized_message_is_resource_exhausted():
+    ch = grpc.insecure_channel("127.0.0.1:%d" % dash.grpc_port,
+                               options=[("grpc.max_send_message_length", 16 << 20)])
+    raw = ch.unary_unary("/proto.NezhaService/ReportSystemInfo",
+                         request_serializer=None, response_deserializer=None)
+    big = pb.Host(platform="x" * (5 << 20)).SerializeToString()
+    expect_rpc_error(lambda: raw(big, metadata=metadata(SECRET), timeout=10),
+                     grpc.StatusCode.RESOURCE_EXHAUSTED)
+    assert stub().ReportSystemState(pb.State(), metadata=metadata(SECRET), timeout=5).proced
+
+
+@tap.test
+def http1_bytes_and_abrupt_disconnects_do_not_hurt():
+    for payload in (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"PRI * HTTP/2.0\r\n", b"\x00" * 100, b""):
+        with socket.create_connection(("127.0.0.1", dash.grpc_port), timeout=5) as c:
+            if payload:
+                c.sendall(payload)
+            if payload.startswith(b"GET"):
+                c.settimeout(5)
+                try:
+                    data = c.recv(4096)
+                    while data:
+                        data = c.recv(4096)
+                except ConnectionResetError:
+                    pass  # closed by the server: what we want
+    assert stub().ReportSystemState(pb.State(), metadata=metadata(SECRET), timeout=5).proced
+
+
+@tap.test
+def iostream_handshake_is_strict():
+    s = stub()
+
+    def call(frames):
+        return list(s.IOStream(iter([pb.IOStreamData(data=f) for f in frames]),
+                               metadata=metadata(SECRET), timeout=5))
+    expect_rpc_error(lambda: call([b"\xff\x05\xff\x05abc"]), grpc.StatusCode.UNKNOWN,
+                     "invalid stream id")
+    expect_rpc_error(lambda: call([b"hello world, this is not a handshake!!!!"]),
+                     grpc.StatusCode.UNKNOWN, "invalid stream id")
+    expect_rpc_error(lambda: call([b"\xff\x05\xff\x05" + b"123e4567-e89b-12d3-a456-426614174000"]),
+                     grpc.StatusCode.UNKNOWN, "stream not found")
+    expect_rpc_error(lambda: call([]), grpc.StatusCode.UNKNOWN, "invalid stream id")
+
+
+@tap.test
+def geoip_without_database_answers_empty_code():
+    _, secret = dash.add_server("geo-nodb")
+    s = stub()
+    wait_for(lambda: _auth_ok(s, secret), what="new server accepted")
+    expect_rpc_error(lambda: s.LookupGeoIP(pb.GeoIP(ip="203.0.113.9"), metadata=metadata(secret),
+                                           timeout=5), grpc.StatusCode.UNKNOWN, "host not found")
+    s.ReportSystemInfo(sample_host(), metadata=metadata(secret), timeout=5)
+    r = s.LookupGeoIP(pb.GeoIP(ip="203.0.113.9"), metadata=metadata(secret), timeout=5)
+    assert r.country_code == "" and r.ip == "203.0.113.9"
+
+
+def _auth_ok(s, secret):
+    try:
+        return s.ReportSystemState(pb.State(), metadata=metadata(secret), timeout=5).proced
+    except grpc.RpcError as e:
+        if e.code() == grpc.StatusCode.UNAUTHENTICATED:
+            return False
+        raise
+
+
+@tap.test
+def geoip_with_a_maxmind_database():
+    d2 = Dashboard(env=ENV)
+    try:
+        os.makedirs(d2.data, exist_ok=True)
+        mmdb = os.path.join(d2.tmp, "country.mmdb")
+        subprocess.run(["perl", os.path.join(HERE, "make_mmdb.pl"), mmdb], check=True)
+        with open(os.path.join(d2.data, "config.yaml"), "w") as f:
+            f.write("geoipdb: %s\n" % mmdb)
+        d2.start()
+        _, secret = d2.add_server("geo")
+        s = pbg.NezhaServiceStub(d2.channel())
+        s.ReportSystemInfo(sample_host(), metadata=metadata(secret), timeout=5)
+        assert s.LookupGeoIP(pb.GeoIP(ip="203.0.113.9"), metadata=metadata(secret),
+                             timeout=5).country_code == "de"
+        assert s.LookupGeoIP(pb.GeoIP(ip="198.51.100.1"), metadata=metadata(secret),
+                             timeout=5).country_code == "eu"
+        assert s.LookupGeoIP(pb.GeoIP(ip="2001:db8::1"), metadata=metadata(secret),
+                             timeout=5).country_code == "jp"
+        expect_rpc_error(lambda: s.LookupGeoIP(pb.GeoIP(ip="192.0.2.1"), metadata=metadata(secret),
+                                               timeout=5), grpc.StatusCode.UNKNOWN, "IP not found")
+        expect_rpc_error(lambda: s.LookupGeoIP(pb.GeoIP(ip="not an ip"), metadata=metadata(secret),
+                                               timeout=5), grpc.StatusCode.UNKNOWN, "IP not found")
+    finally:
+        rc = d2.stop()
+        d2.cleanup()
+    assert rc == 0, "dashboard exit code %s\n%s" % (rc, d2.output()[-3000:])
+
+
+@tap.test
+def cli_changes_reach_the_running_dashboard_within_1s():
+    sid, secret = dash.add_server("late")
+    s = stub()
+    t0 = time.time()
+    wait_for(lambda: _auth_ok(s, secret), timeout=3, what="added server accepted")
+    assert time.time() - t0 < 1.5, time.time() - t0
+    stream = s.RequestTask(pb.Host(), metadata=metadata(secret), timeout=10)
+    next(iter(stream))
+    r = dash.cli("server", "del", str(sid))
+    assert r.returncode == 0, r.stderr
+    t0 = time.time()
+    wait_for(lambda: not _auth_ok(s, secret), timeout=3, what="deleted server refused")
+    assert time.time() - t0 < 1.5
+    # Its open task stream is ended too.
+    try:
+        list(stream)
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.UNAUTHENTICATED, e.code()
+
+
+@tap.test
+def restart_keeps_servers_secrets_and_last_active():
+    before = {s["id"]: s for s in dash.list_servers()}
+    assert before[SID]["last_active"] > 0
+    rc = dash.stop()
+    assert rc == 0, "exit code %s after SIGTERM\n%s" % (rc, dash.output()[-3000:])
+    dash.start()
+    after = {s["id"]: s for s in dash.list_servers()}
+    assert after == before, (before, after)
+    assert stub().ReportSystemState(pb.State(), metadata=metadata(SECRET), timeout=5).proced
+
+
+@tap.test
+def sigterm_exits_cleanly_and_fast():
+    t0 = time.time()
+    rc = dash.stop()
+    assert rc == 0, "exit code %s\n%s" % (rc, dash.output()[-3000:])
+    assert time.time() - t0 < 5
+    out = dash.output()
+    assert SECRET not in out, "a server secret was logged"
+    dash.start()
+
+
+try:
+    tap.run()
+finally:
+    dash.cleanup()

@@ -1,0 +1,120 @@
+/* Unit tests of the dashboard's live registry and the IOStream handshake check. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dashboard/live.h"
+#include "dashboard/store.h"
+#include "dashboard/svc.h"
+#include "nezha_v0.pb-c.h"
+
+static struct store_server row(uint64_t id, const char *name, const char *secret)
+{
+    struct store_server r;
+    memset(&r, 0, sizeof(r));
+    r.id = id;
+    r.name = (char *)name;
+    r.tag = (char *)"t";
+    r.secret = (char *)secret;
+    return r;
+}
+
+static void test_live__upsert_find_remove_keeps_id_order(void **state)
+{
+    (void)state;
+    struct live lv;
+    live_init(&lv);
+    uint64_t ids[] = {5, 1, 9, 3};
+    char secret[4][8] = {"s5", "s1", "s9", "s3"};
+    for (int i = 0; i < 4; i++) {
+        struct store_server r = row(ids[i], "n", secret[i]);
+        live_upsert(&lv, &r);
+    }
+    assert_int_equal(lv.n, 4);
+    for (size_t i = 1; i < lv.n; i++)
+        assert_true(lv.servers[i - 1]->id < lv.servers[i]->id);
+    assert_non_null(live_find_id(&lv, 9));
+    assert_null(live_find_id(&lv, 2));
+    assert_int_equal(live_find_secret(&lv, "s3")->id, 3);
+    assert_null(live_find_secret(&lv, "nope"));
+    /* An empty secret never matches, even a server whose secret is empty (spec §1.3 quirk). */
+    struct store_server e = row(11, "empty", "");
+    live_upsert(&lv, &e);
+    assert_null(live_find_secret(&lv, ""));
+    assert_null(live_find_secret(&lv, NULL));
+    /* Update renames in place and keeps live state. */
+    struct live_server *s = live_find_id(&lv, 5);
+    s->last_active = 42;
+    struct store_server r2 = row(5, "renamed", "s5b");
+    assert_ptr_equal(live_upsert(&lv, &r2), s);
+    assert_string_equal(s->name, "renamed");
+    assert_int_equal(s->last_active, 42);
+    assert_null(live_find_secret(&lv, "s5"));
+    assert_non_null(live_find_secret(&lv, "s5b"));
+    live_remove(&lv, 1);
+    live_remove(&lv, 1000);
+    assert_int_equal(lv.n, 4);
+    assert_null(live_find_id(&lv, 1));
+    live_release(&lv);
+    assert_int_equal(lv.n, 0);
+}
+
+static void test_live__restores_persisted_host(void **state)
+{
+    (void)state;
+    struct live lv;
+    live_init(&lv);
+    Proto__Host h = PROTO__HOST__INIT;
+    h.platform = (char *)"debian";
+    h.boot_time = 1716000000;
+    uint8_t pb[64];
+    size_t n = proto__host__pack(&h, pb);
+    struct store_server r = row(2, "x", "sec");
+    r.host_pb = pb;
+    r.host_len = n;
+    r.last_active = 1717236000;
+    struct live_server *s = live_upsert(&lv, &r);
+    assert_non_null(s->host);
+    assert_string_equal(s->host->platform, "debian");
+    assert_int_equal(s->host->boot_time, 1716000000);
+    assert_int_equal(s->last_active, 1717236000);
+    assert_null(s->state);
+    live_release(&lv);
+}
+
+static void test_live__iostream_handshake_is_strict(void **state)
+{
+    (void)state;
+    char id[37];
+    const char *uuid = "123e4567-e89b-12d3-a456-426614174000";
+    uint8_t frame[64];
+    memcpy(frame, "\xff\x05\xff\x05", 4);
+    memcpy(frame + 4, uuid, 36);
+    assert_int_equal(svc_parse_iostream_handshake(frame, 40, id), 0);
+    assert_string_equal(id, uuid);
+    assert_int_not_equal(svc_parse_iostream_handshake(frame, 39, id), 0);
+    assert_int_not_equal(svc_parse_iostream_handshake(frame, 4, id), 0);
+    frame[4 + 8] = 'x'; /* dash position */
+    assert_int_not_equal(svc_parse_iostream_handshake(frame, 40, id), 0);
+    memcpy(frame + 4, uuid, 36);
+    frame[4] = 'g'; /* not hex */
+    assert_int_not_equal(svc_parse_iostream_handshake(frame, 40, id), 0);
+    memcpy(frame + 4, uuid, 36);
+    frame[1] = 0x06; /* wrong magic */
+    assert_int_not_equal(svc_parse_iostream_handshake(frame, 40, id), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_live__upsert_find_remove_keeps_id_order),
+        cmocka_unit_test(test_live__restores_persisted_host),
+        cmocka_unit_test(test_live__iostream_handshake_is_strict),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
