@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "dashboard/store.h"
 
 /* The struct's fields are char * (owned when read back); tests point them at literals. */
@@ -585,6 +586,7 @@ static void test_store__sessions(void **state)
 
 int main(void)
 {
+    log_set_level(LOG_LEVEL_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_store__migrations_idempotent_across_reopen, setup,
                                         teardown),
