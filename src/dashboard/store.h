@@ -20,6 +20,16 @@
 
 struct store;
 
+/* Length of a generated server secret (spec §4.4). */
+#define STORE_SECRET_LEN 18
+/* Named input limits (bytes, excluding the NUL) checked by the writers below: -EINVAL past them. */
+#define STORE_NAME_MAX   256   /* server name, tag, user login/name */
+#define STORE_SECRET_MAX 128   /* server secret given by the caller */
+#define STORE_NOTE_MAX   65536 /* note, public_note, token note */
+#define STORE_HOST_PB_MAX (1u << 20) /* a Host protobuf queued by store_enqueue_live */
+/* Most rows the live-write queue holds (distinct server ids); more are dropped with a warning. */
+#define STORE_LIVE_QUEUE_MAX 1000000
+
 /* One row of `servers`. All strings owned by the struct (free with store_server_release). */
 struct store_server {
     uint64_t id;
@@ -44,45 +54,193 @@ void store_server_release(struct store_server *s);
  * Opens (creating if needed) the database at path with mode 0600, enables WAL,
  * runs migrations. Returns 0 and an owned *out, or a negative code with a
  * one-line reason in err.
+ *
+ * path borrowed. If the parent directory does not exist it is created (one
+ * level) with mode 0700. Settings per connection: journal_mode=WAL,
+ * synchronous=NORMAL, busy_timeout 5 s, foreign_keys=ON.
+ * Errors: -errno for file-system failures (e.g. -EACCES for a read-only
+ * directory), -EIO for SQLite failures including "file is not a database",
+ * -ENOTSUP when the database has a schema version newer than this binary knows.
+ * The returned store is used from one thread at a time (the writer thread has
+ * its own connection).
  */
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
 /* Stops the writer thread (flushing what is queued) and closes. NULL is a no-op. */
 void store_close(struct store *st);
 
-/* Fills 18 chars of [0-9A-Za-z] from libsodium's CSPRNG plus a NUL (out >= 19 bytes). */
+/*
+ * Fills out[0..n_chars) with characters drawn uniformly from [0-9A-Za-z]
+ * (libsodium randombytes_uniform, no modulo bias) and writes a NUL at
+ * out[n_chars]; out must hold n_chars + 1 bytes (server secrets use
+ * STORE_SECRET_LEN = 18, API tokens 32). Calls sodium_init() itself
+ * (idempotent); aborts if libsodium cannot initialise. Thread: any.
+ */
 void store_random_secret(char *out, size_t n_chars);
 
 /*
  * Inserts a server. s->name required; s->secret NULL -> generated (and set,
  * owned by s). On success s->id and s->created_at are set. Returns 0,
- * -EINVAL (bad fields), or -EIO.
+ * -EINVAL (bad fields), -EEXIST (the given secret is already used), or -EIO.
+ * s borrowed (only s->secret may be replaced, s->id/created_at/updated_at set).
+ * NULL tag/note/public_note are stored as "".
  */
 int store_server_add(struct store *st, struct store_server *s);
-/* Updates name, tag, secret, note, public_note, display_index, hide_for_guest of row s->id. 0/-ENOENT/-EIO. */
+/*
+ * Updates name, tag, secret, note, public_note, display_index, hide_for_guest
+ * (and updated_at) of row s->id. s borrowed; name and secret must be non-NULL.
+ * 0/-ENOENT/-EINVAL/-EEXIST (secret taken by another row)/-EIO.
+ */
 int store_server_update(struct store *st, const struct store_server *s);
+/* Reads one server by id into *out (owned by the caller: store_server_release). 0/-ENOENT/-EIO. */
+int store_server_get(struct store *st, uint64_t id, struct store_server *out);
 /* Deletes a server by id: 0, -ENOENT or -EIO. */
 int store_server_del(struct store *st, uint64_t id);
-/* All servers ordered by id. *out owned (free with store_server_list_free). */
+/*
+ * All servers ordered by id. *out owned (free with store_server_list_free);
+ * *out is NULL when *n is 0. 0 or -EIO (then *out NULL, *n 0).
+ */
 int store_server_list(struct store *st, struct store_server **out, size_t *n);
+/* Frees a list from store_server_list (list consumed; NULL allowed). */
 void store_server_list_free(struct store_server *list, size_t n);
 
-/* SQLite PRAGMA data_version of this connection: changes when another connection commits. */
+/*
+ * SQLite PRAGMA data_version of this connection: changes when another
+ * connection (another process such as the CLI, or this store's own writer
+ * thread) commits. 0 or -EIO.
+ */
 int store_data_version(struct store *st, int64_t *out);
 
-/* Settings key/value (text). store_setting_get: owned *value or NULL when absent. */
+/*
+ * Settings key/value (text). key/value borrowed. store_setting_get: 0 with an
+ * owned *value (free()) or *value NULL when absent; -EIO. store_setting_set
+ * inserts or replaces: 0/-EINVAL (NULL)/-EIO.
+ */
 int store_setting_get(struct store *st, const char *key, char **value);
 int store_setting_set(struct store *st, const char *key, const char *value);
 
-/* Starts the writer thread. 0 or negative. */
+/*
+ * Starts the writer thread (own connection to the same file). 0, -EALREADY
+ * if already running, -EIO (connection) or -errno (thread creation).
+ */
 int store_writer_start(struct store *st);
 /*
  * Queues the latest Host blob (copied; may be NULL to keep the stored one) and
  * last_active of a server; coalesced per id; committed by the writer thread
  * within about 1 s. Thread: any (mutex protected). Never blocks on disk.
+ * Coalescing: last_active of the latest call wins; the Host blob of the latest
+ * call that passed one wins. A row for a server deleted meanwhile is a no-op
+ * (UPDATE only; never re-creates the row). host_len > STORE_HOST_PB_MAX or a
+ * full queue: the row is dropped with a warning. Without a writer thread the
+ * queue is applied by store_flush or store_close on the caller's connection.
  */
 void store_enqueue_live(struct store *st, uint64_t id, const uint8_t *host_pb, size_t host_len,
                         int64_t last_active);
-/* Blocks until everything queued before the call is committed (for shutdown and tests). */
+/*
+ * Blocks until everything queued before the call is committed (for shutdown and tests).
+ * A batch whose transaction fails is logged and dropped (live state is
+ * refreshed by the next report), so store_flush always returns.
+ */
 void store_flush(struct store *st);
+
+/* ---- users (local accounts; password_hash is an argon2id string from crypto_pwhash_str) ---- */
+
+/* One row of `users`. Strings owned by the struct (store_user_release). */
+struct store_user {
+    uint64_t id;
+    char *login;
+    char *name;
+    char *avatar_url;
+    char *password_hash; /* NULL when no local password (e.g. an OAuth user) */
+    int super_admin;
+    int64_t created_at; /* unix ms */
+    int64_t updated_at; /* unix ms */
+};
+/* Frees the strings inside u (not u itself); NULL fields allowed. */
+void store_user_release(struct store_user *u);
+/*
+ * Adds a user. login (1..STORE_NAME_MAX bytes) and password_hash (may be NULL)
+ * borrowed. The first user ever added gets super_admin = 1. *id_out (may be
+ * NULL) receives the id. 0/-EINVAL/-EEXIST (login taken)/-EIO.
+ */
+int store_user_add(struct store *st, const char *login, const char *password_hash,
+                   uint64_t *id_out);
+/* Finds a user by login (borrowed). *out owned by the caller (store_user_release). 0/-ENOENT/-EIO. */
+int store_user_find(struct store *st, const char *login, struct store_user *out);
+/* Finds a user by id. *out owned by the caller. 0/-ENOENT/-EIO. */
+int store_user_get(struct store *st, uint64_t id, struct store_user *out);
+/* The user with the lowest id (v0's "first row of users"). *out owned. 0/-ENOENT/-EIO. */
+int store_user_first(struct store *st, struct store_user *out);
+/* Number of users. 0/-EIO. */
+int store_user_count(struct store *st, uint64_t *n);
+/* Replaces the password hash (borrowed, non-NULL) of user id. 0/-ENOENT/-EINVAL/-EIO. */
+int store_user_set_password(struct store *st, uint64_t id, const char *password_hash);
+
+/* ---- API tokens (only the SHA-256 of a token is stored) ---- */
+
+#define STORE_TOKEN_HASH_LEN 32 /* crypto_hash_sha256_BYTES */
+#define STORE_TOKEN_PREFIX_LEN 4
+
+/* One row of `api_tokens`. note owned by the struct (store_token_release). */
+struct store_token {
+    uint64_t id;
+    uint64_t user_id;
+    uint8_t token_hash[STORE_TOKEN_HASH_LEN];
+    char prefix[STORE_TOKEN_PREFIX_LEN + 1]; /* first 4 chars of the token, for display */
+    char *note;
+    int64_t created_at;   /* unix ms */
+    int64_t last_used_at; /* unix ms, 0 = never */
+};
+void store_token_release(struct store_token *t);
+/*
+ * Adds a token of user_id. token_hash (32 bytes), prefix (exactly 4 chars) and
+ * note (may be NULL = "") borrowed. *id_out may be NULL.
+ * 0/-EINVAL/-ENOENT (no such user)/-EEXIST (hash already stored)/-EIO.
+ */
+int store_token_add(struct store *st, uint64_t user_id, const uint8_t *token_hash,
+                    const char *prefix, const char *note, uint64_t *id_out);
+/*
+ * Tokens of user_id (0 = all users) ordered by id. *out owned (free with
+ * store_token_list_free), NULL when *n is 0. 0/-EIO.
+ */
+int store_token_list(struct store *st, uint64_t user_id, struct store_token **out, size_t *n);
+void store_token_list_free(struct store_token *list, size_t n);
+/* Deletes token id; user_id 0 = any owner, else only if owned by user_id. 0/-ENOENT/-EIO. */
+int store_token_del(struct store *st, uint64_t id, uint64_t user_id);
+/* Finds a token by its SHA-256 (32 bytes, borrowed). *out owned (store_token_release). 0/-ENOENT/-EIO. */
+int store_token_find(struct store *st, const uint8_t *token_hash, struct store_token *out);
+/* Sets last_used_at (unix ms) of token id. 0/-ENOENT/-EIO. */
+int store_token_touch(struct store *st, uint64_t id, int64_t when_ms);
+
+/* ---- login sessions (only the SHA-256 of the cookie value is stored) ---- */
+
+/* One row of `sessions`. csrf_token owned by the struct (store_session_release). */
+struct store_session {
+    uint64_t id;
+    uint64_t user_id;
+    uint8_t token_hash[STORE_TOKEN_HASH_LEN];
+    int64_t created_at; /* unix ms */
+    int64_t expires_at; /* unix ms */
+    char *csrf_token;
+};
+void store_session_release(struct store_session *s);
+/*
+ * Adds a session. token_hash (32 bytes) and csrf_token (non-NULL) borrowed.
+ * *id_out may be NULL. 0/-EINVAL/-ENOENT (no such user)/-EEXIST/-EIO.
+ */
+int store_session_add(struct store *st, uint64_t user_id, const uint8_t *token_hash,
+                      int64_t expires_at_ms, const char *csrf_token, uint64_t *id_out);
+/*
+ * Finds an unexpired session (expires_at > now_ms) by hash (borrowed).
+ * *out owned (store_session_release). 0/-ENOENT/-EIO.
+ */
+int store_session_find(struct store *st, const uint8_t *token_hash, int64_t now_ms,
+                       struct store_session *out);
+/* Deletes the session with this hash (logout). 0/-ENOENT/-EIO. */
+int store_session_del(struct store *st, const uint8_t *token_hash);
+/* Deletes sessions with expires_at <= now_ms; *n_deleted (may be NULL) gets the count. 0/-EIO. */
+int store_session_purge_expired(struct store *st, int64_t now_ms, uint64_t *n_deleted);
+
+/* Wall-clock unix milliseconds (the unit of the *_at columns). */
+int64_t store_now_ms(void);
 
 #endif
