@@ -57,6 +57,7 @@ enum stmt_id {
     S_SESSION_FIND,
     S_SESSION_DEL,
     S_SESSION_PURGE,
+    S_SERVERS_REV,
     S_COUNT
 };
 
@@ -106,6 +107,7 @@ static const char *const stmt_sql[S_COUNT] = {
                        "AND expires_at > ?2",
     [S_SESSION_DEL] = "DELETE FROM sessions WHERE token_hash = ?1",
     [S_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_at <= ?1",
+    [S_SERVERS_REV] = "SELECT value FROM meta WHERE key = 'servers_rev'",
 };
 
 /* ---- migrations: append only; never edit a released entry ---- */
@@ -160,6 +162,23 @@ static const char *const migration_1[] = {
     NULL,
 };
 
+/*
+ * Migration 2: a revision counter of the servers' metadata, bumped by triggers
+ * on insert, delete and updates of the admin-edited columns (not of host_pb /
+ * last_active, which the writer thread updates every second). The running
+ * dashboard polls it to pick up changes made by other processes (the CLI).
+ */
+#define BUMP_SERVERS_REV " BEGIN UPDATE meta SET value = value + 1 WHERE key = 'servers_rev'; END"
+static const char *const migration_2[] = {
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    "INSERT INTO meta (key, value) VALUES ('servers_rev', 1)",
+    "CREATE TRIGGER servers_rev_insert AFTER INSERT ON servers" BUMP_SERVERS_REV,
+    "CREATE TRIGGER servers_rev_delete AFTER DELETE ON servers" BUMP_SERVERS_REV,
+    "CREATE TRIGGER servers_rev_update AFTER UPDATE OF name, tag, secret, note, public_note,"
+    " display_index, hide_for_guest, enable_d_dns, ddns_profiles_raw ON servers" BUMP_SERVERS_REV,
+    NULL,
+};
+
 struct migration {
     int version;
     const char *const *stmts; /* NULL-terminated; run in order inside one transaction */
@@ -167,6 +186,7 @@ struct migration {
 
 static const struct migration migrations[] = {
     {1, migration_1},
+    {2, migration_2},
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -810,6 +830,23 @@ int store_data_version(struct store *st, int64_t *out)
         *out = sqlite3_column_int64(q, 0);
     } else {
         db_log(st->main.db, "reading data_version");
+        ret = -EIO;
+    }
+    stmt_done(q);
+    return ret;
+}
+
+int store_servers_rev(struct store *st, int64_t *out)
+{
+    sqlite3_stmt *q = stmt_get(&st->main, S_SERVERS_REV);
+    if (!q)
+        return -EIO;
+    int rc = sqlite3_step(q);
+    int ret = 0;
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(q, 0);
+    } else {
+        db_log(st->main.db, "reading servers_rev");
         ret = -EIO;
     }
     stmt_done(q);

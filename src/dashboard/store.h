@@ -111,6 +111,13 @@ void store_server_list_free(struct store_server *list, size_t n);
 int store_data_version(struct store *st, int64_t *out);
 
 /*
+ * Revision of the servers' metadata (name, tag, secret, notes, order, visibility,
+ * membership): changes whenever any process commits such a change; live-state
+ * writes do not change it. Cheap enough to poll every few hundred ms.
+ */
+int store_servers_rev(struct store *st, int64_t *out);
+
+/*
  * Settings key/value (text). key/value borrowed. store_setting_get: 0 with an
  * owned *value (free()) or *value NULL when absent; -EIO. store_setting_set
  * inserts or replaces: 0/-EINVAL (NULL)/-EIO.
