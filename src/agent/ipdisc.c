@@ -151,7 +151,7 @@ int ipdisc_parse_trace(const char *body, size_t len, int family, char *out, size
         }
         char tmp[IPDISC_IP_LEN];
         unsigned char bin[16];
-        if (al == 0 || al >= sizeof(tmp))
+        if (al == 0 || al >= sizeof(tmp) || memchr(a, '\0', al))
             continue;
         memcpy(tmp, a, al);
         tmp[al] = '\0';
