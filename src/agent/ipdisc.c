@@ -666,6 +666,8 @@ static int tls_begin(struct probe *p)
             return -ENOMEM;
         SSL_CTX_set_min_proto_version(d->ssl_ctx, TLS1_2_VERSION);
         SSL_CTX_set_default_verify_paths(d->ssl_ctx);
+        if (d->cfg.ca_file && SSL_CTX_load_verify_locations(d->ssl_ctx, d->cfg.ca_file, NULL) != 1)
+            log_warn("ip discovery: cannot load CA file \"%s\"", d->cfg.ca_file);
         SSL_CTX_set_verify(d->ssl_ctx, SSL_VERIFY_PEER, NULL);
     }
     p->ssl = SSL_new(d->ssl_ctx);

@@ -80,6 +80,7 @@ struct ipdisc_config {
     size_t n_urls;
     uint32_t period_s;         /* re-discovery period (--ip-report-period) */
     unsigned timeout_ms;       /* per fetch; 0 = IPDISC_TIMEOUT_MS */
+    const char *ca_file;       /* extra trusted CA (PEM) for https, NULL = system store only; borrowed */
     /* After every round: result "v4/v6"/"v4"/"v6"/"" (borrowed for the call). */
     void (*on_result)(struct ipdisc *d, const char *ip, void *ud);
     void *ud;
