@@ -35,12 +35,17 @@ void service_quote_arg(struct buf *out, const char *s)
 static void add_arg(const char *name, const char *value, void *ud)
 {
     struct buf *out = ud;
+    char *abs = NULL;
+    /* the service runs from "/", so relative paths given at install time are made absolute */
+    if (value && value[0] != '/' && (strcmp(name, "config") == 0 || strcmp(name, "root") == 0))
+        abs = realpath(value, NULL);
     buf_puts(out, " --");
     buf_puts(out, name);
     if (value) {
         buf_putc(out, '=');
-        service_quote_arg(out, value);
+        service_quote_arg(out, abs ? abs : value);
     }
+    free(abs);
 }
 
 int service_unit_text(struct buf *out, const char *exe, const struct agent_flags *f)
