@@ -25,12 +25,12 @@ void grpc_deframer_release(struct grpc_deframer *d)
 
 size_t grpc_deframer_buffered(const struct grpc_deframer *d)
 {
-    return d->hdr_len + d->body.len;
+    return d->hdr_len + (d->hdr_len == GRPC_FRAME_PREFIX ? d->body.len : 0);
 }
 
 int grpc_deframer_idle(const struct grpc_deframer *d)
 {
-    return d->hdr_len == 0 && d->body.len == 0;
+    return d->hdr_len == 0;
 }
 
 static void finish(struct grpc_deframer *d, const uint8_t *data, size_t len,
@@ -49,6 +49,8 @@ ssize_t grpc_deframer_feed(struct grpc_deframer *d, const uint8_t *p, size_t n,
         return GRPC_FRAME_ERROR;
     if (n == 0)
         return GRPC_FRAME_INCOMPLETE;
+    if (d->hdr_len == 0 && d->body.cap > (64u << 10))
+        buf_release(&d->body); /* do not keep a large message's memory around */
     size_t used = 0;
     if (d->hdr_len < GRPC_FRAME_PREFIX) {
         size_t take = GRPC_FRAME_PREFIX - d->hdr_len;
