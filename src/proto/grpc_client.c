@@ -433,12 +433,14 @@ static void cl_leave_api(struct grpc_client *cl)
 static void cl_settle(struct grpc_client *cl)
 {
     cl->busy++;
+    int flushed = 0;
     while (!cl->freeing) {
         if (cl->drop_req) {
             cl_drop(cl, cl->drop_status, cl->drop_loss, cl->err);
             continue;
         }
-        if (cl->conn && cl->conn->io.want_flush) {
+        if (!flushed && cl->conn && cl->conn->io.want_flush) {
+            flushed = 1; /* once per round: at high water want_flush stays set */
             cl_flush(cl);
             continue;
         }
@@ -455,12 +457,14 @@ static void cl_settle(struct grpc_client *cl)
             if (call->on_done)
                 call->on_done(call, call->status, call->msg.data, call->ud);
             call_free(call);
+            flushed = 0;
             continue;
         }
         if (cl->state_pending) {
             cl->state_pending = 0;
             if (cl->cfg.on_state)
                 cl->cfg.on_state(cl, cl->state_value);
+            flushed = 0;
             continue;
         }
         break;

@@ -567,13 +567,22 @@ static void conn_settle(struct sconn *c)
     if (c->torn_down)
         return;
     c->busy++;
-    while (c->reap && !c->close_req) {
-        struct grpc_call *call = c->reap;
-        reap_pop(c, call);
-        deliver_close(call);
+    int flushed = 0;
+    while (!c->close_req) {
+        if (c->reap) {
+            struct grpc_call *call = c->reap;
+            reap_pop(c, call);
+            deliver_close(call); /* may queue output or close more streams */
+            flushed = 0;
+            continue;
+        }
+        if (!flushed && c->io.want_flush) {
+            flushed = 1; /* once per round: at high water want_flush stays set */
+            conn_flush(c);
+            continue;
+        }
+        break;
     }
-    if (!c->close_req && c->io.want_flush)
-        conn_flush(c);
     conn_backpressure(c);
     if (!c->close_req && h2io_finished(&c->io))
         c->close_req = 1;
