@@ -850,6 +850,56 @@ static void test_grpc_loop__throughput(void **state)
     }
 }
 
+static void put_frame(struct buf *b, uint8_t type, uint8_t flags, uint32_t sid, const void *p,
+                      size_t n)
+{
+    uint8_t h[9] = {(uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n, type, flags,
+                    (uint8_t)(sid >> 24), (uint8_t)(sid >> 16), (uint8_t)(sid >> 8), (uint8_t)sid};
+    buf_append(b, h, sizeof(h));
+    buf_append(b, p, n);
+}
+
+static void put_literal(struct buf *b, const char *name, const char *value)
+{
+    buf_putc(b, 0); /* literal header field without indexing, new name, no Huffman */
+    buf_putc(b, (char)strlen(name));
+    buf_puts(b, name);
+    buf_putc(b, (char)strlen(value));
+    buf_puts(b, value);
+}
+
+/* The socket-less entry used by the fuzzer runs a hand-built request to a handler. */
+static void test_grpc_loop__feed_raw_bytes(void **state)
+{
+    struct fx *f = *state;
+    start_server(f, NULL, NULL);
+    struct buf wire, hdr;
+    buf_init(&wire, 0);
+    buf_init(&hdr, 0);
+    buf_puts(&wire, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    put_frame(&wire, 4, 0, 0, NULL, 0);
+    put_literal(&hdr, ":method", "POST");
+    put_literal(&hdr, ":scheme", "http");
+    put_literal(&hdr, ":path", "/t.S/Echo");
+    put_literal(&hdr, ":authority", "x");
+    put_literal(&hdr, "content-type", "application/grpc");
+    put_literal(&hdr, "x-token", "raw");
+    put_frame(&wire, 1, 4, 1, hdr.data, hdr.len);
+    static const uint8_t msg[] = {0, 0, 0, 0, 2, 'h', 'i'};
+    put_frame(&wire, 0, 1, 1, msg, sizeof(msg));
+    assert_int_equal(grpc_server__feed(f->srv, (uint8_t *)wire.data, wire.len), 0);
+    assert_int_equal(f->closes, 1);
+    assert_string_equal(f->md_token, "raw");
+    assert_string_equal(f->peer, "fuzz");
+    assert_int_equal(grpc_server_connection_count(f->srv), 0);
+    /* HTTP/1.1 bytes: refused with an error, nothing delivered. */
+    static const char http1[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_true(grpc_server__feed(f->srv, (const uint8_t *)http1, sizeof(http1) - 1) < 0);
+    assert_int_equal(f->closes, 1);
+    buf_release(&wire);
+    buf_release(&hdr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -877,6 +927,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grpc_loop__connect_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_loop__tls_unary_and_verification, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_loop__feed_raw_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_loop__throughput, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
