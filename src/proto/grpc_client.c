@@ -374,6 +374,8 @@ static void cl_drop(struct grpc_client *cl, int status, int loss, const char *wh
     if (loss && was_active) {
         cl->state_pending = 1;
         cl->state_value = status < 0 ? status : -ECONNRESET;
+    } else if (!loss) {
+        cl->state_pending = 0; /* asked for: no on_state, not even a stale "ready" */
     }
 }
 
