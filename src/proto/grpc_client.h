@@ -12,6 +12,23 @@
  * grpc_client_connect() again to reconnect (the caller owns backoff policy).
  * Keepalive: when keepalive_ms > 0, a PING is sent every keepalive_ms and the
  * connection is dropped (on_state < 0) if no ACK arrives within keepalive_ms.
+ * A TLS handshake that has not finished after keepalive_ms counts as a
+ * missing ACK. GOAWAY from the server: no new calls (grpc_client_call returns
+ * NULL), running calls finish (streams the server did not take get
+ * UNAVAILABLE), then the connection is reported lost (on_state < 0).
+ *
+ * Callback rules: on_message runs while the response is being parsed; on_done
+ * and on_state never run inside a grpc_client_* / grpc_ccall_* function, they
+ * are delivered from the loop (a 0 ms timer when an API call caused them). Any
+ * API function, including grpc_client_disconnect and grpc_client_free, may be
+ * called from inside any callback. No callback runs after grpc_client_free.
+ * An explicit grpc_client_disconnect gives running calls on_done(CANCELLED)
+ * and does not call on_state; a loss gives on_done(UNAVAILABLE) to each call,
+ * then on_state(<0).
+ *
+ * Requests carry te: trailers, content-type application/grpc, user-agent
+ * lotus-agent/<LOTUS_VERSION or "lotus">, grpc-timeout when set, and the
+ * caller's metadata (keys must be lower-case [a-z0-9-_.]; others are dropped).
  */
 #ifndef LOTUS_PROTO_GRPC_CLIENT_H
 #define LOTUS_PROTO_GRPC_CLIENT_H
@@ -33,7 +50,9 @@ struct grpc_client_config {
     int port;
     int tls;                /* 0 = h2c */
     int insecure;           /* with tls: skip certificate verification */
-    const char *ca_file;    /* with tls: extra CA bundle (PEM) or NULL for system store */
+    const char *ca_file;    /* with tls: extra CA bundle (PEM) or NULL for system store;
+                               read by grpc_client_new (a bad file makes connect fail
+                               with -EINVAL) */
     unsigned keepalive_ms;  /* 0 = none */
     size_t max_message;     /* 0 = 4 MiB */
     void (*on_state)(struct grpc_client *c, int status); /* 0 ready, <0 lost/failed */
@@ -43,7 +62,9 @@ struct grpc_client_config {
 /* Owned by caller; free with grpc_client_free. cfg is copied. Never NULL. */
 struct grpc_client *grpc_client_new(struct uv_loop_s *loop, const struct grpc_client_config *cfg);
 void *grpc_client_user(const struct grpc_client *c);
-/* Starts connecting; 0 if started (on_state follows), negative if already connecting/connected. */
+/* Starts connecting; 0 if started (on_state follows), -EALREADY if already
+ * connecting/connected, -EINVAL if the TLS context could not be made or the
+ * port is out of range (then no callback). Addresses are tried in order. */
 int grpc_client_connect(struct grpc_client *c);
 /* Drops the connection (in-flight calls get on_done CANCELLED/UNAVAILABLE). Idempotent. */
 void grpc_client_disconnect(struct grpc_client *c);

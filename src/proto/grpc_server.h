@@ -20,6 +20,23 @@
  *    (finished and flushed, reset by the peer, connection lost, server freed).
  *    After on_close returns the call pointer is invalid. Handlers that keep
  *    a call (e.g. a task stream) must drop their reference in on_close.
+ *    on_close never runs inside grpc_call_send/grpc_call_finish: it is delivered
+ *    from the loop afterwards (a 0 ms timer), so a caller may keep using its
+ *    pointer until the function returns. grpc_server_free is the exception: it
+ *    runs on_close for every live call before it returns.
+ *
+ * Re-entrancy: from inside any callback a handler may call grpc_call_send /
+ * grpc_call_finish on any call, and grpc_server_free.
+ *
+ * Transport limits (see docs/internals/grpc.md): 100 concurrent streams and a
+ * 1 MiB receive window per stream and per connection; request header list
+ * 16 KiB; 32 MiB of partial request messages per connection; 16 MiB of queued
+ * response bytes per call (grpc_call_send -> -ENOBUFS). Connections get a PING
+ * every 60 s and are dropped when no ACK comes within 20 s (idle connections
+ * that answer PINGs stay); TCP keepalive is on. HTTP/1.1 or any bad preface
+ * closes the connection. A request with the compressed flag -> INTERNAL; a
+ * grpc-encoding other than identity -> UNIMPLEMENTED; non-POST -> HTTP 405,
+ * wrong content-type -> HTTP 415 (both with grpc-status INTERNAL).
  */
 #ifndef LOTUS_PROTO_GRPC_SERVER_H
 #define LOTUS_PROTO_GRPC_SERVER_H
@@ -84,7 +101,8 @@ void *grpc_server_user(const struct grpc_server *srv);
  * frees the server once the loop has run the close callbacks. NULL is a no-op.
  */
 void grpc_server_free(struct grpc_server *srv);
-/* Number of open connections (for tests and metrics). */
+/* Number of open connections (for tests and metrics). Connections refused
+ * over max_connections are never counted. */
 size_t grpc_server_connection_count(const struct grpc_server *srv);
 
 /* Returns the server of the call. */

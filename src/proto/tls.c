@@ -1,0 +1,267 @@
+/* tls: OpenSSL memory-BIO glue shared by the gRPC server and client. */
+#include "tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "core/buf.h"
+#include "core/xalloc.h"
+
+struct tls_ctx {
+    SSL_CTX *ssl;
+    int insecure;
+};
+
+struct tls_conn {
+    SSL *ssl;
+    BIO *rbio; /* network -> SSL; owned by ssl */
+    BIO *wbio; /* SSL -> network; owned by ssl */
+    int is_server;
+    int done;
+};
+
+static const unsigned char alpn_h2[] = {2, 'h', '2'};
+
+static void set_err(char *err, size_t errlen, const char *what)
+{
+    unsigned long e = ERR_get_error();
+    char detail[256] = "";
+    if (e)
+        ERR_error_string_n(e, detail, sizeof(detail));
+    if (err && errlen)
+        snprintf(err, errlen, "%s%s%s", what, detail[0] ? ": " : "", detail);
+    ERR_clear_error();
+}
+
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    unsigned char *sel = NULL;
+    if (SSL_select_next_proto(&sel, outlen, alpn_h2, sizeof(alpn_h2), in, inlen) !=
+            OPENSSL_NPN_NEGOTIATED ||
+        *outlen != 2 || memcmp(sel, "h2", 2) != 0)
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    *out = sel;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+int tls_ctx_new_server(const char *cert_pem, const char *key_pem, struct tls_ctx **out, char *err,
+                       size_t errlen)
+{
+    SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
+    if (!ssl) {
+        set_err(err, errlen, "cannot create TLS context");
+        return -EINVAL;
+    }
+    SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_options(ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_use_certificate_chain_file(ssl, cert_pem) != 1) {
+        set_err(err, errlen, "cannot load TLS certificate");
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ssl, key_pem, SSL_FILETYPE_PEM) != 1) {
+        set_err(err, errlen, "cannot load TLS key");
+        goto fail;
+    }
+    if (SSL_CTX_check_private_key(ssl) != 1) {
+        set_err(err, errlen, "TLS key does not match the certificate");
+        goto fail;
+    }
+    SSL_CTX_set_alpn_select_cb(ssl, alpn_select, NULL);
+    struct tls_ctx *c = xcalloc(1, sizeof(*c));
+    c->ssl = ssl;
+    *out = c;
+    return 0;
+fail:
+    SSL_CTX_free(ssl);
+    return -EINVAL;
+}
+
+int tls_ctx_new_client(int insecure, const char *ca_file, struct tls_ctx **out, char *err,
+                       size_t errlen)
+{
+    SSL_CTX *ssl = SSL_CTX_new(TLS_client_method());
+    if (!ssl) {
+        set_err(err, errlen, "cannot create TLS context");
+        return -EINVAL;
+    }
+    SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+    if (SSL_CTX_set_alpn_protos(ssl, alpn_h2, sizeof(alpn_h2)) != 0) {
+        set_err(err, errlen, "cannot set ALPN");
+        goto fail;
+    }
+    if (insecure) {
+        SSL_CTX_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+    } else {
+        SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+        if (SSL_CTX_set_default_verify_paths(ssl) != 1) {
+            set_err(err, errlen, "cannot load the system CA store");
+            goto fail;
+        }
+        if (ca_file && SSL_CTX_load_verify_locations(ssl, ca_file, NULL) != 1) {
+            set_err(err, errlen, "cannot load CA file");
+            goto fail;
+        }
+    }
+    struct tls_ctx *c = xcalloc(1, sizeof(*c));
+    c->ssl = ssl;
+    c->insecure = insecure;
+    *out = c;
+    return 0;
+fail:
+    SSL_CTX_free(ssl);
+    return -EINVAL;
+}
+
+void tls_ctx_free(struct tls_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    SSL_CTX_free(ctx->ssl);
+    free(ctx);
+}
+
+static int is_ip_literal(const char *host)
+{
+    unsigned char tmp[16];
+    return inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1;
+}
+
+struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int is_server, const char *host)
+{
+    struct tls_conn *t = xcalloc(1, sizeof(*t));
+    t->ssl = SSL_new(ctx->ssl);
+    t->rbio = BIO_new(BIO_s_mem());
+    t->wbio = BIO_new(BIO_s_mem());
+    if (!t->ssl || !t->rbio || !t->wbio) {
+        fprintf(stderr, "fatal: out of memory in OpenSSL\n");
+        abort();
+    }
+    /* An empty read BIO means "retry later", not end of file. */
+    BIO_set_mem_eof_return(t->rbio, -1);
+    BIO_set_mem_eof_return(t->wbio, -1);
+    SSL_set_bio(t->ssl, t->rbio, t->wbio);
+    t->is_server = is_server;
+    if (is_server) {
+        SSL_set_accept_state(t->ssl);
+    } else {
+        SSL_set_connect_state(t->ssl);
+        if (host && host[0] && !is_ip_literal(host))
+            SSL_set_tlsext_host_name(t->ssl, host);
+        if (!ctx->insecure && host && host[0]) {
+            if (is_ip_literal(host)) {
+                X509_VERIFY_PARAM *vp = SSL_get0_param(t->ssl);
+                X509_VERIFY_PARAM_set1_ip_asc(vp, host);
+            } else {
+                SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+                SSL_set1_host(t->ssl, host);
+            }
+        }
+    }
+    return t;
+}
+
+void tls_conn_free(struct tls_conn *t)
+{
+    if (!t)
+        return;
+    SSL_free(t->ssl); /* frees both BIOs */
+    free(t);
+}
+
+int tls_conn_feed(struct tls_conn *t, const uint8_t *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (n > INT32_MAX || BIO_write(t->rbio, p, (int)n) != (int)n)
+        return -ENOMEM;
+    return 0;
+}
+
+int tls_conn_handshake(struct tls_conn *t, char *err, size_t errlen)
+{
+    if (t->done)
+        return 1;
+    ERR_clear_error();
+    int rc = SSL_do_handshake(t->ssl);
+    if (rc == 1) {
+        const unsigned char *proto = NULL;
+        unsigned int plen = 0;
+        SSL_get0_alpn_selected(t->ssl, &proto, &plen);
+        if (!t->is_server && (plen != 2 || memcmp(proto, "h2", 2) != 0)) {
+            if (err && errlen)
+                snprintf(err, errlen, "TLS peer did not negotiate ALPN h2");
+            return -EPROTO;
+        }
+        t->done = 1;
+        return 1;
+    }
+    int e = SSL_get_error(t->ssl, rc);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+        return 0;
+    long vr = SSL_get_verify_result(t->ssl);
+    if (!t->is_server && vr != X509_V_OK) {
+        if (err && errlen)
+            snprintf(err, errlen, "TLS certificate verification failed: %s",
+                     X509_verify_cert_error_string(vr));
+        ERR_clear_error();
+    } else {
+        set_err(err, errlen, "TLS handshake failed");
+    }
+    return -EPROTO;
+}
+
+int tls_conn_read(struct tls_conn *t, uint8_t *out, size_t cap)
+{
+    ERR_clear_error();
+    int n = SSL_read(t->ssl, out, cap > INT32_MAX ? INT32_MAX : (int)cap);
+    if (n > 0)
+        return n;
+    int e = SSL_get_error(t->ssl, n);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+        return 0;
+    ERR_clear_error();
+    if (e == SSL_ERROR_ZERO_RETURN)
+        return -ECONNRESET;
+    return -EPROTO;
+}
+
+int tls_conn_write(struct tls_conn *t, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        int chunk = n > (1u << 30) ? (1 << 30) : (int)n;
+        ERR_clear_error();
+        int w = SSL_write(t->ssl, p, chunk);
+        if (w <= 0) {
+            ERR_clear_error();
+            return -EPROTO;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int tls_conn_drain(struct tls_conn *t, struct buf *out)
+{
+    char *data = NULL;
+    long n = BIO_get_mem_data(t->wbio, &data);
+    if (n > 0) {
+        int rc = buf_append(out, data, (size_t)n);
+        (void)BIO_reset(t->wbio);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

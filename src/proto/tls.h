@@ -1,0 +1,61 @@
+/*
+ * tls: OpenSSL 3 glue for TLS over an event loop with memory BIOs. The socket
+ * code feeds received ciphertext in (tls_conn_feed), drives the handshake,
+ * reads plaintext out, writes plaintext in and drains ciphertext to send.
+ * No sockets here, so the same code serves the gRPC server and client.
+ *
+ * Contexts: the server context loads a PEM certificate chain and key and selects
+ * ALPN "h2"; the client context offers ALPN "h2" and verifies the peer against
+ * the system store (or ca_file) unless insecure.
+ */
+#ifndef LOTUS_PROTO_TLS_H
+#define LOTUS_PROTO_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+struct tls_ctx;
+struct tls_conn;
+
+/*
+ * Server context from PEM paths (borrowed). On success *out is owned by the
+ * caller (tls_ctx_free) and 0 is returned; else -EINVAL and a message in err.
+ */
+int tls_ctx_new_server(const char *cert_pem, const char *key_pem, struct tls_ctx **out, char *err,
+                       size_t errlen);
+/*
+ * Client context: TLS >= 1.2, ALPN h2. insecure = no certificate checks;
+ * ca_file (borrowed, may be NULL) adds trusted CAs, else the system store.
+ */
+int tls_ctx_new_client(int insecure, const char *ca_file, struct tls_ctx **out, char *err,
+                       size_t errlen);
+/* NULL is a no-op. Connections made from it keep it alive (refcounted by OpenSSL). */
+void tls_ctx_free(struct tls_ctx *ctx);
+
+/*
+ * New connection (owned by the caller; tls_conn_free). For a client, host
+ * (borrowed) is sent as SNI (unless it is an IP literal) and, unless the context
+ * is insecure, checked against the certificate. host is ignored for servers.
+ */
+struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int is_server, const char *host);
+void tls_conn_free(struct tls_conn *t);
+/* Queues received ciphertext p[0..n) (borrowed). Returns 0 or -ENOMEM. */
+int tls_conn_feed(struct tls_conn *t, const uint8_t *p, size_t n);
+/*
+ * Advances the handshake with what was fed. Returns 1 when it is complete
+ * (also on later calls), 0 if more input is needed, or -EPROTO with a reason in
+ * err (certificate, ALPN other than h2, protocol error).
+ */
+int tls_conn_handshake(struct tls_conn *t, char *err, size_t errlen);
+/*
+ * Reads decrypted bytes into out (borrowed, cap bytes). Returns n > 0, 0 when
+ * nothing is buffered, or -ECONNRESET on close_notify / -EPROTO on error.
+ */
+int tls_conn_read(struct tls_conn *t, uint8_t *out, size_t cap);
+/* Encrypts p[0..n) (borrowed). Returns 0 or -EPROTO. */
+int tls_conn_write(struct tls_conn *t, const uint8_t *p, size_t n);
+/* Moves all pending ciphertext to the end of out (borrowed). Returns 0 or -E2BIG. */
+int tls_conn_drain(struct tls_conn *t, struct buf *out);
+
+#endif
