@@ -208,7 +208,7 @@ out:
     /* LastActive is persisted at most every few seconds while running; write the latest now. */
     for (size_t i = 0; d->st && i < d->lv.n; i++) {
         struct live_server *s = d->lv.servers[i];
-        if (s->last_active_ms > s->last_persist_ms)
+        if (s->last_active > s->persisted_active)
             store_enqueue_live(d->st, s->id, NULL, 0, s->last_active);
     }
     store_close(d->st); /* flushes queued live state */

@@ -108,6 +108,7 @@ struct live_server *live_upsert(struct live *lv, const struct store_server *row)
         }
         s->last_active = row->last_active;
         s->last_active_ms = row->last_active * 1000;
+        s->persisted_active = row->last_active;
     }
     set_str(&s->name, row->name);
     set_str(&s->tag, row->tag);

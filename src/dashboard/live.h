@@ -36,7 +36,7 @@ struct live_server {
     int64_t last_active_ms;      /* unix ms of the last State, 0 = never */
     int64_t transfer_in_base;    /* spec §8.7 baselines (may go negative after a reboot) */
     int64_t transfer_out_base;
-    int64_t last_persist_ms;     /* when last_active was last queued for the store */
+    int64_t persisted_active;    /* last_active value last queued for the store */
     struct grpc_call *task_stream; /* borrowed; cleared when the stream closes */
     int seen;                      /* scratch for reconcile */
 };

@@ -25,7 +25,7 @@
 #define AUTH_FAILED     "客户端认证失败"
 #define MAX_IOSTREAMS   1024
 #define IOSTREAM_ID_LEN 36
-#define PERSIST_EVERY_MS 5000
+#define PERSIST_EVERY_S 5
 
 struct svc {
     uv_loop_t *loop;
@@ -124,7 +124,7 @@ static void persist_live(struct svc *s, struct live_server *srv, int with_host)
         proto__host__pack(srv->host, pb);
     }
     store_enqueue_live(s->st, srv->id, pb, len, srv->last_active);
-    srv->last_persist_ms = wall_ms();
+    srv->persisted_active = srv->last_active;
     free(pb);
 }
 
@@ -152,7 +152,8 @@ static void on_report_state(struct grpc_call *call, const uint8_t *data, size_t 
         srv->transfer_in_base = (int64_t)st->net_in_transfer;
         srv->transfer_out_base = (int64_t)st->net_out_transfer;
     }
-    if (now - srv->last_persist_ms >= PERSIST_EVERY_MS)
+    /* LastActive reaches the disk at most every few seconds (and at shutdown). */
+    if (srv->last_active - srv->persisted_active >= PERSIST_EVERY_S)
         persist_live(s, srv, 0);
     reply_receipt(call);
 }

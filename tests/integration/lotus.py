@@ -130,11 +130,28 @@ class Dashboard:
                               text=True, env=self.env, input=input_text, timeout=30)
 
     def add_server(self, name, *extra):
+        """Adds a server with the CLI; when the dashboard runs, waits until it accepts the secret."""
         r = self.cli("server", "add", "--name", name, *extra)
         if r.returncode != 0:
             raise AssertionError("server add failed: %s" % r.stderr)
         obj = json.loads(r.stdout)
+        if self.proc is not None:
+            wait_for(lambda: self.accepts(obj["secret"]), timeout=5, what="secret accepted")
         return obj["id"], obj["secret"]
+
+    def accepts(self, secret):
+        """True when the dashboard authenticates secret (probe without side effects)."""
+        import grpc
+        ch = self.channel()
+        try:
+            raw = ch.unary_unary("/proto.NezhaService/LookupGeoIP",
+                                 request_serializer=None, response_deserializer=None)
+            raw(b"", metadata=(("client_secret", secret),), timeout=5)
+            return True
+        except grpc.RpcError as e:
+            return e.code() != grpc.StatusCode.UNAUTHENTICATED
+        finally:
+            ch.close()
 
     def list_servers(self):
         r = self.cli("server", "list")
@@ -144,7 +161,9 @@ class Dashboard:
 
     def channel(self):
         import grpc
-        return grpc.insecure_channel("127.0.0.1:%d" % self.grpc_port)
+        # A local subchannel pool: a restarted dashboard must not inherit a dead connection.
+        return grpc.insecure_channel("127.0.0.1:%d" % self.grpc_port,
+                                     options=[("grpc.use_local_subchannel_pool", 1)])
 
     def cleanup(self):
         self.stop()

@@ -13,6 +13,7 @@ my $tree = MaxMind::DB::Writer::Tree->new(
     languages => ['en'], description => { en => 'Lotus test database' },
     map_key_type_callback => sub { $types{ $_[0] } },
     alias_ipv6_to_ipv4 => 1,
+    remove_reserved_networks => 0,  # the test ranges are documentation (reserved) networks
 );
 $tree->insert_network('203.0.113.0/24', { country => { iso_code => 'DE' }, continent => { code => 'EU' } });
 $tree->insert_network('198.51.100.0/24', { continent => { code => 'EU' } });
