@@ -151,7 +151,12 @@ static void finish_record(struct collect__cpu_models *out, const struct cpuinfo_
  * "Processor" value (old 32-bit ARM kernels print it once, before the
  * records); "model name"/"Model Name"/"cpu" set the model; on ARM
  * ("CPU implementer" 0x41) "CPU part" maps through arm_parts, unknown parts
- * giving "Undefined". Lines before the first record are ignored.
+ * giving "Undefined". Lines outside a record are ignored: before the first
+ * one, and after a blank line. The reference ignores blank lines, so on old
+ * 32-bit ARM kernels, which print one shared "CPU implementer/CPU part" block
+ * after all records, it renames only the last CPU (e.g. "ARMv7 Processor
+ * rev 5 (v7l) 3 Physical Core" + "Cortex-A7 1 Physical Core"); we don't
+ * (docs/compatibility.md).
  */
 int collect__parse_cpuinfo(const char *buf, size_t len, struct collect__cpu_models *out)
 {
@@ -162,6 +167,12 @@ int collect__parse_cpuinfo(const char *buf, size_t len, struct collect__cpu_mode
     char processor_name[COLLECT_MODEL_MAX] = "";
     memset(out, 0, sizeof(*out));
     while (procfile_line(&cur, end, &line)) {
+        if (procfile_trim(line).len == 0) {
+            /* A blank line ends the record (the reference keeps it open; see above). */
+            finish_record(out, &rec);
+            memset(&rec, 0, sizeof(rec));
+            continue;
+        }
         if (procfile_kv(line, ':', &key, &val))
             continue;
         if (procfile_eq(key, "Processor")) {
@@ -174,6 +185,8 @@ int collect__parse_cpuinfo(const char *buf, size_t len, struct collect__cpu_mode
         } else if (procfile_eq(key, "vendor_id") || procfile_eq(key, "vendorId")) {
             if (procfile_contains(val, "S390", 0))
                 memcpy(processor_name, "S390", sizeof("S390"));
+        } else if (!rec.active) {
+            continue; /* outside a record: e.g. old ARM kernels' trailing CPU block */
         } else if (procfile_eq(key, "CPU implementer")) {
             uint64_t v;
             rec.vendor_arm = parse_num(val, &v) == 0 && v == 0x41;

@@ -151,7 +151,7 @@ static void discover_names(struct collector *c)
         if (read_hex_id(c, e->d_name, "class", &cls) || (cls >> 16) != 0x03)
             continue;
         if (nd < COLLECT_GPUS_MAX)
-            snprintf(devs[nd++], sizeof(devs[0]), "%s", e->d_name);
+            memcpy(devs[nd++], e->d_name, strlen(e->d_name) + 1); /* length checked above */
     }
     closedir(d);
     qsort(devs, nd, sizeof(devs[0]), cmp_names);
@@ -203,7 +203,7 @@ static void discover_busy(struct collector *c)
             continue;
         if (best[0] == '\0' || strlen(e->d_name) < strlen(best) ||
             (strlen(e->d_name) == strlen(best) && strcmp(e->d_name, best) < 0))
-            snprintf(best, sizeof(best), "%s", e->d_name);
+            memcpy(best, e->d_name, strlen(e->d_name) + 1); /* length checked above */
     }
     closedir(d);
     if (best[0]) {

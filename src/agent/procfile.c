@@ -173,7 +173,7 @@ int procfile_line(const char **cur, const char *end, struct slice *line)
 
 static int is_blank(char ch)
 {
-    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\0';
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\0';
 }
 
 size_t procfile_fields(struct slice s, struct slice *out, size_t max)

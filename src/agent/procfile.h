@@ -62,9 +62,9 @@ int64_t procfile_count_lines(const char *root, const char *rel, char *buf, size_
  * [*cur, end) and *cur moves past it; returns 0 when no input is left.
  */
 int procfile_line(const char **cur, const char *end, struct slice *line);
-/* Splits s on blanks (space/tab) into at most max fields; returns the count stored. */
+/* Splits s on blanks (space, tab, CR, LF, NUL) into at most max fields; returns the count stored. */
 size_t procfile_fields(struct slice s, struct slice *out, size_t max);
-/* Strips leading/trailing blanks (space, tab, CR, NUL). */
+/* Strips leading/trailing blanks (space, tab, CR, LF, NUL). */
 struct slice procfile_trim(struct slice s);
 /* Splits s at the first sep: key before (trimmed), value after (trimmed); 0 or -EINVAL. */
 int procfile_kv(struct slice s, char sep, struct slice *key, struct slice *val);
