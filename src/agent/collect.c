@@ -73,13 +73,17 @@ struct collector *collect_new(const struct collect_opts *opts)
     procfile_init(&c->disk.table);
     procfile_init(&c->net.dev);
     procfile_init(&c->gpu.busy);
+    procfile_init(&c->conn.sockstat);
+    procfile_init(&c->conn.sockstat6);
     const char *root = c->opts.root;
     if (procfile_set(&c->cpu.stat, root, "/proc/stat") ||
         procfile_set(&c->meminfo, root, "/proc/meminfo") ||
         procfile_set(&c->loadavg, root, "/proc/loadavg") ||
         procfile_set(&c->uptime, root, "/proc/uptime") ||
         procfile_set(&c->disk.table, root, "/proc/self/mountinfo") ||
-        procfile_set(&c->net.dev, root, "/proc/net/dev"))
+        procfile_set(&c->net.dev, root, "/proc/net/dev") ||
+        procfile_set(&c->conn.sockstat, root, "/proc/net/sockstat") ||
+        procfile_set(&c->conn.sockstat6, root, "/proc/net/sockstat6"))
         log_error("collector root \"%s\" is too long; collectors will fail", root);
     c->disk.fmt = COLLECT_MOUNTINFO;
 

@@ -1,14 +1,22 @@
 /*
  * collect_conn: TCP and UDP socket counts (spec §2.2 rows 14, 15).
  *
- * Live system: one NETLINK_SOCK_DIAG socket, kept open, dumps
- * SOCK_DIAG_BY_FAMILY for {AF_INET, AF_INET6} × {TCP, UDP} with all states
- * (LISTEN and TIME_WAIT included) and counts the replies without decoding
- * them; a dump of 100k sockets is a few MB of kernel-built messages read
- * through one fixed 32 KiB buffer. IPv6 is always counted (the reference
- * counts it only when its public IP contains ':'; docs/compatibility.md).
+ * Live system, first choice: the kernel's per-namespace counters in
+ * /proc/net/sockstat and sockstat6 (kept open): TCP = inuse (every hashed
+ * socket: LISTEN, SYN_SENT, ESTABLISHED, closing states) + tw (TIME_WAIT),
+ * UDP = inuse, for IPv4 and IPv6. O(1): about 8 µs per report, where a
+ * sock_diag dump walks the whole TCP and UDP hash tables and measured
+ * ~2.9 ms per report even with 180 sockets (ehash sized for the RAM), six
+ * times the agent's CPU budget. The only sockets the counters miss are
+ * SYN_RECV request sockets (docs/compatibility.md).
  *
- * Fallback (netlink refused, or a test root other than "/"): data lines of
+ * Second choice: one NETLINK_SOCK_DIAG socket, kept open, dumps
+ * SOCK_DIAG_BY_FAMILY for {AF_INET, AF_INET6} × {TCP, UDP} with all states
+ * and counts the replies without decoding them, through one fixed 32 KiB
+ * buffer. IPv6 is always counted (the reference counts it only when its
+ * public IP contains ':').
+ *
+ * Last choice, and always under a test root: data lines of
  * /proc/net/{tcp,tcp6} and /proc/net/{udp,udp6}; unix sockets are never
  * counted (the reference's fallback adds them).
  */
@@ -88,7 +96,7 @@ static int64_t nl_dump_count(struct collect__conn *cs, uint8_t family, uint8_t p
     }
 }
 
-static int conn_netlink(struct collector *c, uint64_t *tcp, uint64_t *udp)
+int collect__conn_count_netlink(struct collector *c, uint64_t *tcp, uint64_t *udp)
 {
     struct collect__conn *cs = &c->conn;
     static const uint8_t fams[] = {AF_INET, AF_INET6};
@@ -143,10 +151,72 @@ int collect__conn_count_files(struct collector *c, uint64_t *tcp, uint64_t *udp)
     return 0;
 }
 
+int collect__parse_sockstat(const char *buf, size_t len, uint64_t *tcp, uint64_t *udp)
+{
+    const char *cur = buf;
+    struct slice line;
+    int found = 0;
+    while (procfile_line(&cur, buf + len, &line)) {
+        struct slice f[16];
+        size_t n = procfile_fields(line, f, 16);
+        if (n < 3)
+            continue;
+        int is_tcp = procfile_eq(f[0], "TCP:") || procfile_eq(f[0], "TCP6:");
+        int is_udp = procfile_eq(f[0], "UDP:") || procfile_eq(f[0], "UDP6:");
+        if (!is_tcp && !is_udp)
+            continue;
+        uint64_t sum = 0;
+        int ok = 0;
+        /* "<label> key value key value ..." */
+        for (size_t i = 1; i + 1 < n; i += 2) {
+            uint64_t v;
+            int counted = procfile_eq(f[i], "inuse") || (is_tcp && procfile_eq(f[i], "tw"));
+            if (!counted)
+                continue;
+            if (procfile_u64(f[i + 1], &v) || v > UINT32_MAX)
+                return -EINVAL;
+            sum += v;
+            ok = 1;
+        }
+        if (!ok)
+            continue;
+        *(is_tcp ? tcp : udp) += sum;
+        found = 1;
+    }
+    return found ? 0 : -EINVAL;
+}
+
+static int conn_sockstat(struct collector *c, uint64_t *tcp, uint64_t *udp)
+{
+    char buf[1024]; /* sockstat is ~200 bytes */
+    size_t len;
+    uint64_t t = 0, u = 0;
+    int rc = procfile_read(&c->conn.sockstat, buf, sizeof(buf), &len);
+    if (rc < 0)
+        return rc;
+    rc = collect__parse_sockstat(buf, len, &t, &u);
+    if (rc)
+        return rc;
+    /* sockstat6 is missing when IPv6 is disabled: then there are no v6 sockets. */
+    if (procfile_read(&c->conn.sockstat6, buf, sizeof(buf), &len) >= 0)
+        collect__parse_sockstat(buf, len, &t, &u);
+    *tcp = t;
+    *udp = u;
+    return 0;
+}
+
 int collect__conn_count(struct collector *c, uint64_t *tcp, uint64_t *udp)
 {
+    if (c->root_is_slash && !c->conn.sockstat_failed) {
+        int rc = conn_sockstat(c, tcp, udp);
+        if (rc == 0)
+            return 0;
+        log_warn("reading \"/proc/net/sockstat\" failed (%s), using netlink sock_diag",
+                 strerror(-rc));
+        c->conn.sockstat_failed = 1;
+    }
     if (c->root_is_slash && !c->conn.nl_failed) {
-        int rc = conn_netlink(c, tcp, udp);
+        int rc = collect__conn_count_netlink(c, tcp, udp);
         if (rc == 0)
             return 0;
         log_warn("netlink sock_diag failed (%s), counting /proc/net tables instead", strerror(-rc));
@@ -170,6 +240,8 @@ int collect__conn_state(struct collector *c, Proto__State *st, uint64_t now_mono
 
 void collect__conn_close(struct collector *c)
 {
+    procfile_close(&c->conn.sockstat);
+    procfile_close(&c->conn.sockstat6);
     if (c->conn.nl >= 0)
         close(c->conn.nl);
     c->conn.nl = -1;

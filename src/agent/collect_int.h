@@ -90,6 +90,13 @@ int collect__nic_counted(const char *name, size_t len, const char *const *allow,
 int collect__parse_netdev(const char *buf, size_t len, const char *const *allow, size_t n_allow,
                           uint64_t *rx, uint64_t *tx, unsigned *n_ifaces);
 
+/*
+ * /proc/net/sockstat or sockstat6 text: adds "TCP:"/"TCP6:" inuse plus "tw"
+ * to *tcp and "UDP:"/"UDP6:" inuse to *udp. Returns 0, or -EINVAL when no
+ * TCP or UDP line parses.
+ */
+int collect__parse_sockstat(const char *buf, size_t len, uint64_t *tcp, uint64_t *udp);
+
 /* /proc/loadavg: out[0..2] = load1/5/15. Returns 0 or -EINVAL. */
 int collect__parse_loadavg(const char *buf, size_t len, double out[3]);
 /* /proc/uptime: whole seconds of the first field. Returns 0 or -EINVAL. */
@@ -97,7 +104,7 @@ int collect__parse_uptime(const char *buf, size_t len, uint64_t *secs);
 
 /*
  * KEY=value files (os-release, lsb-release): copies the value of key, quotes
- * stripped, into out (cap). Returns 0, -ENOENT if absent, -E2BIG if cut short.
+ * stripped, into out (cap; "" when absent). Returns 0, -ENOENT if absent, -E2BIG if cut short.
  */
 int collect__kv_value(const char *buf, size_t len, const char *key, char *out, size_t cap);
 /* RHEL-like release line: version after "release " (or "rawhide"); 0 or -ENOENT. */
@@ -150,6 +157,9 @@ struct collect__net {
 };
 
 struct collect__conn {
+    struct procfile sockstat;   /* root/proc/net/sockstat */
+    struct procfile sockstat6;  /* root/proc/net/sockstat6 (absent without IPv6) */
+    int sockstat_failed;        /* sockstat unusable: use netlink */
     int nl;                     /* NETLINK_SOCK_DIAG socket, -1 if closed/unavailable */
     int nl_failed;              /* netlink gave up: use /proc/net files */
     unsigned char buf[COLLECT_NL_BUF];
@@ -244,8 +254,14 @@ int collect__os_detect(struct collector *c); /* platform, version, arch, virtual
 int collect__uptime_boot(struct collector *c, uint64_t *boot_time);
 int collect__gpu_host(struct collector *c, Proto__Host *h);
 int collect__net_prime(struct collector *c, uint64_t now_mono_ms);
-/* TCP/UDP counts: netlink on the live root, else the /proc/net tables. 0 or negative errno. */
+/*
+ * TCP/UDP counts: on the live root /proc/net/sockstat{,6}, else netlink
+ * sock_diag, else the /proc/net tables; under a test root the tables.
+ * Returns 0 or a negative errno.
+ */
 int collect__conn_count(struct collector *c, uint64_t *tcp, uint64_t *udp);
+/* Same counts from one netlink sock_diag dump per (family, protocol). */
+int collect__conn_count_netlink(struct collector *c, uint64_t *tcp, uint64_t *udp);
 /* Same counts from the root's /proc/net/{tcp,tcp6,udp,udp6} only. */
 int collect__conn_count_files(struct collector *c, uint64_t *tcp, uint64_t *udp);
 void collect__conn_close(struct collector *c);

@@ -492,11 +492,16 @@ static void test_collect__live_root(void **state)
             assert_int_equal(listen(fds[i], 1), 0);
     }
     const Proto__State *s = collect_state(c, mono_ms());
-    uint64_t ft, fu;
+    uint64_t ft, fu, nt, nu;
     assert_int_equal(collect__conn_count_files(c, &ft, &fu), 0);
+    assert_int_equal(collect__conn_count_netlink(c, &nt, &nu), 0);
     assert_true(s->tcp_conn_count >= 2 && s->udp_conn_count >= 1);
+    /* sockstat counters, netlink dump and tables agree (sockets come and go meanwhile) */
     assert_true(s->tcp_conn_count + 10 >= ft && s->tcp_conn_count <= ft + 10);
     assert_true(s->udp_conn_count + 10 >= fu && s->udp_conn_count <= fu + 10);
+    assert_true(s->tcp_conn_count + 10 >= nt && s->tcp_conn_count <= nt + 10);
+    assert_true(s->udp_conn_count + 10 >= nu && s->udp_conn_count <= nu + 10);
+    assert_true(nt >= 2 && nu >= 1);
     for (int i = 0; i < 3; i++)
         close(fds[i]);
     assert_true(s->process_count >= 1);
@@ -580,6 +585,17 @@ static void test_collect__parse_misc(void **state)
     assert_int_equal(tx, 9);
     assert_int_equal(n, 1);
     assert_int_equal(collect__parse_netdev("a:b", 3, NULL, 0, &rx, &tx, &n), -EINVAL);
+
+    const char *ss = "sockets: used 12\nTCP: inuse 3 orphan 1 tw 7 alloc 9 mem 1\n"
+                     "UDP: inuse 2 mem 0\nUDPLITE: inuse 5\n";
+    const char *ss6 = "TCP6: inuse 4\nUDP6: inuse 1\nRAW6: inuse 9\n";
+    uint64_t st = 0, su = 0;
+    assert_int_equal(collect__parse_sockstat(ss, strlen(ss), &st, &su), 0);
+    assert_int_equal(collect__parse_sockstat(ss6, strlen(ss6), &st, &su), 0);
+    assert_int_equal(st, 3 + 7 + 4);
+    assert_int_equal(su, 2 + 1);
+    assert_int_equal(collect__parse_sockstat("TCP: inuse x\n", 13, &st, &su), -EINVAL);
+    assert_int_equal(collect__parse_sockstat("RAW: inuse 1\n", 13, &st, &su), -EINVAL);
 
     struct collect__meminfo m;
     assert_int_equal(collect__parse_meminfo("MemFree: 1 kB\n", 14, &m), -EINVAL);
