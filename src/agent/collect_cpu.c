@@ -31,7 +31,8 @@ int collect__parse_stat(const char *buf, size_t len, struct collect__cpu_times *
             if (nv < 4)
                 return -EINVAL;
             for (size_t i = 0; i < nv; i++) {
-                if (procfile_u64(f[i + 1], &v[i]))
+                /* Ticks stay far below 2^56; larger values would overflow the sums. */
+                if (procfile_u64(f[i + 1], &v[i]) || v[i] > (UINT64_MAX >> 8))
                     return -EINVAL;
             }
             /* guest and guest_nice are already inside user/nice: left out. */

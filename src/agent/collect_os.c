@@ -27,6 +27,8 @@ int collect__kv_value(const char *buf, size_t len, const char *key, char *out, s
 {
     const char *cur = buf;
     struct slice line, k, v;
+    if (cap)
+        out[0] = '\0';
     while (procfile_line(&cur, buf + len, &line)) {
         if (procfile_kv(line, '=', &k, &v) || !procfile_eq(k, key))
             continue;
