@@ -32,8 +32,16 @@ struct collect_opts {
     size_t n_disk_allow;
 };
 
-/* Owned by the caller (free with collect_free). opts copied (pointed-to strings borrowed). */
+/*
+ * Owned by the caller (free with collect_free). opts copied (pointed-to
+ * strings borrowed). Never NULL (aborts on OOM). Detects virtualization and
+ * boot time, and takes the first /proc/stat and /proc/net/dev readings so the
+ * first collect_state() reports CPU % over the time since collect_new().
+ * A missing root is not an error here: the collectors then fail and disable
+ * themselves.
+ */
 struct collector *collect_new(const struct collect_opts *opts);
+/* Closes every kept-open file; c may be NULL. */
 void collect_free(struct collector *c);
 
 /*
@@ -45,8 +53,12 @@ const struct Proto__Host *collect_host(struct collector *c, const char *ip, cons
 
 /*
  * Collects the State message (CPU % and speeds as deltas since the previous
- * call; now_mono_ms is a monotonic clock in ms used for the speed divisor).
- * The result is owned by the collector and valid until the next collect_state().
+ * call; now_mono_ms is a monotonic clock in ms used for the speed divisor:
+ * whole seconds since the speed baseline; under 1 s the speeds are repeated).
+ * Uptime uses the boot time of the last collect_host() (or collect_new()).
+ * A collector failing 3 times in a row is disabled (logged once); its fields
+ * stay 0. The result is owned by the collector and valid until the next
+ * collect_state().
  */
 const struct Proto__State *collect_state(struct collector *c, uint64_t now_mono_ms);
 
