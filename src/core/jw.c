@@ -27,6 +27,32 @@
 
 #define TWO53 9007199254740992.0
 
+/*
+ * Inline fast paths for appending to a struct buf: when the bytes fit in the
+ * current capacity and under the maximum, copy directly (keeping the NUL);
+ * otherwise defer to buf_append, which grows or records the sticky error.
+ */
+static inline int put(struct buf *b, const void *p, size_t n)
+{
+    if (!b->err && b->len + n < b->cap && (!b->max || b->len + n <= b->max)) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return buf_append(b, p, n);
+}
+
+static inline int putch(struct buf *b, char c)
+{
+    if (!b->err && b->len + 1 < b->cap && (!b->max || b->len + 1 <= b->max)) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return buf_append(b, &c, 1);
+}
+
 static const double pow10_tab[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
@@ -77,39 +103,74 @@ static int digits_from_u64(uint64_t n, int k, char *d, int *dp)
     return len;
 }
 
+/* True when v (finite, > 0, normal) has an all-zero mantissa. */
 static int is_pow2(double v)
 {
-    int e;
-    return frexp(v, &e) == 0.5;
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    return (bits & 0xFFFFFFFFFFFFFull) == 0 && (bits >> 52) != 0;
 }
 
-/* Tier A; returns the digit count or 0 if not decided. */
+/* Tier A at one k: the digit count if the nearest n*10^-k reads back as v, else 0. */
+static int try_a(double v, int k, char *d, int *dp)
+{
+    double p = pow10_tab[k];
+    double t = v * p;
+    double n = nearbyint(t);
+    double r = fma(v, p, -n);
+    if (r > 0.5)
+        n += 1.0;
+    else if (r < -0.5)
+        n -= 1.0;
+    if (n > 0 && n / p == v)
+        return digits_from_u64((uint64_t)n, k, d, dp);
+    /* Below a power of two the interval is narrower, so the candidate on the
+     * other side may read back even when the nearest does not. */
+    if (is_pow2(v)) {
+        double other = n < t ? n + 1.0 : n - 1.0;
+        if (other > 0 && other < TWO53 && other / p == v)
+            return digits_from_u64((uint64_t)other, k, d, dp);
+    }
+    return 0;
+}
+
+/*
+ * Tier A; returns the digit count or 0 if not decided (then *k_end is the
+ * first k whose scaled value no longer fits in 53 bits). Success is monotone
+ * in k (a (k+1)-digit nearest candidate is never farther than a k-digit one,
+ * and the interval is symmetric), so the smallest k is found by bisection;
+ * powers of two have an asymmetric interval and are scanned linearly.
+ */
 static int shortest_a(double v, char *d, int *dp, int *k_end)
 {
-    int k = 0;
-    for (; k <= 22; k++) {
-        double p = pow10_tab[k];
-        double t = v * p;
-        if (t >= TWO53)
-            break;
-        double n = nearbyint(t);
-        double r = fma(v, p, -n);
-        if (r > 0.5)
-            n += 1.0;
-        else if (r < -0.5)
-            n -= 1.0;
-        if (n > 0 && n / p == v)
-            return digits_from_u64((uint64_t)n, k, d, dp);
-        /* Below a power of two the interval is narrower, so the candidate
-         * on the other side may read back even when the nearest does not. */
-        if (is_pow2(v)) {
-            double other = n < t ? n + 1.0 : n - 1.0;
-            if (other > 0 && other < TWO53 && other / p == v)
-                return digits_from_u64((uint64_t)other, k, d, dp);
+    int kmax = -1;
+    while (kmax < 22 && v * pow10_tab[kmax + 1] < TWO53)
+        kmax++;
+    *k_end = kmax + 1;
+    if (kmax < 0)
+        return 0;
+    if (is_pow2(v)) {
+        for (int k = 0; k <= kmax; k++) {
+            int nd = try_a(v, k, d, dp);
+            if (nd)
+                return nd;
         }
+        return 0;
     }
-    *k_end = k;
-    return 0;
+    char tmp[24];
+    int tdp = 0;
+    if (!try_a(v, kmax, tmp, &tdp))
+        return 0;
+    int lo = 0;
+    int hi = kmax; /* invariant: hi succeeds */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (try_a(v, mid, tmp, &tdp))
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return try_a(v, hi, d, dp);
 }
 
 #if LDBL_MANT_DIG >= 64
@@ -130,8 +191,10 @@ static int shortest_b(double v, int k0, char *d, int *dp)
         if (t >= 0x1p63L)
             return 0;
         long double n = nearbyintl(t);
+        /* t carries at most half an ulp (t * 2^-64) of error: too close
+         * to a tie to tell which integer is nearest -> tier C. */
         long double frac = t - floorl(t);
-        if (fabsl(frac - 0.5L) < 0.0625L)
+        if (fabsl(frac - 0.5L) <= t * 0x1p-62L)
             return 0;
         long double dv = n / p;
         if (fabsl(dv - lo) < guard || fabsl(dv - hi) < guard)
@@ -322,7 +385,7 @@ int jw_append_string(struct buf *out, const char *str, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;
-    int rc = buf_putc(out, '"');
+    int rc = putch(out, '"');
     size_t run = 0; /* start of the pending verbatim run */
     size_t i = 0;
     while (i < n) {
@@ -363,15 +426,55 @@ int jw_append_string(struct buf *out, const char *str, size_t n)
             elen = 6;
         }
         if (i > run)
-            rc = buf_append(out, s + run, i - run);
-        rc = buf_append(out, esc, elen);
+            rc = put(out, s + run, i - run);
+        rc = put(out, esc, elen);
         i += adv;
         run = i;
     }
     if (i > run)
-        rc = buf_append(out, s + run, i - run);
-    rc = buf_putc(out, '"');
+        rc = put(out, s + run, i - run);
+    rc = putch(out, '"');
     return rc;
+}
+
+static int before_value(struct jw *w);
+
+int jw_append_u64(struct buf *out, uint64_t v)
+{
+    char tmp[24];
+    char *s = u64_rev(v, tmp + sizeof(tmp));
+    return put(out, s, (size_t)(tmp + sizeof(tmp) - s));
+}
+
+int jw_append_i64(struct buf *out, int64_t v)
+{
+    char tmp[24];
+    uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char *s = u64_rev(a, tmp + sizeof(tmp));
+    if (v < 0)
+        *--s = '-';
+    return put(out, s, (size_t)(tmp + sizeof(tmp) - s));
+}
+
+int jw_append_double(struct buf *out, double v)
+{
+    char tmp[JW_DOUBLE_MAX];
+    int n = jw_format_double(v, tmp);
+    if (n < 0)
+        return n;
+    return put(out, tmp, (size_t)n);
+}
+
+int jw_append_lit(struct buf *out, const char *s, size_t n)
+{
+    return put(out, s, n);
+}
+
+struct buf *jw_raw_value(struct jw *w)
+{
+    if (before_value(w))
+        return NULL;
+    return w->out;
 }
 
 /* ---- structure ---- */
@@ -419,7 +522,7 @@ static int before_value(struct jw *w)
             return 1;
         }
         if (w->nonempty & bit)
-            buf_putc(w->out, ',');
+            putch(w->out, ',');
         w->nonempty |= bit;
     }
     return 0;
@@ -439,7 +542,7 @@ static void begin(struct jw *w, char c, int obj)
         set_err(w, -ERANGE);
         return;
     }
-    buf_putc(w->out, c);
+    putch(w->out, c);
     uint64_t bit = 1ull << w->depth;
     w->nonempty &= ~bit;
     if (obj)
@@ -459,7 +562,7 @@ static void end(struct jw *w, char c, int obj)
         return;
     }
     w->depth--;
-    buf_putc(w->out, c);
+    putch(w->out, c);
     after_write(w);
 }
 
@@ -483,20 +586,39 @@ void jw_arr_end(struct jw *w)
     end(w, ']', 0);
 }
 
-void jw_key_n(struct jw *w, const char *s, size_t n)
+/* Emits the separator before a key; returns nonzero if the writer is in error. */
+static int before_key(struct jw *w)
 {
     if (w->err)
-        return;
+        return 1;
     uint64_t bit = w->depth ? 1ull << (w->depth - 1) : 0;
     if (!bit || !(w->is_obj & bit) || w->after_key) {
         set_err(w, -EINVAL);
-        return;
+        return 1;
     }
     if (w->nonempty & bit)
-        buf_putc(w->out, ',');
+        putch(w->out, ',');
     w->nonempty |= bit;
+    return 0;
+}
+
+void jw_key_ascii(struct jw *w, const char *s, size_t n)
+{
+    if (before_key(w))
+        return;
+    struct buf *b = w->out;
+    if (putch(b, '"') == 0 && put(b, s, n) == 0)
+        put(b, "\":", 2);
+    w->after_key = 1;
+    after_write(w);
+}
+
+void jw_key_n(struct jw *w, const char *s, size_t n)
+{
+    if (before_key(w))
+        return;
     jw_append_string(w->out, s, n);
-    buf_putc(w->out, ':');
+    putch(w->out, ':');
     w->after_key = 1;
     after_write(w);
 }
@@ -525,7 +647,7 @@ void jw_u64(struct jw *w, uint64_t v)
         return;
     char tmp[24];
     char *s = u64_rev(v, tmp + sizeof(tmp));
-    buf_append(w->out, s, (size_t)(tmp + sizeof(tmp) - s));
+    put(w->out, s, (size_t)(tmp + sizeof(tmp) - s));
     after_write(w);
 }
 
@@ -538,7 +660,7 @@ void jw_i64(struct jw *w, int64_t v)
     char *s = u64_rev(a, tmp + sizeof(tmp));
     if (v < 0)
         *--s = '-';
-    buf_append(w->out, s, (size_t)(tmp + sizeof(tmp) - s));
+    put(w->out, s, (size_t)(tmp + sizeof(tmp) - s));
     after_write(w);
 }
 
@@ -547,9 +669,9 @@ void jw_bool(struct jw *w, int v)
     if (before_value(w))
         return;
     if (v)
-        buf_append(w->out, "true", 4);
+        put(w->out, "true", 4);
     else
-        buf_append(w->out, "false", 5);
+        put(w->out, "false", 5);
     after_write(w);
 }
 
@@ -557,7 +679,7 @@ void jw_null(struct jw *w)
 {
     if (before_value(w))
         return;
-    buf_append(w->out, "null", 4);
+    put(w->out, "null", 4);
     after_write(w);
 }
 
@@ -573,7 +695,7 @@ void jw_double(struct jw *w, double v)
     }
     if (before_value(w))
         return;
-    buf_append(w->out, tmp, (size_t)n);
+    put(w->out, tmp, (size_t)n);
     after_write(w);
 }
 
@@ -581,6 +703,6 @@ void jw_raw(struct jw *w, const char *s, size_t n)
 {
     if (before_value(w))
         return;
-    buf_append(w->out, s, n);
+    put(w->out, s, n);
     after_write(w);
 }

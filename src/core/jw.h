@@ -51,6 +51,8 @@ void jw_arr_end(struct jw *w);
 /* Object key; s borrowed (NUL-terminated / n bytes), escaped like a string value. */
 void jw_key(struct jw *w, const char *s);
 void jw_key_n(struct jw *w, const char *s, size_t n);
+/* Key the caller guarantees needs no escaping (printable ASCII without `"` `\\` `<` `>` `&`); written as is. */
+void jw_key_ascii(struct jw *w, const char *s, size_t n);
 
 /* String values; s borrowed. NULL s writes "" (never JSON null). */
 void jw_str(struct jw *w, const char *s);
@@ -69,7 +71,23 @@ void jw_raw(struct jw *w, const char *s, size_t n);
  * NUL-terminated). Returns the length, or -EINVAL for NaN/Inf.
  */
 int jw_format_double(double v, char out[JW_DOUBLE_MAX]);
-/* Appends s[0..n) as a quoted, escaped JSON string to out (borrowed); returns buf_append's result. */
+/*
+ * Direct appends to a buf (borrowed) for hot fixed-shape objects; each returns
+ * 0 or the buf's error (-E2BIG), jw_append_double also -EINVAL for NaN/Inf.
+ */
+/* s[0..n) as a quoted, escaped JSON string. */
 int jw_append_string(struct buf *out, const char *s, size_t n);
+int jw_append_u64(struct buf *out, uint64_t v);
+int jw_append_i64(struct buf *out, int64_t v);
+int jw_append_double(struct buf *out, double v);
+/* s[0..n) verbatim (a fused run of punctuation and keys). */
+int jw_append_lit(struct buf *out, const char *s, size_t n);
+/*
+ * Emits the separator for one value that the caller then appends directly to
+ * the returned buf (borrowed, = w->out) with the jw_append_* helpers; the
+ * caller must append exactly one complete JSON value and fold any error into
+ * w->err. Returns NULL (append nothing) when the writer is in error.
+ */
+struct buf *jw_raw_value(struct jw *w);
 
 #endif
