@@ -1,7 +1,10 @@
 /*
  * jw_bench: renders /api/v1/server/details for 1000 reported servers with
- * realistic values (CPU percentages with 16-17 significant digits, kernel
- * load averages, temperatures) and prints ns per server and per request.
+ * realistic values (CPU percentages with 16-17 significant digits, one
+ * load average in 1/2048 steps as macOS reports it and two with two decimals
+ * as Linux /proc/loadavg gives them, three temperatures with one decimal,
+ * mixed display indexes so the sort runs) and prints ns per server and per
+ * request (mean and best of 200 rounds).
  *
  * Build and run from the repository root after `make unit-tests`:
  *   cc -O2 -std=c11 -D_GNU_SOURCE -Isrc -Ibuild/gen bench/jw_bench.c src/core/jw.c src/core/buf.c \
@@ -73,8 +76,9 @@ int main(void)
         state[i].net_out_speed = x % 50000;
         state[i].uptime = 236000 + (uint64_t)i;
         state[i].load1 = (double)(x % 8192) / 2048.0;
-        state[i].load5 = (double)((x >> 13) % 8192) / 2048.0;
-        state[i].load15 = (double)((x >> 26) % 8192) / 2048.0;
+        /* Linux agents report /proc/loadavg values (two decimals) */
+        state[i].load5 = (double)((x >> 13) % 800) / 100.0;
+        state[i].load15 = (double)((x >> 26) % 800) / 100.0;
         state[i].tcp_conn_count = x % 500;
         state[i].udp_conn_count = x % 50;
         state[i].process_count = 100 + x % 300;
@@ -102,23 +106,34 @@ int main(void)
     buf_init(&b, 0);
     api_v1_render_details(&b, &lv, NULL, NULL); /* warm up, size the buffer */
     size_t bytes = b.len;
+    /* Report the mean and the best round: this kind of VM is noisy. */
+    double best = 1e18;
     double t0 = now_ns();
     for (int r = 0; r < ROUNDS; r++) {
+        double t1 = now_ns();
         buf_reset(&b);
         if (api_v1_render_details(&b, &lv, NULL, NULL) != 0)
             return 1;
+        double dt = now_ns() - t1;
+        best = dt < best ? dt : best;
     }
     double per_req = (now_ns() - t0) / ROUNDS;
-    printf("details servers=%d bytes=%zu ns_per_request=%.0f ns_per_server=%.1f\n", N, bytes,
-           per_req, per_req / N);
+    printf("details servers=%d bytes=%zu mean_ns_per_request=%.0f mean_ns_per_server=%.1f "
+           "best_ns_per_request=%.0f best_ns_per_server=%.1f\n",
+           N, bytes, per_req, per_req / N, best, best / N);
+    best = 1e18;
     t0 = now_ns();
     for (int r = 0; r < ROUNDS; r++) {
+        double t1 = now_ns();
         buf_reset(&b);
         if (api_v1_render_list(&b, &lv, NULL) != 0)
             return 1;
+        double dt = now_ns() - t1;
+        best = dt < best ? dt : best;
     }
     per_req = (now_ns() - t0) / ROUNDS;
-    printf("list servers=%d ns_per_request=%.0f ns_per_server=%.1f\n", N, per_req, per_req / N);
+    printf("list servers=%d mean_ns_per_server=%.1f best_ns_per_server=%.1f\n", N, per_req / N,
+           best / N);
     buf_release(&b);
     return 0;
 }

@@ -115,8 +115,8 @@ static int is_pow2(double v)
 static int try_a(double v, int k, char *d, int *dp)
 {
     double p = pow10_tab[k];
-    double t = v * p;
-    double n = nearbyint(t);
+    double t = v * p; /* 0 < t < 2^53 */
+    double n = (double)(int64_t)(t + 0.5); /* inline rounding; fma below fixes off-by-one */
     double r = fma(v, p, -n);
     if (r > 0.5)
         n += 1.0;
@@ -157,11 +157,19 @@ static int shortest_a(double v, char *d, int *dp, int *k_end)
         }
         return 0;
     }
+    /* Few decimals are common (temperatures, percentages): try those first. */
+    for (int k = 0; k <= kmax && k < 3; k++) {
+        int nd = try_a(v, k, d, dp);
+        if (nd)
+            return nd;
+    }
+    if (kmax < 3)
+        return 0;
     char tmp[24];
     int tdp = 0;
     if (!try_a(v, kmax, tmp, &tdp))
         return 0;
-    int lo = 0;
+    int lo = 3;
     int hi = kmax; /* invariant: hi succeeds */
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
