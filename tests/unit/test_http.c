@@ -283,7 +283,7 @@ static int read_resp(struct client *c, struct resp *r, int head_request)
     assert_true(hlen < sizeof(r->head));
     memcpy(r->head, c->buf, hlen);
     r->head[hlen] = '\0';
-    r->status = atoi(r->head + 9);
+    r->status = (r->head[9] - '0') * 100 + (r->head[10] - '0') * 10 + (r->head[11] - '0');
     size_t cl = 0;
     char *p = strcasestr(r->head, "\r\nContent-Length: ");
     if (p && !head_request)
