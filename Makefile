@@ -36,8 +36,8 @@ AGENT_PKGS := libuv libnghttp2 libprotobuf-c openssl yaml-0.1
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -fPIE -fstack-protector-strong $(OPT) $(WARN) \
                -Isrc -I$(OUT)/gen
 DASH_CFLAGS  = $(CFLAGS_BASE) $(shell pkg-config --cflags $(DASH_PKGS) 2>/dev/null)
-DASH_LIBS    = $(shell pkg-config --libs $(DASH_PKGS) 2>/dev/null) -lhttp_parser -lwslay -lpthread
-AGENT_LIBS   = $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null) -lpthread
+DASH_LIBS    = $(shell pkg-config --libs $(DASH_PKGS) 2>/dev/null) -lhttp_parser -lwslay -lpthread -lm
+AGENT_LIBS   = $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null) -lpthread -lm
 LDFLAGS_BASE := -pie -Wl,-z,relro,-z,now $(SANLD)
 
 CORE_SRC  := $(wildcard src/core/*.c)

@@ -1,0 +1,716 @@
+/*
+ * jw: streaming JSON writer with Go encoding/json output (see jw.h).
+ *
+ * Doubles: shortest round-trip digits are found in three tiers, fastest first:
+ *  A. exact double arithmetic: for k = 0, 1, ... take n = the integer nearest
+ *     to v*10^k (fma gives the exact residual) while n < 2^53; n and 10^k are
+ *     then exact doubles, so n / 10^k is the correctly rounded value of the
+ *     decimal n*10^-k, i.e. exactly what a parser would read back. The first k
+ *     that reads back as v gives the fewest significant digits, and the nearest
+ *     n is the closest candidate, which is Go's choice among equals.
+ *  B. x87 long double (64-bit mantissa) for the 16/17-digit cases A cannot
+ *     reach: n and the rounding interval (midpoints to the neighbouring
+ *     doubles, exact in 64 bits) are compared with a guard band; anything too
+ *     close to call falls through to C.
+ *  C. snprintf("%.*e") + strtod for precision 1..17 (slow, always right).
+ */
+#include "jw.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+#define TWO53 9007199254740992.0
+
+/*
+ * Inline fast paths for appending to a struct buf: when the bytes fit in the
+ * current capacity and under the maximum, copy directly (keeping the NUL);
+ * otherwise defer to buf_append, which grows or records the sticky error.
+ */
+static inline int put(struct buf *b, const void *p, size_t n)
+{
+    if (!b->err && b->len + n < b->cap && (!b->max || b->len + n <= b->max)) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return buf_append(b, p, n);
+}
+
+static inline int putch(struct buf *b, char c)
+{
+    if (!b->err && b->len + 1 < b->cap && (!b->max || b->len + 1 <= b->max)) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return buf_append(b, &c, 1);
+}
+
+static const double pow10_tab[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static const char digit_pairs[201] = "00010203040506070809"
+                                     "10111213141516171819"
+                                     "20212223242526272829"
+                                     "30313233343536373839"
+                                     "40414243444546474849"
+                                     "50515253545556575859"
+                                     "60616263646566676869"
+                                     "70717273747576777879"
+                                     "80818283848586878889"
+                                     "90919293949596979899";
+
+/* Writes v in decimal ending just before end; returns the start. */
+static char *u64_rev(uint64_t v, char *end)
+{
+    char *p = end;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * r, 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    return p;
+}
+
+/*
+ * Significant digits of n*10^-k into d (no trailing zeros); *dp is the
+ * decimal point position (value = 0.d1d2... * 10^dp). Returns the digit count.
+ */
+static int digits_from_u64(uint64_t n, int k, char *d, int *dp)
+{
+    char tmp[24];
+    char *s = u64_rev(n, tmp + sizeof(tmp));
+    int len = (int)(tmp + sizeof(tmp) - s);
+    *dp = len - k;
+    while (len > 1 && s[len - 1] == '0')
+        len--;
+    memcpy(d, s, (size_t)len);
+    return len;
+}
+
+/* True when v (finite, > 0, normal) has an all-zero mantissa. */
+static int is_pow2(double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    return (bits & 0xFFFFFFFFFFFFFull) == 0 && (bits >> 52) != 0;
+}
+
+/* Tier A at one k: the digit count if the nearest n*10^-k reads back as v, else 0. */
+static int try_a(double v, int k, char *d, int *dp)
+{
+    double p = pow10_tab[k];
+    double t = v * p; /* 0 < t < 2^53 */
+    double n = (double)(int64_t)(t + 0.5); /* inline rounding; fma below fixes off-by-one */
+    double r = fma(v, p, -n);
+    if (r > 0.5)
+        n += 1.0;
+    else if (r < -0.5)
+        n -= 1.0;
+    if (n > 0 && n / p == v)
+        return digits_from_u64((uint64_t)n, k, d, dp);
+    /* Below a power of two the interval is narrower, so the candidate on the
+     * other side may read back even when the nearest does not. */
+    if (is_pow2(v)) {
+        double other = n < t ? n + 1.0 : n - 1.0;
+        if (other > 0 && other < TWO53 && other / p == v)
+            return digits_from_u64((uint64_t)other, k, d, dp);
+    }
+    return 0;
+}
+
+/*
+ * Tier A; returns the digit count or 0 if not decided (then *k_end is the
+ * first k whose scaled value no longer fits in 53 bits). Success is monotone
+ * in k (a (k+1)-digit nearest candidate is never farther than a k-digit one,
+ * and the interval is symmetric), so the smallest k is found by bisection;
+ * powers of two have an asymmetric interval and are scanned linearly.
+ */
+static int shortest_a(double v, char *d, int *dp, int *k_end)
+{
+    int kmax = -1;
+    while (kmax < 22 && v * pow10_tab[kmax + 1] < TWO53)
+        kmax++;
+    *k_end = kmax + 1;
+    if (kmax < 0)
+        return 0;
+    if (is_pow2(v)) {
+        for (int k = 0; k <= kmax; k++) {
+            int nd = try_a(v, k, d, dp);
+            if (nd)
+                return nd;
+        }
+        return 0;
+    }
+    /* Few decimals are common (temperatures, percentages): try those first. */
+    for (int k = 0; k <= kmax && k < 3; k++) {
+        int nd = try_a(v, k, d, dp);
+        if (nd)
+            return nd;
+    }
+    if (kmax < 3)
+        return 0;
+    char tmp[24];
+    int tdp = 0;
+    if (!try_a(v, kmax, tmp, &tdp))
+        return 0;
+    int lo = 3;
+    int hi = kmax; /* invariant: hi succeeds */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (try_a(v, mid, tmp, &tdp))
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return try_a(v, hi, d, dp);
+}
+
+#if LDBL_MANT_DIG >= 64
+/* Tier B; returns the digit count, 0 if not decided. */
+static int shortest_b(double v, int k0, char *d, int *dp)
+{
+    long double lv = v;
+    long double lo = (lv + (long double)nextafter(v, 0.0)) / 2;
+    long double hi = (lv + (long double)nextafter(v, INFINITY)) / 2;
+    long double guard = lv * 0x1p-60L;
+    if (is_pow2(v))
+        return 0;
+    long double p = 1;
+    for (int i = 0; i < k0; i++)
+        p *= 10;
+    for (int k = k0; k <= k0 + 2 && k <= 27; k++, p *= 10) {
+        long double t = lv * p;
+        if (t >= 0x1p63L)
+            return 0;
+        long double n = nearbyintl(t);
+        /* t carries at most half an ulp (t * 2^-64) of error: too close
+         * to a tie to tell which integer is nearest -> tier C. */
+        long double frac = t - floorl(t);
+        if (fabsl(frac - 0.5L) <= t * 0x1p-62L)
+            return 0;
+        long double dv = n / p;
+        if (fabsl(dv - lo) < guard || fabsl(dv - hi) < guard)
+            return 0;
+        if (dv > lo && dv < hi)
+            return digits_from_u64((uint64_t)n, k, d, dp);
+    }
+    return 0;
+}
+#endif
+
+/* Tier C: always decides. */
+static int shortest_c(double v, char *d, int *dp)
+{
+    char s[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        int len = snprintf(s, sizeof(s), "%.*e", prec - 1, v);
+        if (len <= 0 || (size_t)len >= sizeof(s))
+            break;
+        int ok = strtod(s, NULL) == v;
+        int nd = 0;
+        uint64_t n = 0;
+        const char *p = s;
+        for (; *p && *p != 'e'; p++)
+            if (*p >= '0' && *p <= '9') {
+                d[nd++] = *p;
+                n = n * 10 + (uint64_t)(*p - '0');
+            }
+        long e = 0;
+        int neg = 0;
+        if (*p == 'e')
+            p++;
+        if (*p == '-' || *p == '+')
+            neg = *p++ == '-';
+        for (; *p >= '0' && *p <= '9'; p++)
+            e = e * 10 + (*p - '0');
+        int x = (int)(neg ? -e : e); /* v ~ d1.d2... * 10^x */
+        if (!ok && prec < 17 && is_pow2(v)) {
+            /* Above a power of two the interval is wider: try one up. */
+            char t[48];
+            snprintf(t, sizeof(t), "%llue%d", (unsigned long long)(n + 1), x - (prec - 1));
+            if (strtod(t, NULL) == v) {
+                int ndp = 0;
+                nd = digits_from_u64(n + 1, 0, d, &ndp);
+                *dp = ndp + x - (prec - 1);
+                return nd;
+            }
+        }
+        if (!ok && prec < 17)
+            continue;
+        while (nd > 1 && d[nd - 1] == '0')
+            nd--;
+        *dp = x + 1;
+        return nd;
+    }
+    d[0] = '0';
+    *dp = 1;
+    return 1;
+}
+
+int jw_format_double(double v, char out[JW_DOUBLE_MAX])
+{
+    if (!isfinite(v))
+        return -EINVAL;
+    char *o = out;
+    if (signbit(v)) {
+        *o++ = '-';
+        v = -v;
+    }
+    if (v == 0) {
+        *o++ = '0';
+        *o = '\0';
+        return (int)(o - out);
+    }
+    char d[24];
+    int dp = 0;
+    int nd = 0;
+    int k_end = 0;
+    if (v >= 1e-7 && v < TWO53)
+        nd = shortest_a(v, d, &dp, &k_end);
+#if LDBL_MANT_DIG >= 64
+    if (!nd && v >= 1e-6 && v < TWO53)
+        nd = shortest_b(v, k_end, d, &dp);
+#endif
+    if (!nd)
+        nd = shortest_c(v, d, &dp);
+
+    if (v >= 1e-6 && v < 1e21) {
+        if (dp <= 0) {
+            *o++ = '0';
+            *o++ = '.';
+            for (int i = 0; i < -dp; i++)
+                *o++ = '0';
+            memcpy(o, d, (size_t)nd);
+            o += nd;
+        } else if (dp >= nd) {
+            memcpy(o, d, (size_t)nd);
+            o += nd;
+            for (int i = nd; i < dp; i++)
+                *o++ = '0';
+        } else {
+            memcpy(o, d, (size_t)dp);
+            o += dp;
+            *o++ = '.';
+            memcpy(o, d + dp, (size_t)(nd - dp));
+            o += nd - dp;
+        }
+    } else {
+        *o++ = d[0];
+        if (nd > 1) {
+            *o++ = '.';
+            memcpy(o, d + 1, (size_t)(nd - 1));
+            o += nd - 1;
+        }
+        int x = dp - 1;
+        *o++ = 'e';
+        *o++ = x < 0 ? '-' : '+';
+        /* Go prints at least two exponent digits, and encoding/json then
+         * drops the leading zero of a negative one: e-07 -> e-7. */
+        unsigned ax = (unsigned)(x < 0 ? -x : x);
+        char tmp[8];
+        char *s = u64_rev(ax, tmp + sizeof(tmp));
+        if (x >= 0 && ax < 10)
+            *o++ = '0';
+        memcpy(o, s, (size_t)(tmp + sizeof(tmp) - s));
+        o += tmp + sizeof(tmp) - s;
+    }
+    *o = '\0';
+    return (int)(o - out);
+}
+
+/* ---- strings ---- */
+
+/* 0: copy as is; 1: needs escaping or UTF-8 checking. */
+static const unsigned char needs_care[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+/*
+ * Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid, with the
+ * same acceptance as Go's utf8.DecodeRune (no overlongs, no surrogates, max
+ * U+10FFFF). *cp receives the code point.
+ */
+static size_t utf8_seq(const unsigned char *s, size_t n, unsigned *cp)
+{
+    unsigned c = s[0];
+    if (c < 0xC2 || c > 0xF4)
+        return 0;
+    if (c < 0xE0) {
+        if (n < 2 || (s[1] & 0xC0) != 0x80)
+            return 0;
+        *cp = ((c & 0x1F) << 6) | (s[1] & 0x3F);
+        return 2;
+    }
+    unsigned lo = 0x80;
+    unsigned hi = 0xBF;
+    if (c == 0xE0)
+        lo = 0xA0;
+    else if (c == 0xED)
+        hi = 0x9F;
+    else if (c == 0xF0)
+        lo = 0x90;
+    else if (c == 0xF4)
+        hi = 0x8F;
+    if (n < 2 || s[1] < lo || s[1] > hi)
+        return 0;
+    if (c < 0xF0) {
+        if (n < 3 || (s[2] & 0xC0) != 0x80)
+            return 0;
+        *cp = ((c & 0x0F) << 12) | ((unsigned)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+        return 3;
+    }
+    if (n < 4 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+        return 0;
+    *cp = ((c & 0x07) << 18) | ((unsigned)(s[1] & 0x3F) << 12) | ((unsigned)(s[2] & 0x3F) << 6) |
+          (s[3] & 0x3F);
+    return 4;
+}
+
+int jw_append_string(struct buf *out, const char *str, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)str;
+    int rc = putch(out, '"');
+    size_t run = 0; /* start of the pending verbatim run */
+    size_t i = 0;
+    while (i < n) {
+        if (!needs_care[s[i]]) {
+            i++;
+            continue;
+        }
+        unsigned c = s[i];
+        char esc[8];
+        size_t elen = 0;
+        size_t adv = 1;
+        if (c >= 0x80) {
+            unsigned cp = 0;
+            size_t l = utf8_seq(s + i, n - i, &cp);
+            if (l && cp != 0x2028 && cp != 0x2029) {
+                i += l;
+                continue;
+            }
+            if (l) {
+                memcpy(esc, cp == 0x2028 ? "\\u2028" : "\\u2029", 6);
+                adv = l;
+            } else {
+                memcpy(esc, "\\ufffd", 6);
+            }
+            elen = 6;
+        } else if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            elen = 2;
+        } else if (c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f') {
+            esc[0] = '\\';
+            esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c == '\b' ? 'b' : 'f';
+            elen = 2;
+        } else {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            elen = 6;
+        }
+        if (i > run)
+            rc = put(out, s + run, i - run);
+        rc = put(out, esc, elen);
+        i += adv;
+        run = i;
+    }
+    if (i > run)
+        rc = put(out, s + run, i - run);
+    rc = putch(out, '"');
+    return rc;
+}
+
+static int before_value(struct jw *w);
+
+int jw_append_u64(struct buf *out, uint64_t v)
+{
+    char tmp[24];
+    char *s = u64_rev(v, tmp + sizeof(tmp));
+    return put(out, s, (size_t)(tmp + sizeof(tmp) - s));
+}
+
+int jw_append_i64(struct buf *out, int64_t v)
+{
+    char tmp[24];
+    uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char *s = u64_rev(a, tmp + sizeof(tmp));
+    if (v < 0)
+        *--s = '-';
+    return put(out, s, (size_t)(tmp + sizeof(tmp) - s));
+}
+
+int jw_append_double(struct buf *out, double v)
+{
+    char tmp[JW_DOUBLE_MAX];
+    int n = jw_format_double(v, tmp);
+    if (n < 0)
+        return n;
+    return put(out, tmp, (size_t)n);
+}
+
+int jw_append_lit(struct buf *out, const char *s, size_t n)
+{
+    return put(out, s, n);
+}
+
+struct buf *jw_raw_value(struct jw *w)
+{
+    if (before_value(w))
+        return NULL;
+    return w->out;
+}
+
+/* ---- structure ---- */
+
+void jw_init(struct jw *w, struct buf *out)
+{
+    w->out = out;
+    w->err = out->err;
+    w->depth = 0;
+    w->nonempty = 0;
+    w->is_obj = 0;
+    w->after_key = 0;
+}
+
+int jw_finish(const struct jw *w)
+{
+    if (w->err)
+        return w->err;
+    if (w->out->err)
+        return w->out->err;
+    if (w->depth != 0 || w->after_key)
+        return -EINVAL;
+    return 0;
+}
+
+static void set_err(struct jw *w, int e)
+{
+    if (!w->err)
+        w->err = e;
+}
+
+/* Emits the separator before a value; returns nonzero if the writer is in error. */
+static int before_value(struct jw *w)
+{
+    if (w->err)
+        return 1;
+    if (w->after_key) {
+        w->after_key = 0;
+        return 0;
+    }
+    if (w->depth > 0) {
+        uint64_t bit = 1ull << (w->depth - 1);
+        if (w->is_obj & bit) { /* a value in an object needs a key first */
+            set_err(w, -EINVAL);
+            return 1;
+        }
+        if (w->nonempty & bit)
+            putch(w->out, ',');
+        w->nonempty |= bit;
+    }
+    return 0;
+}
+
+static void after_write(struct jw *w)
+{
+    if (w->out->err)
+        set_err(w, w->out->err);
+}
+
+static void begin(struct jw *w, char c, int obj)
+{
+    if (before_value(w))
+        return;
+    if (w->depth >= JW_MAX_DEPTH) {
+        set_err(w, -ERANGE);
+        return;
+    }
+    putch(w->out, c);
+    uint64_t bit = 1ull << w->depth;
+    w->nonempty &= ~bit;
+    if (obj)
+        w->is_obj |= bit;
+    else
+        w->is_obj &= ~bit;
+    w->depth++;
+    after_write(w);
+}
+
+static void end(struct jw *w, char c, int obj)
+{
+    if (w->err)
+        return;
+    if (w->depth == 0 || w->after_key || (((w->is_obj >> (w->depth - 1)) & 1) != (uint64_t)obj)) {
+        set_err(w, -EINVAL);
+        return;
+    }
+    w->depth--;
+    putch(w->out, c);
+    after_write(w);
+}
+
+void jw_obj_begin(struct jw *w)
+{
+    begin(w, '{', 1);
+}
+
+void jw_obj_end(struct jw *w)
+{
+    end(w, '}', 1);
+}
+
+void jw_arr_begin(struct jw *w)
+{
+    begin(w, '[', 0);
+}
+
+void jw_arr_end(struct jw *w)
+{
+    end(w, ']', 0);
+}
+
+/* Emits the separator before a key; returns nonzero if the writer is in error. */
+static int before_key(struct jw *w)
+{
+    if (w->err)
+        return 1;
+    uint64_t bit = w->depth ? 1ull << (w->depth - 1) : 0;
+    if (!bit || !(w->is_obj & bit) || w->after_key) {
+        set_err(w, -EINVAL);
+        return 1;
+    }
+    if (w->nonempty & bit)
+        putch(w->out, ',');
+    w->nonempty |= bit;
+    return 0;
+}
+
+void jw_key_ascii(struct jw *w, const char *s, size_t n)
+{
+    if (before_key(w))
+        return;
+    struct buf *b = w->out;
+    if (putch(b, '"') == 0 && put(b, s, n) == 0)
+        put(b, "\":", 2);
+    w->after_key = 1;
+    after_write(w);
+}
+
+void jw_key_n(struct jw *w, const char *s, size_t n)
+{
+    if (before_key(w))
+        return;
+    jw_append_string(w->out, s, n);
+    putch(w->out, ':');
+    w->after_key = 1;
+    after_write(w);
+}
+
+void jw_key(struct jw *w, const char *s)
+{
+    jw_key_n(w, s, strlen(s));
+}
+
+void jw_str_n(struct jw *w, const char *s, size_t n)
+{
+    if (before_value(w))
+        return;
+    jw_append_string(w->out, s ? s : "", s ? n : 0);
+    after_write(w);
+}
+
+void jw_str(struct jw *w, const char *s)
+{
+    jw_str_n(w, s, s ? strlen(s) : 0);
+}
+
+void jw_u64(struct jw *w, uint64_t v)
+{
+    if (before_value(w))
+        return;
+    char tmp[24];
+    char *s = u64_rev(v, tmp + sizeof(tmp));
+    put(w->out, s, (size_t)(tmp + sizeof(tmp) - s));
+    after_write(w);
+}
+
+void jw_i64(struct jw *w, int64_t v)
+{
+    if (before_value(w))
+        return;
+    char tmp[24];
+    uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char *s = u64_rev(a, tmp + sizeof(tmp));
+    if (v < 0)
+        *--s = '-';
+    put(w->out, s, (size_t)(tmp + sizeof(tmp) - s));
+    after_write(w);
+}
+
+void jw_bool(struct jw *w, int v)
+{
+    if (before_value(w))
+        return;
+    if (v)
+        put(w->out, "true", 4);
+    else
+        put(w->out, "false", 5);
+    after_write(w);
+}
+
+void jw_null(struct jw *w)
+{
+    if (before_value(w))
+        return;
+    put(w->out, "null", 4);
+    after_write(w);
+}
+
+void jw_double(struct jw *w, double v)
+{
+    if (w->err)
+        return;
+    char tmp[JW_DOUBLE_MAX];
+    int n = jw_format_double(v, tmp);
+    if (n < 0) {
+        set_err(w, n);
+        return;
+    }
+    if (before_value(w))
+        return;
+    put(w->out, tmp, (size_t)n);
+    after_write(w);
+}
+
+void jw_raw(struct jw *w, const char *s, size_t n)
+{
+    if (before_value(w))
+        return;
+    put(w->out, s, n);
+    after_write(w);
+}

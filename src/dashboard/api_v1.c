@@ -1,0 +1,504 @@
+/*
+ * api_v1: Nezha v0 /api/v1 JSON rendering (see api_v1.h). Servers come from
+ * struct live (sorted by id); the selection rules are spec §5.3.
+ */
+#include "api_v1.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "core/buf.h"
+#include "core/jw.h"
+#include "core/strnum.h"
+#include "core/xalloc.h"
+#include "dashboard/live.h"
+#include "nezha_v0.pb-c.h"
+
+/* Keys are plain ASCII constants: written without escaping. */
+#define KEY(w, lit) jw_key_ascii((w), lit, sizeof(lit) - 1)
+
+void api_v1_split_ip(const char *ip, struct api_v1_ips *o)
+{
+    if (!ip)
+        ip = "";
+    size_t n = strlen(ip);
+    o->ipv4 = o->ipv6 = o->valid = "";
+    o->ipv4_len = o->ipv6_len = o->valid_len = 0;
+    const char *slash = strchr(ip, '/');
+    if (slash && !strchr(slash + 1, '/')) {
+        o->ipv4 = ip;
+        o->ipv4_len = (size_t)(slash - ip);
+        o->ipv6 = slash + 1;
+        o->ipv6_len = n - o->ipv4_len - 1;
+        o->valid = o->ipv4;
+        o->valid_len = o->ipv4_len;
+    } else if (!slash && strchr(ip, ':')) {
+        o->ipv6 = o->valid = ip;
+        o->ipv6_len = o->valid_len = n;
+    } else {
+        o->ipv4 = o->valid = ip;
+        o->ipv4_len = o->valid_len = n;
+    }
+}
+
+/*
+ * The hot fixed-shape objects are appended straight to the buffer with their
+ * punctuation and keys fused into literals (see bench/jw_bench.c); buf errors
+ * are sticky, so each function checks once at the end.
+ */
+#define LIT(b, s) jw_append_lit((b), s, sizeof(s) - 1)
+
+static void put_str(struct buf *b, const char *s)
+{
+    jw_append_string(b, s ? s : "", s ? strlen(s) : 0);
+}
+
+/*
+ * Go would fail the whole response on NaN/Inf (encoding/json refuses them);
+ * Lotus renders such a value as 0 so one bad agent report cannot break the
+ * API for every server (docs/compatibility.md, "API").
+ */
+static void put_double(struct buf *b, double v)
+{
+    if (!isfinite(v))
+        v = 0;
+    jw_append_double(b, v);
+}
+
+static void put_str_list(struct buf *b, char **v, size_t n)
+{
+    if (n == 0) {
+        LIT(b, "null");
+        return;
+    }
+    jw_append_lit(b, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            jw_append_lit(b, ",", 1);
+        put_str(b, v[i]);
+    }
+    jw_append_lit(b, "]", 1);
+}
+
+static void put_host(struct buf *b, const struct Proto__Host *h)
+{
+    if (!h) {
+        LIT(b, "{\"Platform\":\"\",\"PlatformVersion\":\"\",\"CPU\":null,\"MemTotal\":0,"
+               "\"DiskTotal\":0,\"SwapTotal\":0,\"Arch\":\"\",\"Virtualization\":\"\","
+               "\"BootTime\":0,\"CountryCode\":\"\",\"Version\":\"\",\"GPU\":null}");
+        return;
+    }
+    LIT(b, "{\"Platform\":");
+    put_str(b, h->platform);
+    LIT(b, ",\"PlatformVersion\":");
+    put_str(b, h->platform_version);
+    LIT(b, ",\"CPU\":");
+    put_str_list(b, h->cpu, h->n_cpu);
+    LIT(b, ",\"MemTotal\":");
+    jw_append_u64(b, h->mem_total);
+    LIT(b, ",\"DiskTotal\":");
+    jw_append_u64(b, h->disk_total);
+    LIT(b, ",\"SwapTotal\":");
+    jw_append_u64(b, h->swap_total);
+    LIT(b, ",\"Arch\":");
+    put_str(b, h->arch);
+    LIT(b, ",\"Virtualization\":");
+    put_str(b, h->virtualization);
+    LIT(b, ",\"BootTime\":");
+    jw_append_u64(b, h->boot_time);
+    LIT(b, ",\"CountryCode\":");
+    put_str(b, h->country_code);
+    LIT(b, ",\"Version\":");
+    put_str(b, h->version);
+    LIT(b, ",\"GPU\":");
+    put_str_list(b, h->gpu, h->n_gpu);
+    LIT(b, "}");
+}
+
+static void put_state(struct buf *b, const struct Proto__State *s)
+{
+    if (!s) {
+        LIT(b, "{\"CPU\":0,\"MemUsed\":0,\"SwapUsed\":0,\"DiskUsed\":0,\"NetInTransfer\":0,"
+               "\"NetOutTransfer\":0,\"NetInSpeed\":0,\"NetOutSpeed\":0,\"Uptime\":0,"
+               "\"Load1\":0,\"Load5\":0,\"Load15\":0,\"TcpConnCount\":0,\"UdpConnCount\":0,"
+               "\"ProcessCount\":0,\"Temperatures\":null,\"GPU\":0}");
+        return;
+    }
+    LIT(b, "{\"CPU\":");
+    put_double(b, s->cpu);
+    LIT(b, ",\"MemUsed\":");
+    jw_append_u64(b, s->mem_used);
+    LIT(b, ",\"SwapUsed\":");
+    jw_append_u64(b, s->swap_used);
+    LIT(b, ",\"DiskUsed\":");
+    jw_append_u64(b, s->disk_used);
+    LIT(b, ",\"NetInTransfer\":");
+    jw_append_u64(b, s->net_in_transfer);
+    LIT(b, ",\"NetOutTransfer\":");
+    jw_append_u64(b, s->net_out_transfer);
+    LIT(b, ",\"NetInSpeed\":");
+    jw_append_u64(b, s->net_in_speed);
+    LIT(b, ",\"NetOutSpeed\":");
+    jw_append_u64(b, s->net_out_speed);
+    LIT(b, ",\"Uptime\":");
+    jw_append_u64(b, s->uptime);
+    LIT(b, ",\"Load1\":");
+    put_double(b, s->load1);
+    LIT(b, ",\"Load5\":");
+    put_double(b, s->load5);
+    LIT(b, ",\"Load15\":");
+    put_double(b, s->load15);
+    LIT(b, ",\"TcpConnCount\":");
+    jw_append_u64(b, s->tcp_conn_count);
+    LIT(b, ",\"UdpConnCount\":");
+    jw_append_u64(b, s->udp_conn_count);
+    LIT(b, ",\"ProcessCount\":");
+    jw_append_u64(b, s->process_count);
+    LIT(b, ",\"Temperatures\":");
+    if (s->n_temperatures == 0) {
+        LIT(b, "null");
+    } else {
+        jw_append_lit(b, "[", 1);
+        for (size_t i = 0; i < s->n_temperatures; i++) {
+            const Proto__StateSensorTemperature *t = s->temperatures[i];
+            if (i)
+                LIT(b, ",{\"Name\":");
+            else
+                LIT(b, "{\"Name\":");
+            put_str(b, t ? t->name : "");
+            LIT(b, ",\"Temperature\":");
+            put_double(b, t ? t->temperature : 0);
+            jw_append_lit(b, "}", 1);
+        }
+        jw_append_lit(b, "]", 1);
+    }
+    LIT(b, ",\"GPU\":");
+    put_double(b, s->gpu);
+    LIT(b, "}");
+}
+
+static void fold_err(struct jw *w, const struct buf *b)
+{
+    if (b->err && !w->err)
+        w->err = b->err;
+}
+
+void api_v1_write_host(struct jw *w, const struct Proto__Host *host)
+{
+    struct buf *b = jw_raw_value(w);
+    if (!b)
+        return;
+    put_host(b, host);
+    fold_err(w, b);
+}
+
+void api_v1_write_state(struct jw *w, const struct Proto__State *state)
+{
+    struct buf *b = jw_raw_value(w);
+    if (!b)
+        return;
+    put_state(b, state);
+    fold_err(w, b);
+}
+
+/* One CommonServerInfo (list) or StatusResponse (details) object. */
+static void write_entry(struct jw *w, const struct live_server *sv, int details)
+{
+    struct buf *b = jw_raw_value(w);
+    if (!b)
+        return;
+    struct api_v1_ips ips;
+    api_v1_split_ip(sv->host ? sv->host->ip : NULL, &ips);
+    LIT(b, "{\"id\":");
+    jw_append_u64(b, sv->id);
+    LIT(b, ",\"name\":");
+    put_str(b, sv->name);
+    LIT(b, ",\"tag\":");
+    put_str(b, sv->tag);
+    LIT(b, ",\"last_active\":");
+    jw_append_i64(b, sv->last_active ? sv->last_active : API_V1_ZERO_TIME);
+    LIT(b, ",\"ipv4\":");
+    jw_append_string(b, ips.ipv4, ips.ipv4_len);
+    LIT(b, ",\"ipv6\":");
+    jw_append_string(b, ips.ipv6, ips.ipv6_len);
+    LIT(b, ",\"valid_ip\":");
+    jw_append_string(b, ips.valid, ips.valid_len);
+    LIT(b, ",\"display_index\":");
+    jw_append_i64(b, sv->display_index);
+    if (sv->hide_for_guest)
+        LIT(b, ",\"hide_for_guest\":true");
+    else
+        LIT(b, ",\"hide_for_guest\":false");
+    if (details) {
+        LIT(b, ",\"host\":");
+        put_host(b, sv->host);
+        LIT(b, ",\"status\":");
+        put_state(b, sv->state);
+    }
+    LIT(b, "}");
+    fold_err(w, b);
+}
+
+static int cmp_display(const void *a, const void *b)
+{
+    const struct live_server *x = *(const struct live_server *const *)a;
+    const struct live_server *y = *(const struct live_server *const *)b;
+    if (x->display_index != y->display_index)
+        return x->display_index > y->display_index ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static const struct live_server *find_id(const struct live *lv, uint64_t id)
+{
+    size_t lo = 0;
+    size_t hi = lv->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint64_t m = lv->servers[mid]->id;
+        if (m == id)
+            return lv->servers[mid];
+        if (m < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static void write_all(struct jw *w, const struct live *lv, int details)
+{
+    if (lv->n == 0)
+        return;
+    /* The registry is sorted by id; with equal display indexes (the usual
+     * case) that is already the wanted order and no copy is needed. */
+    size_t i = 1;
+    while (i < lv->n && lv->servers[i]->display_index == lv->servers[0]->display_index)
+        i++;
+    if (i == lv->n) {
+        for (i = 0; i < lv->n; i++)
+            write_entry(w, lv->servers[i], details);
+        return;
+    }
+    struct live_server **v = xmalloc(lv->n * sizeof(*v));
+    memcpy(v, lv->servers, lv->n * sizeof(*v));
+    qsort(v, lv->n, sizeof(*v), cmp_display);
+    for (i = 0; i < lv->n; i++)
+        write_entry(w, v[i], details);
+    free(v);
+}
+
+static void write_tag(struct jw *w, const struct live *lv, const char *tag, int details)
+{
+    for (size_t i = 0; i < lv->n; i++) {
+        const struct live_server *sv = lv->servers[i];
+        if (sv->tag && strcmp(sv->tag, tag) == 0)
+            write_entry(w, sv, details);
+    }
+}
+
+/* Go strconv.ParseUint(s, 10, 64) on s[0..n): digits only, leading zeros allowed. */
+static int parse_id(const char *s, size_t n, uint64_t *out)
+{
+    while (n > 1 && s[0] == '0') {
+        s++;
+        n--;
+    }
+    return strnum_u64(s, n, out);
+}
+
+static void write_ids(struct jw *w, const struct live *lv, const char *ids)
+{
+    const char *p = ids;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        uint64_t id;
+        if (parse_id(p, n, &id) == 0 && id != 0) {
+            const struct live_server *sv = find_id(lv, id);
+            if (sv)
+                write_entry(w, sv, 1);
+        }
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+}
+
+static int render(struct buf *out, const struct live *lv, const char *tag, const char *ids,
+                  int details)
+{
+    struct jw w;
+    jw_init(&w, out);
+    jw_obj_begin(&w);
+    KEY(&w, "code");
+    jw_i64(&w, 0);
+    KEY(&w, "message");
+    jw_str(&w, "success");
+    KEY(&w, "result");
+    jw_arr_begin(&w);
+    if (tag && *tag)
+        write_tag(&w, lv, tag, details);
+    else if (details && ids && *ids)
+        write_ids(&w, lv, ids);
+    else
+        write_all(&w, lv, details);
+    jw_arr_end(&w);
+    jw_obj_end(&w);
+    return jw_finish(&w);
+}
+
+int api_v1_render_list(struct buf *out, const struct live *lv, const char *tag)
+{
+    return render(out, lv, tag, NULL, 0);
+}
+
+int api_v1_render_details(struct buf *out, const struct live *lv, const char *tag,
+                          const char *id_list)
+{
+    return render(out, lv, tag, id_list, 1);
+}
+
+/* ---- register ---- */
+
+void api_v1_register_release(struct api_v1_register *r)
+{
+    free(r->name);
+    free(r->tag);
+    free(r->note);
+    r->name = r->tag = r->note = NULL;
+    r->hide_for_guest = 0;
+}
+
+/* Takes a string member; returns -EINVAL for a non-string non-null value. */
+static int take_string(json_t *v, const char **dst, size_t max)
+{
+    if (json_is_null(v))
+        return 0;
+    if (!json_is_string(v) || json_string_length(v) > max)
+        return -EINVAL;
+    *dst = json_string_value(v);
+    return 0;
+}
+
+int api_v1_register_parse(const char *body, size_t len, const char *client_ip,
+                          struct api_v1_register *r)
+{
+    memset(r, 0, sizeof(*r));
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY, &jerr);
+    if (!root)
+        return -EINVAL;
+    int rc = -EINVAL;
+    /* A JSON null decodes into nothing in Go: all defaults. */
+    if (!json_is_object(root) && !json_is_null(root))
+        goto out;
+    const char *name = NULL;
+    const char *tag = NULL;
+    const char *note = NULL;
+    const char *hide = NULL;
+    const char *key;
+    json_t *v;
+    /* jansson keeps insertion order, so "last one wins" matches Go. Duplicate
+     * exact keys are collapsed by jansson to the last value, as Go's would be. */
+    if (json_is_object(root))
+        json_object_foreach(root, key, v)
+    {
+        int e = 0;
+        if (strcasecmp(key, "Name") == 0)
+            e = take_string(v, &name, API_V1_REGISTER_NAME_MAX);
+        else if (strcasecmp(key, "Tag") == 0)
+            e = take_string(v, &tag, API_V1_REGISTER_TAG_MAX);
+        else if (strcasecmp(key, "Note") == 0)
+            e = take_string(v, &note, API_V1_REGISTER_NOTE_MAX);
+        else if (strcasecmp(key, "HideForGuest") == 0)
+            e = take_string(v, &hide, 16);
+        if (e)
+            goto out;
+    }
+    r->name = xstrdup(name && *name ? name : (client_ip ? client_ip : ""));
+    r->tag = xstrdup(tag && *tag ? tag : "AutoRegister");
+    r->note = xstrdup(note ? note : "");
+    r->hide_for_guest = !(hide && *hide) || strcmp(hide, "on") == 0;
+    rc = 0;
+out:
+    json_decref(root);
+    return rc;
+}
+
+int api_v1_render_register_reply(struct buf *out, int code, const char *message,
+                                 const char *secret)
+{
+    struct jw w;
+    jw_init(&w, out);
+    jw_obj_begin(&w);
+    KEY(&w, "code");
+    jw_i64(&w, code);
+    KEY(&w, "message");
+    jw_str(&w, message);
+    KEY(&w, "secret");
+    jw_str(&w, secret);
+    jw_obj_end(&w);
+    return jw_finish(&w);
+}
+
+int api_v1_render_register_simple(struct buf *out, const char *secret)
+{
+    struct jw w;
+    jw_init(&w, out);
+    jw_str(&w, secret);
+    return jw_finish(&w);
+}
+
+int api_v1_register_simple_requested(const char *simple)
+{
+    return simple && (strcmp(simple, "true") == 0 || strcmp(simple, "1") == 0);
+}
+
+static const char *trim(const char *s, size_t *n)
+{
+    while (*n && (*s == ' ' || *s == '\t')) {
+        s++;
+        (*n)--;
+    }
+    while (*n && (s[*n - 1] == ' ' || s[*n - 1] == '\t'))
+        (*n)--;
+    return s;
+}
+
+const char *api_v1_client_ip(const char *xff, const char *x_real_ip, const char *peer, char *out,
+                             size_t outlen)
+{
+    const char *s = NULL;
+    size_t n = 0;
+    if (xff) {
+        const char *comma = strchr(xff, ',');
+        n = comma ? (size_t)(comma - xff) : strlen(xff);
+        s = trim(xff, &n);
+    }
+    if ((!s || n == 0) && x_real_ip) {
+        n = strlen(x_real_ip);
+        s = trim(x_real_ip, &n);
+    }
+    if (!s || n == 0) {
+        s = peer ? peer : "";
+        n = strlen(s);
+    }
+    if (outlen == 0)
+        return out;
+    if (n >= outlen)
+        n = outlen - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return out;
+}
+
+int api_v1_render_unauthorized(struct buf *out)
+{
+    static const char body[] = "{\"code\":403,\"message\":\"访问此接口需要认证\"}";
+    return buf_append(out, body, sizeof(body) - 1);
+}

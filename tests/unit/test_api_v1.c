@@ -1,0 +1,392 @@
+/*
+ * Golden tests of src/dashboard/api_v1: bodies are compared byte for byte
+ * with the files in tests/fixtures/api/. details_never_reported.json is the exact
+ * example string of spec §5.3, list_tag_eu.json contains the spec's list
+ * item verbatim, details_seed.json carries the values of seed-api.md.
+ * The struct live is built by hand (live.c is not needed).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "dashboard/api_v1.h"
+#include "dashboard/live.h"
+#include "nezha_v0.pb-c.h"
+
+#define NSRV 5
+
+struct fixture {
+    struct live lv;
+    struct live_server srv[NSRV];
+    struct live_server *ptr[NSRV];
+    Proto__Host host[NSRV];
+    Proto__State state[NSRV];
+    Proto__StateSensorTemperature temp[2];
+    Proto__StateSensorTemperature *temps[2];
+    char *cpu1[1], *cpu7[1], *cpu9[2], *gpu9[1];
+};
+
+static struct fixture fx;
+
+static void add(int i, uint64_t id, const char *name, const char *tag, int64_t last_active,
+                int64_t display_index, int hide, Proto__Host *h, Proto__State *s)
+{
+    struct live_server *sv = &fx.srv[i];
+    memset(sv, 0, sizeof(*sv));
+    sv->id = id;
+    sv->name = (char *)name;
+    sv->tag = (char *)tag;
+    sv->last_active = last_active;
+    sv->display_index = display_index;
+    sv->hide_for_guest = hide;
+    sv->host = h;
+    sv->state = s;
+    fx.ptr[i] = sv;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    for (int i = 0; i < NSRV; i++) {
+        Proto__Host h = PROTO__HOST__INIT;
+        Proto__State s = PROTO__STATE__INIT;
+        fx.host[i] = h;
+        fx.state[i] = s;
+    }
+    /* 1: dual-stack, reported */
+    Proto__Host *h = &fx.host[0];
+    h->platform = (char *)"debian";
+    h->platform_version = (char *)"12.5";
+    fx.cpu1[0] = (char *)"AMD EPYC 7B13 2 Virtual Core";
+    h->cpu = fx.cpu1;
+    h->n_cpu = 1;
+    h->mem_total = 4102828032;
+    h->disk_total = 42006183936;
+    h->arch = (char *)"x86_64";
+    h->virtualization = (char *)"kvm";
+    h->boot_time = 1717000000;
+    h->ip = (char *)"203.0.113.7/2001:db8::7";
+    h->country_code = (char *)"de";
+    h->version = (char *)"0.20.5";
+    Proto__State *s = &fx.state[0];
+    s->cpu = 0.5;
+    s->mem_used = 1024;
+    s->uptime = 236000;
+    s->load1 = 0.08;
+    s->load5 = 0.03;
+    s->load15 = 0.01;
+    s->tcp_conn_count = 12;
+    s->udp_conn_count = 3;
+    s->process_count = 120;
+    add(0, 1, "fra", "eu", 1717236000, 0, 0, h, s);
+    /* 3: never reported */
+    add(1, 3, "hk", "asia", 0, 0, 0, NULL, NULL);
+    /* 5: IPv6 only, host reported but no state yet */
+    h = &fx.host[2];
+    h->platform = (char *)"alpine";
+    h->platform_version = (char *)"3.20.0";
+    h->arch = (char *)"aarch64";
+    h->boot_time = 1717200000;
+    h->ip = (char *)"2001:db8::5";
+    add(2, 5, "v6only", "eu", 1717236001, 2, 1, h, NULL);
+    /* 7: the seed-api.md detail example */
+    h = &fx.host[3];
+    h->platform = (char *)"darwin";
+    h->platform_version = (char *)"12.3.1";
+    fx.cpu7[0] = (char *)"Apple M1 Pro 1 Physical Core";
+    h->cpu = fx.cpu7;
+    h->n_cpu = 1;
+    h->mem_total = 17179869184ull;
+    h->disk_total = 2473496842240ull;
+    h->arch = (char *)"arm64";
+    h->boot_time = 1652683962;
+    h->ip = (char *)"1.1.1.1";
+    h->country_code = (char *)"hk";
+    s = &fx.state[3];
+    s->cpu = 17.330210772540017;
+    s->mem_used = 14013841408ull;
+    s->disk_used = 2335048912896ull;
+    s->net_in_transfer = 2710273234ull;
+    s->net_out_transfer = 695454765;
+    s->net_in_speed = 10806;
+    s->net_out_speed = 5303;
+    s->uptime = 331080;
+    s->load1 = 5.23486328125;
+    s->load5 = 4.873046875;
+    s->load15 = 3.99267578125;
+    s->tcp_conn_count = 195;
+    s->udp_conn_count = 70;
+    s->process_count = 437;
+    add(3, 7, "Server1", "Tag1", 1653015042, 0, 0, h, s);
+    /* 9: temperatures, GPUs, HTML characters, empty tag */
+    h = &fx.host[4];
+    h->platform = (char *)"ubuntu";
+    h->platform_version = (char *)"22.04";
+    fx.cpu9[0] = (char *)"Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz 4 Virtual Core";
+    fx.cpu9[1] = (char *)"Intel(R) Core(TM) i3 1 Virtual Core";
+    h->cpu = fx.cpu9;
+    h->n_cpu = 2;
+    h->arch = (char *)"x86_64";
+    h->ip = (char *)"198.51.100.9";
+    fx.gpu9[0] = (char *)"NVIDIA <GeForce> & \"RTX\"";
+    h->gpu = fx.gpu9;
+    h->n_gpu = 1;
+    s = &fx.state[4];
+    s->cpu = 100;
+    s->gpu = 12.5;
+    for (int i = 0; i < 2; i++) {
+        Proto__StateSensorTemperature t = PROTO__STATE__SENSOR_TEMPERATURE__INIT;
+        fx.temp[i] = t;
+        fx.temps[i] = &fx.temp[i];
+    }
+    fx.temp[0].name = (char *)"acpitz";
+    fx.temp[0].temperature = 27.8;
+    fx.temp[1].name = (char *)"coretemp_package_id_0";
+    fx.temp[1].temperature = 45.5;
+    s->temperatures = fx.temps;
+    s->n_temperatures = 2;
+    add(4, 9, "temp <lab> & co", "", 1717236100, -1, 0, h, s);
+
+    fx.lv.servers = fx.ptr;
+    fx.lv.n = NSRV;
+    fx.lv.cap = NSRV;
+    return 0;
+}
+
+static char *slurp(const char *name, size_t *len)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "tests/fixtures/api/%s", name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot open fixture %s (run from the repository root)", path);
+    static char data[65536];
+    size_t n = fread(data, 1, sizeof(data) - 1, f);
+    fclose(f);
+    data[n] = '\0';
+    *len = n;
+    return data;
+}
+
+static void check_golden(const struct buf *b, const char *fixture)
+{
+    size_t n;
+    const char *want = slurp(fixture, &n);
+    if (b->len != n || memcmp(b->data, want, n) != 0)
+        fail_msg("%s differs:\n got: %s\nwant: %s", fixture, b->data, want);
+}
+
+static void golden_details(const char *tag, const char *ids, const char *fixture)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(api_v1_render_details(&b, &fx.lv, tag, ids), 0);
+    check_golden(&b, fixture);
+    buf_release(&b);
+}
+
+static void golden_list(const char *tag, const char *fixture)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(api_v1_render_list(&b, &fx.lv, tag), 0);
+    check_golden(&b, fixture);
+    buf_release(&b);
+}
+
+static void test_api_v1__never_reported_matches_spec_example(void **state)
+{
+    (void)state;
+    golden_details(NULL, "3", "details_never_reported.json");
+    golden_details("", "3", "details_never_reported.json");
+}
+
+static void test_api_v1__list_by_tag_dual_stack_and_ipv6_only(void **state)
+{
+    (void)state;
+    golden_list("eu", "list_tag_eu.json");
+}
+
+static void test_api_v1__unfiltered_order_display_index_then_id(void **state)
+{
+    (void)state;
+    golden_list(NULL, "list_all.json");
+    golden_list("", "list_all.json");
+    golden_details(NULL, NULL, "details_all.json");
+    golden_details(NULL, "", "details_all.json"); /* id= empty means no filter */
+}
+
+static void test_api_v1__empty_and_unknown_selections(void **state)
+{
+    (void)state;
+    golden_list("nope", "empty.json");
+    golden_details("nope", "3", "empty.json"); /* tag wins over id */
+    golden_details(NULL, ",", "empty.json");
+    golden_details(NULL, "x,0,99,-1,+3, 3,3 ", "empty.json");
+    struct live none = {NULL, 0, 0};
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(api_v1_render_list(&b, &none, NULL), 0);
+    check_golden(&b, "empty.json");
+    buf_reset(&b);
+    assert_int_equal(api_v1_render_details(&b, &none, NULL, NULL), 0);
+    check_golden(&b, "empty.json");
+    buf_release(&b);
+}
+
+static void test_api_v1__id_list_with_junk(void **state)
+{
+    (void)state;
+    golden_details(NULL, "3,x,,0,3,99", "details_id_junk.json");
+    golden_details(NULL, "003,,3", "details_id_junk.json"); /* leading zeros parse like Go */
+}
+
+static void test_api_v1__seed_example_values(void **state)
+{
+    (void)state;
+    golden_details(NULL, "7", "details_seed.json");
+    golden_details("Tag1", "1", "details_seed.json");
+}
+
+static void test_api_v1__temperatures_gpu_and_escaping(void **state)
+{
+    (void)state;
+    golden_details(NULL, "9", "details_temperatures.json");
+}
+
+static void test_api_v1__buffer_limit_reported(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, 100);
+    assert_int_equal(api_v1_render_details(&b, &fx.lv, NULL, NULL), -E2BIG);
+    buf_release(&b);
+}
+
+static void test_api_v1__split_ip(void **state)
+{
+    (void)state;
+    struct api_v1_ips ip;
+    api_v1_split_ip("1.2.3.4/::1", &ip);
+    assert_int_equal(ip.ipv4_len, 7);
+    assert_memory_equal(ip.ipv4, "1.2.3.4", 7);
+    assert_int_equal(ip.ipv6_len, 3);
+    assert_memory_equal(ip.ipv6, "::1", 3);
+    assert_int_equal(ip.valid_len, 7);
+    api_v1_split_ip("::1", &ip);
+    assert_int_equal(ip.ipv4_len, 0);
+    assert_int_equal(ip.ipv6_len, 3);
+    assert_int_equal(ip.valid_len, 3);
+    api_v1_split_ip("", &ip);
+    assert_int_equal(ip.ipv4_len + ip.ipv6_len + ip.valid_len, 0);
+    api_v1_split_ip(NULL, &ip);
+    assert_int_equal(ip.ipv4_len + ip.ipv6_len + ip.valid_len, 0);
+    api_v1_split_ip("1.2.3.4", &ip);
+    assert_int_equal(ip.ipv4_len, 7);
+    assert_int_equal(ip.ipv6_len, 0);
+}
+
+static void test_api_v1__register_parse(void **state)
+{
+    (void)state;
+    struct api_v1_register r;
+    const char *b1 = "{\"Name\":\"web-1\"}";
+    assert_int_equal(api_v1_register_parse(b1, strlen(b1), "192.0.2.1", &r), 0);
+    assert_string_equal(r.name, "web-1");
+    assert_string_equal(r.tag, "AutoRegister");
+    assert_string_equal(r.note, "");
+    assert_int_equal(r.hide_for_guest, 1);
+    api_v1_register_release(&r);
+
+    const char *b2 = "{\"name\":\"\",\"TAG\":\"g\",\"note\":\"n\",\"hideforguest\":\"off\",\"x\":[1]}";
+    assert_int_equal(api_v1_register_parse(b2, strlen(b2), "192.0.2.1", &r), 0);
+    assert_string_equal(r.name, "192.0.2.1");
+    assert_string_equal(r.tag, "g");
+    assert_string_equal(r.note, "n");
+    assert_int_equal(r.hide_for_guest, 0);
+    api_v1_register_release(&r);
+
+    /* last case-insensitive match wins; trailing bytes after the value are ignored */
+    const char *b3 = "{\"Name\":\"a\",\"NAME\":\"b\",\"HideForGuest\":\"on\"} trailing";
+    assert_int_equal(api_v1_register_parse(b3, strlen(b3), "ip", &r), 0);
+    assert_string_equal(r.name, "b");
+    assert_int_equal(r.hide_for_guest, 1);
+    api_v1_register_release(&r);
+
+    assert_int_equal(api_v1_register_parse("null", 4, "ip", &r), 0);
+    assert_string_equal(r.name, "ip");
+    api_v1_register_release(&r);
+
+    static const char *bad[] = {
+        "", "{", "[]", "\"x\"", "{\"HideForGuest\":true}", "{\"Name\":1}", "{\"Tag\":{}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(api_v1_register_parse(bad[i], strlen(bad[i]), "ip", &r), -EINVAL);
+    api_v1_register_release(&r);
+}
+
+static void test_api_v1__register_replies(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(api_v1_render_register_reply(&b, 200, "Server created successfully",
+                                                  "Ab3dE5gH7jK9mN1pQ2"),
+                     0);
+    assert_string_equal(b.data, "{\"code\":200,\"message\":\"Server created successfully\","
+                                "\"secret\":\"Ab3dE5gH7jK9mN1pQ2\"}");
+    buf_reset(&b);
+    assert_int_equal(api_v1_render_register_reply(&b, 400, "Parse JSON failed", ""), 0);
+    assert_string_equal(b.data, "{\"code\":400,\"message\":\"Parse JSON failed\",\"secret\":\"\"}");
+    buf_reset(&b);
+    assert_int_equal(api_v1_render_register_simple(&b, "Ab3dE5gH7jK9mN1pQ2"), 0);
+    assert_string_equal(b.data, "\"Ab3dE5gH7jK9mN1pQ2\"");
+    buf_reset(&b);
+    assert_int_equal(api_v1_render_unauthorized(&b), 0);
+    assert_string_equal(b.data, "{\"code\":403,\"message\":\"访问此接口需要认证\"}");
+    buf_release(&b);
+    assert_true(api_v1_register_simple_requested("1"));
+    assert_true(api_v1_register_simple_requested("true"));
+    assert_false(api_v1_register_simple_requested("yes"));
+    assert_false(api_v1_register_simple_requested(NULL));
+}
+
+static void test_api_v1__client_ip(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_string_equal(api_v1_client_ip(" 198.51.100.1 , 10.0.0.1", "10.0.0.2", "127.0.0.1",
+                                         out, sizeof(out)),
+                        "198.51.100.1");
+    assert_string_equal(api_v1_client_ip(NULL, " 10.0.0.2 ", "127.0.0.1", out, sizeof(out)),
+                        "10.0.0.2");
+    assert_string_equal(api_v1_client_ip("", "", "127.0.0.1", out, sizeof(out)), "127.0.0.1");
+    assert_string_equal(api_v1_client_ip(NULL, NULL, "2001:db8::1", out, 5), "2001");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_api_v1__never_reported_matches_spec_example),
+        cmocka_unit_test(test_api_v1__list_by_tag_dual_stack_and_ipv6_only),
+        cmocka_unit_test(test_api_v1__unfiltered_order_display_index_then_id),
+        cmocka_unit_test(test_api_v1__empty_and_unknown_selections),
+        cmocka_unit_test(test_api_v1__id_list_with_junk),
+        cmocka_unit_test(test_api_v1__seed_example_values),
+        cmocka_unit_test(test_api_v1__temperatures_gpu_and_escaping),
+        cmocka_unit_test(test_api_v1__buffer_limit_reported),
+        cmocka_unit_test(test_api_v1__split_ip),
+        cmocka_unit_test(test_api_v1__register_parse),
+        cmocka_unit_test(test_api_v1__register_replies),
+        cmocka_unit_test(test_api_v1__client_ip),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
