@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/xalloc.h"
 #include "dashboard/store.h"
 
 /* The struct's fields are char * (owned when read back); tests point them at literals. */
@@ -117,8 +118,8 @@ static void test_store__migrations_idempotent_across_reopen(void **state)
     assert_int_equal(sb.st_mode & 0777, 0600);
 
     sqlite3 *db = raw_open(f->path);
-    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM schema_version"), 1);
-    assert_int_equal(raw_int(db, "SELECT MAX(version) FROM schema_version"), 1);
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM schema_version"), 2);
+    assert_int_equal(raw_int(db, "SELECT MAX(version) FROM schema_version"), 2);
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM servers"), 1);
     assert_int_equal(raw_int(db, "SELECT id FROM servers"), (int64_t)id);
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
@@ -444,6 +445,33 @@ static void test_store__readonly_directory_is_a_clear_error(void **state)
     chmod(ro, 0755);
 }
 
+static void test_store__servers_rev_tracks_metadata_only(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = open_ok(f->path);
+    int64_t r0, r1, r2, r3, r4;
+    assert_int_equal(store_servers_rev(st, &r0), 0);
+    struct store_server s = {.name = xstrdup("a")};
+    assert_int_equal(store_server_add(st, &s), 0);
+    assert_int_equal(store_servers_rev(st, &r1), 0);
+    assert_true(r1 > r0);
+    /* Live-state writes (every second in production) leave the revision alone. */
+    store_enqueue_live(st, s.id, (const uint8_t *)"\x08\x01", 2, 1717236000);
+    store_flush(st);
+    assert_int_equal(store_servers_rev(st, &r2), 0);
+    assert_int_equal(r2, r1);
+    free(s.name);
+    s.name = xstrdup("renamed");
+    assert_int_equal(store_server_update(st, &s), 0);
+    assert_int_equal(store_servers_rev(st, &r3), 0);
+    assert_true(r3 > r2);
+    assert_int_equal(store_server_del(st, s.id), 0);
+    assert_int_equal(store_servers_rev(st, &r4), 0);
+    assert_true(r4 > r3);
+    store_server_release(&s);
+    store_close(st);
+}
+
 static void test_store__settings(void **state)
 {
     struct fixture *f = *state;
@@ -607,6 +635,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store__newer_schema_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__readonly_directory_is_a_clear_error, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_store__servers_rev_tracks_metadata_only, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store__settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__users, setup, teardown),
