@@ -21,6 +21,7 @@
 #include "dashboard/live.h"
 #include "dashboard/store.h"
 #include "dashboard/svc.h"
+#include "dashboard/web.h"
 
 struct dash {
     uv_loop_t loop;
@@ -29,6 +30,8 @@ struct dash {
     struct live lv;
     struct geoip *geo;
     struct svc *svc;
+    struct web *web;
+    uv_mutex_t db_lock; /* serialises use of the store's main connection off the loop */
     uv_signal_t sigint;
     uv_signal_t sigterm;
     uv_timer_t sync_timer;
@@ -73,12 +76,13 @@ static void sync_work_cb(uv_work_t *w)
     struct dash *d = w->data;
     int64_t rev = 0;
     d->sync_changed = 0;
-    if (store_servers_rev(d->st, &rev) != 0 || rev == d->servers_rev)
-        return;
-    if (store_server_list(d->st, &d->sync_rows, &d->sync_n) != 0)
-        return;
-    d->sync_rev = rev;
-    d->sync_changed = 1;
+    uv_mutex_lock(&d->db_lock);
+    if (store_servers_rev(d->st, &rev) == 0 && rev != d->servers_rev &&
+        store_server_list(d->st, &d->sync_rows, &d->sync_n) == 0) {
+        d->sync_rev = rev;
+        d->sync_changed = 1;
+    }
+    uv_mutex_unlock(&d->db_lock);
 }
 
 static void sync_after_cb(uv_work_t *w, int status)
@@ -112,6 +116,8 @@ static void stop(struct dash *d)
         return;
     d->stopping = 1;
     log_info("shutting down");
+    web_free(d->web);
+    d->web = NULL;
     svc_free(d->svc);
     d->svc = NULL;
     uv_close((uv_handle_t *)&d->sync_timer, NULL);
@@ -148,6 +154,7 @@ int dash_run(const struct dash_opts *o)
     d->o = o;
     live_init(&d->lv);
     uv_loop_init(&d->loop);
+    uv_mutex_init(&d->db_lock);
 
     if (store_open(o->db_path, &d->st, err, sizeof(err)) != 0) {
         fprintf(stderr, "lotus-dashboard: %s\n", err);
@@ -182,6 +189,19 @@ int dash_run(const struct dash_opts *o)
     }
     log_info("gRPC listening on %s:%d%s (%zu servers)", o->grpc_host, svc_port(d->svc),
              o->grpc_tls_cert ? " with TLS" : "", d->lv.n);
+    struct web_opts wo = {
+        .host = o->http_host,
+        .port = o->http_port,
+        .cfg = o->cfg,
+        .config_path = o->config_path,
+        .grpc_port = svc_port(d->svc),
+    };
+    if (web_start(&d->loop, &wo, &d->lv, d->st, &d->db_lock, d->svc, &d->web, err,
+                  sizeof(err)) != 0) {
+        fprintf(stderr, "lotus-dashboard: HTTP: %s\n", err);
+        goto out;
+    }
+    log_info("HTTP listening on http://%s:%d/", o->http_host, web_port(d->web));
 
     uv_signal_init(&d->loop, &d->sigint);
     uv_signal_init(&d->loop, &d->sigterm);
@@ -197,6 +217,8 @@ int dash_run(const struct dash_opts *o)
     uv_run(&d->loop, UV_RUN_DEFAULT);
     code = 0;
 out:
+    web_free(d->web);
+    d->web = NULL;
     if (d->svc) {
         svc_free(d->svc);
         d->svc = NULL;
@@ -214,6 +236,7 @@ out:
     store_close(d->st); /* flushes queued live state */
     geoip_close(d->geo);
     live_release(&d->lv);
+    uv_mutex_destroy(&d->db_lock);
     free(d);
     return code;
 }

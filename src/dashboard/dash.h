@@ -6,6 +6,8 @@
 #ifndef LOTUS_DASHBOARD_DASH_H
 #define LOTUS_DASHBOARD_DASH_H
 
+struct dash_config;
+
 struct dash_opts {
     const char *data_dir;   /* borrowed; created 0700 if missing */
     const char *db_path;    /* borrowed */
@@ -19,6 +21,8 @@ struct dash_opts {
     unsigned task_keepalive_ms; /* 0 = 60 s */
     unsigned task_hostinfo_ms;  /* 0 = 15 s */
     unsigned sync_ms;           /* servers-table poll period, 0 = 250 ms */
+    struct dash_config *cfg;    /* borrowed; the settings page edits it */
+    const char *config_path;    /* borrowed; where settings are saved */
 };
 
 /*

@@ -239,6 +239,8 @@ static int serve(const struct opts *o, const char *db_path)
         .geoip_db = o->geoip ? o->geoip : cfg.geoipdb,
         .task_keepalive_ms = env_ms("LOTUS_TEST_KEEPALIVE_MS"),
         .task_hostinfo_ms = env_ms("LOTUS_TEST_HOSTINFO_MS"),
+        .cfg = &cfg,
+        .config_path = path,
     };
     rc = dash_run(&d);
     goto out;

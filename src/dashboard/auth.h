@@ -1,0 +1,95 @@
+/*
+ * auth: the dashboard's in-memory authentication state, owned by the loop
+ * thread: API tokens and login sessions (only SHA-256 digests of the secrets
+ * are kept, here and in the store), login throttling per client IP and per
+ * login name, and the random-string and hashing helpers.
+ *
+ * Loaded from the store at start-up; every mutation is written to the store
+ * first (by the caller, on the work pool) and then applied here, so a check
+ * never touches the disk.
+ */
+#ifndef LOTUS_DASHBOARD_AUTH_H
+#define LOTUS_DASHBOARD_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AUTH_HASH_LEN   32 /* SHA-256 */
+#define AUTH_TOKEN_LEN  32 /* API token, session token: [0-9A-Za-z] */
+#define AUTH_CSRF_LEN   32
+#define AUTH_SESSION_TTL_MS (30LL * 24 * 3600 * 1000)
+/* Throttling: this many consecutive failures are free, then a lock doubling from 30 s up to 15 min. */
+#define AUTH_FREE_FAILURES 5
+#define AUTH_LOCK_BASE_MS  30000
+#define AUTH_LOCK_MAX_MS   (15 * 60 * 1000)
+#define AUTH_MAX_TRACKED   4096 /* throttle entries kept; the oldest are forgotten */
+#define AUTH_MAX_SESSIONS  10000
+#define AUTH_MAX_TOKENS    10000
+
+struct auth_token {
+    uint64_t id;
+    uint64_t user_id;
+    uint8_t hash[AUTH_HASH_LEN];
+    int64_t last_used_ms;      /* 0 = never */
+    int64_t persisted_used_ms; /* last_used_ms value last written to the store */
+};
+
+struct auth_session {
+    uint64_t user_id;
+    uint8_t hash[AUTH_HASH_LEN];
+    int64_t expires_ms;
+    char csrf[AUTH_CSRF_LEN + 1];
+};
+
+struct auth_throttle {
+    char key[80]; /* "ip:<addr>" or "user:<login>" */
+    unsigned failures;
+    int64_t locked_until_ms;
+    int64_t last_ms;
+};
+
+struct auth {
+    struct auth_token *tokens;
+    size_t n_tokens;
+    struct auth_session *sessions;
+    size_t n_sessions;
+    struct auth_throttle *throttle;
+    size_t n_throttle;
+};
+
+void auth_init(struct auth *a);
+void auth_release(struct auth *a);
+
+/* Fills out[0..n) with uniform random [0-9A-Za-z] (libsodium CSPRNG) and NUL-terminates out[n]. */
+void auth_random_string(char *out, size_t n);
+/* SHA-256 of s[0..n). */
+void auth_hash(const char *s, size_t n, uint8_t out[AUTH_HASH_LEN]);
+
+/* Adds (or replaces by id) a token entry; the struct is copied. -ENOBUFS over AUTH_MAX_TOKENS. */
+int auth_token_put(struct auth *a, const struct auth_token *t);
+void auth_token_remove(struct auth *a, uint64_t id);
+/*
+ * Finds the token whose digest matches the presented token text (borrowed,
+ * len bytes; digests compared in constant time). Returns a borrowed entry
+ * (valid until the next mutation) or NULL.
+ */
+struct auth_token *auth_token_find(struct auth *a, const char *token, size_t len);
+
+/* Adds a session (copied). Expired ones are dropped first; -ENOBUFS when full. */
+int auth_session_put(struct auth *a, const struct auth_session *s, int64_t now_ms);
+/* The unexpired session for a cookie value (borrowed), or NULL. */
+struct auth_session *auth_session_find(struct auth *a, const char *cookie, size_t len,
+                                       int64_t now_ms);
+void auth_session_remove_hash(struct auth *a, const uint8_t hash[AUTH_HASH_LEN]);
+/* Removes every session of a user (password change), except keep_hash when non-NULL. */
+void auth_session_remove_user(struct auth *a, uint64_t user_id, const uint8_t *keep_hash);
+
+/*
+ * Login throttling. auth_login_allowed returns 0 when ip and login (both
+ * borrowed, may be "") may try now, else the number of milliseconds to wait.
+ */
+int64_t auth_login_allowed(struct auth *a, const char *ip, const char *login, int64_t now_ms);
+void auth_login_failed(struct auth *a, const char *ip, const char *login, int64_t now_ms);
+void auth_login_succeeded(struct auth *a, const char *ip, const char *login);
+
+#endif
