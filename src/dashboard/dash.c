@@ -44,6 +44,11 @@ struct dash {
     int64_t sync_rev;
     struct store_server *sync_rows;
     size_t sync_n;
+    int64_t tokens_rev;
+    int64_t sync_tokens_rev;
+    int sync_tokens_changed;
+    struct store_token *sync_tokens;
+    size_t sync_n_tokens;
 };
 
 static void reconcile(struct dash *d, struct store_server *rows, size_t n)
@@ -76,11 +81,17 @@ static void sync_work_cb(uv_work_t *w)
     struct dash *d = w->data;
     int64_t rev = 0;
     d->sync_changed = 0;
+    d->sync_tokens_changed = 0;
     uv_mutex_lock(&d->db_lock);
     if (store_servers_rev(d->st, &rev) == 0 && rev != d->servers_rev &&
         store_server_list(d->st, &d->sync_rows, &d->sync_n) == 0) {
         d->sync_rev = rev;
         d->sync_changed = 1;
+    }
+    if (store_tokens_rev(d->st, &rev) == 0 && rev != d->tokens_rev &&
+        store_token_list(d->st, 0, &d->sync_tokens, &d->sync_n_tokens) == 0) {
+        d->sync_tokens_rev = rev;
+        d->sync_tokens_changed = 1;
     }
     uv_mutex_unlock(&d->db_lock);
 }
@@ -96,6 +107,14 @@ static void sync_after_cb(uv_work_t *w, int status)
         store_server_list_free(d->sync_rows, d->sync_n);
         d->sync_rows = NULL;
         d->sync_n = 0;
+    }
+    if (status == 0 && d->sync_tokens_changed) {
+        if (!d->stopping && d->web)
+            web_set_tokens(d->web, d->sync_tokens, d->sync_n_tokens);
+        d->tokens_rev = d->sync_tokens_rev;
+        store_token_list_free(d->sync_tokens, d->sync_n_tokens);
+        d->sync_tokens = NULL;
+        d->sync_n_tokens = 0;
     }
 }
 
@@ -135,7 +154,8 @@ static int load_servers(struct dash *d)
 {
     struct store_server *rows = NULL;
     size_t n = 0;
-    if (store_servers_rev(d->st, &d->servers_rev) != 0)
+    if (store_servers_rev(d->st, &d->servers_rev) != 0 ||
+        store_tokens_rev(d->st, &d->tokens_rev) != 0)
         return -EIO;
     int rc = store_server_list(d->st, &rows, &n);
     if (rc != 0)

@@ -58,6 +58,7 @@ enum stmt_id {
     S_SESSION_DEL,
     S_SESSION_PURGE,
     S_SERVERS_REV,
+    S_TOKENS_REV,
     S_COUNT
 };
 
@@ -108,6 +109,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_SESSION_DEL] = "DELETE FROM sessions WHERE token_hash = ?1",
     [S_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_at <= ?1",
     [S_SERVERS_REV] = "SELECT value FROM meta WHERE key = 'servers_rev'",
+    [S_TOKENS_REV] = "SELECT value FROM meta WHERE key = 'tokens_rev'",
 };
 
 /* ---- migrations: append only; never edit a released entry ---- */
@@ -179,6 +181,16 @@ static const char *const migration_2[] = {
     NULL,
 };
 
+/* Migration 3: the same for API tokens, so a token added or deleted with the CLI
+ * is accepted or refused by a running dashboard at once. */
+#define BUMP_TOKENS_REV " BEGIN UPDATE meta SET value = value + 1 WHERE key = 'tokens_rev'; END"
+static const char *const migration_3[] = {
+    "INSERT INTO meta (key, value) VALUES ('tokens_rev', 1)",
+    "CREATE TRIGGER tokens_rev_insert AFTER INSERT ON api_tokens" BUMP_TOKENS_REV,
+    "CREATE TRIGGER tokens_rev_delete AFTER DELETE ON api_tokens" BUMP_TOKENS_REV,
+    NULL,
+};
+
 struct migration {
     int version;
     const char *const *stmts; /* NULL-terminated; run in order inside one transaction */
@@ -187,6 +199,7 @@ struct migration {
 static const struct migration migrations[] = {
     {1, migration_1},
     {2, migration_2},
+    {3, migration_3},
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -836,9 +849,9 @@ int store_data_version(struct store *st, int64_t *out)
     return ret;
 }
 
-int store_servers_rev(struct store *st, int64_t *out)
+static int read_rev(struct store *st, enum stmt_id id, int64_t *out)
 {
-    sqlite3_stmt *q = stmt_get(&st->main, S_SERVERS_REV);
+    sqlite3_stmt *q = stmt_get(&st->main, id);
     if (!q)
         return -EIO;
     int rc = sqlite3_step(q);
@@ -846,11 +859,21 @@ int store_servers_rev(struct store *st, int64_t *out)
     if (rc == SQLITE_ROW) {
         *out = sqlite3_column_int64(q, 0);
     } else {
-        db_log(st->main.db, "reading servers_rev");
+        db_log(st->main.db, "reading a revision counter");
         ret = -EIO;
     }
     stmt_done(q);
     return ret;
+}
+
+int store_servers_rev(struct store *st, int64_t *out)
+{
+    return read_rev(st, S_SERVERS_REV, out);
+}
+
+int store_tokens_rev(struct store *st, int64_t *out)
+{
+    return read_rev(st, S_TOKENS_REV, out);
 }
 
 /* ---- settings ---- */

@@ -116,6 +116,8 @@ int store_data_version(struct store *st, int64_t *out);
  * writes do not change it. Cheap enough to poll every few hundred ms.
  */
 int store_servers_rev(struct store *st, int64_t *out);
+/* Revision of the api_tokens table (insert/delete), for the same purpose. */
+int store_tokens_rev(struct store *st, int64_t *out);
 
 /*
  * Settings key/value (text). key/value borrowed. store_setting_get: 0 with an

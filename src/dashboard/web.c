@@ -1474,6 +1474,30 @@ static void h_view_password(struct http_request *req, void *ud)
 
 /* ---- start / stop ---- */
 
+void web_set_tokens(struct web *w, const struct store_token *list, size_t n)
+{
+    struct auth_token *old = w->auth.tokens;
+    size_t n_old = w->auth.n_tokens;
+    w->auth.tokens = NULL;
+    w->auth.n_tokens = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct auth_token t = {.id = list[i].id,
+                               .user_id = list[i].user_id,
+                               .last_used_ms = list[i].last_used_at,
+                               .persisted_used_ms = list[i].last_used_at};
+        memcpy(t.hash, list[i].token_hash, AUTH_HASH_LEN);
+        /* Keep the fresher in-memory last-used time of tokens that stay. */
+        for (size_t k = 0; k < n_old; k++) {
+            if (old[k].id == t.id && old[k].last_used_ms > t.last_used_ms) {
+                t.last_used_ms = old[k].last_used_ms;
+                t.persisted_used_ms = old[k].persisted_used_ms;
+            }
+        }
+        auth_token_put(&w->auth, &t);
+    }
+    free(old);
+}
+
 static int load_auth(struct web *w, char *err, size_t errlen)
 {
     struct store_token *toks = NULL;
@@ -1482,14 +1506,7 @@ static int load_auth(struct web *w, char *err, size_t errlen)
         snprintf(err, errlen, "cannot load API tokens");
         return -EIO;
     }
-    for (size_t i = 0; i < n; i++) {
-        struct auth_token t = {.id = toks[i].id,
-                               .user_id = toks[i].user_id,
-                               .last_used_ms = toks[i].last_used_at,
-                               .persisted_used_ms = toks[i].last_used_at};
-        memcpy(t.hash, toks[i].token_hash, AUTH_HASH_LEN);
-        auth_token_put(&w->auth, &t);
-    }
+    web_set_tokens(w, toks, n);
     store_token_list_free(toks, n);
     return 0;
 }

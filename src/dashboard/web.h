@@ -48,6 +48,12 @@ struct http_server *web_http(struct web *w);
 int web_request_is_admin(struct web *w, const void *http_request);
 /* 1 if the request may see public data (no view password set, admin, or a valid -vp cookie). */
 int web_request_may_view(struct web *w, const void *http_request);
+/*
+ * Replaces the in-memory API tokens with list (borrowed; e.g. after the CLI
+ * changed the api_tokens table). Loop thread.
+ */
+struct store_token;
+void web_set_tokens(struct web *w, const struct store_token *list, size_t n);
 /* Stops listening and frees once pending database jobs are done. NULL ok. */
 void web_free(struct web *w);
 

@@ -103,6 +103,15 @@ class Dashboard:
         wait_port("127.0.0.1", self.grpc_port, proc=self.proc)
         return self
 
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.http_port, path)
+
+    def admin_password(self):
+        """The password printed at first start ("initial admin password: ...")."""
+        import re
+        m = re.search(r"initial admin password: ([0-9A-Za-z]+)", self.output())
+        return m.group(1) if m else None
+
     def stop(self, sig=signal.SIGTERM, timeout=10):
         """Stops the process; returns its exit code (0 expected after SIGTERM)."""
         if self.proc is None:
@@ -195,6 +204,47 @@ class Tap:
                 for line in traceback.format_exc().splitlines():
                     print("# " + line, flush=True)
         sys.exit(1 if failed else 0)
+
+
+class Http:
+    """A tiny HTTP client with a cookie jar and the CSRF header (stdlib only)."""
+
+    def __init__(self, base):
+        import http.cookiejar
+        import urllib.request
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.csrf = None
+
+    def call(self, method, path, body=None, headers=None, raw=None):
+        """Returns (status, headers, parsed JSON or text)."""
+        import urllib.error
+        import urllib.request
+        data = raw
+        h = dict(headers or {})
+        if body is not None:
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        if self.csrf and method not in ("GET", "HEAD"):
+            h.setdefault("X-CSRF-Token", self.csrf)
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=h)
+        try:
+            with self.opener.open(req, timeout=10) as r:
+                status, hdrs, payload = r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            status, hdrs, payload = e.code, e.headers, e.read()
+        text = payload.decode("utf-8", "replace")
+        try:
+            return status, hdrs, json.loads(text)
+        except ValueError:
+            return status, hdrs, text
+
+    def login(self, user, password):
+        st, _, j = self.call("POST", "/api/login", {"username": user, "password": password})
+        if st == 200 and j.get("code") == 200:
+            self.csrf = j["result"]["csrf"]
+        return st, j
 
 
 def metadata(secret):
