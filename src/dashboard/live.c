@@ -18,6 +18,7 @@ void live_init(struct live *lv)
     lv->servers = NULL;
     lv->n = 0;
     lv->cap = 0;
+    lv->gen = 0;
 }
 
 static void server_free(struct live_server *s)
@@ -119,6 +120,7 @@ struct live_server *live_upsert(struct live *lv, const struct store_server *row)
     s->hide_for_guest = row->hide_for_guest;
     s->created_at = row->created_at;
     s->updated_at = row->updated_at;
+    lv->gen++;
     return s;
 }
 
@@ -130,4 +132,5 @@ void live_remove(struct live *lv, uint64_t id)
     server_free(lv->servers[i]);
     memmove(lv->servers + i, lv->servers + i + 1, (lv->n - i - 1) * sizeof(*lv->servers));
     lv->n--;
+    lv->gen++;
 }

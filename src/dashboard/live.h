@@ -45,6 +45,7 @@ struct live {
     struct live_server **servers; /* owned array of owned servers, sorted by id ascending */
     size_t n;
     size_t cap;
+    uint64_t gen; /* bumped on every change (reports, edits); renderers may cache by it */
 };
 
 void live_init(struct live *lv);

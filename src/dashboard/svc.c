@@ -144,6 +144,7 @@ static void on_report_state(struct grpc_call *call, const uint8_t *data, size_t 
     if (srv->state)
         protobuf_c_message_free_unpacked(&srv->state->base, NULL);
     srv->state = st;
+    s->lv->gen++;
     int64_t now = wall_ms();
     srv->last_active_ms = now;
     srv->last_active = now / 1000;
@@ -188,6 +189,7 @@ static void on_report_info(struct grpc_call *call, const uint8_t *data, size_t l
         pb_set_string(&h->country_code, "");
     }
     srv->host = h;
+    s->lv->gen++;
     persist_live(s, srv, 1);
     reply_receipt(call);
 }
@@ -387,6 +389,7 @@ static void on_lookup_geoip(struct grpc_call *call, const uint8_t *data, size_t 
     }
     /* Without a database the answer is an empty code, not an error (Lotus). */
     pb_set_string(&srv->host->country_code, cc);
+    s->lv->gen++;
     persist_live(s, srv, 1);
     Proto__GeoIP a = PROTO__GEO_IP__INIT;
     a.ip = q->ip;

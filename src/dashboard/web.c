@@ -40,6 +40,18 @@
 #define PASSWORD_MIN       8
 #define PASSWORD_MAX       1024
 #define BODY_MAX           (1u << 20)
+#define CACHE_SLOTS        8
+#define CACHE_MAX_AGE_MS   100 /* a rendered /api/v1 body may be served this stale under load */
+#define CACHE_KEY_MAX      512
+
+/* A rendered /api/v1 body, shared by requests while the registry is unchanged. */
+struct api_cache {
+    char key[CACHE_KEY_MAX];
+    uint64_t gen;
+    uint64_t at_ms; /* uv_now */
+    uint64_t used;  /* for replacement */
+    struct buf body;
+};
 
 struct web {
     uv_loop_t *loop;
@@ -58,6 +70,8 @@ struct web {
     int settings_busy;
     uint8_t vp_key[32];
     char cookie_vp[160]; /* "<cookiename>-vp" */
+    struct api_cache cache[CACHE_SLOTS];
+    uint64_t cache_tick;
 };
 
 struct job;
@@ -821,16 +835,68 @@ static void h_token_del(struct http_request *req, void *ud)
 
 /* ---- /api/v1 ---- */
 
+/*
+ * Answers a list/details request from the cache when the registry has not
+ * changed since the body was rendered, or it was rendered under
+ * CACHE_MAX_AGE_MS ago (1000 agents change it a thousand times a second;
+ * rendering 1000 servers' details costs ~1 ms, so busy API clients share it).
+ */
+static void v1_render_cached(struct web *w, struct http_request *req, int details)
+{
+    const char *tag = http_request_query(req, "tag");
+    const char *ids = details ? http_request_query(req, "id") : NULL;
+    char key[CACHE_KEY_MAX];
+    int klen = snprintf(key, sizeof(key), "%d|%s|%s", details, tag ? tag : "", ids ? ids : "");
+    uint64_t now = uv_now(w->loop);
+    struct api_cache *slot = NULL;
+    if (klen > 0 && (size_t)klen < sizeof(key)) {
+        struct api_cache *victim = &w->cache[0];
+        for (size_t i = 0; i < CACHE_SLOTS; i++) {
+            struct api_cache *c = &w->cache[i];
+            if (c->body.cap && strcmp(c->key, key) == 0) {
+                slot = c;
+                break;
+            }
+            if (c->used < victim->used)
+                victim = c;
+        }
+        if (slot && (slot->gen == w->lv->gen || now - slot->at_ms < CACHE_MAX_AGE_MS)) {
+            slot->used = ++w->cache_tick;
+            struct buf b;
+            buf_init(&b, 0);
+            buf_append(&b, slot->body.data, slot->body.len);
+            http_request_respond_json(req, 200, &b);
+            buf_release(&b);
+            return;
+        }
+        if (!slot) {
+            slot = victim;
+            snprintf(slot->key, sizeof(slot->key), "%s", key);
+        }
+    }
+    struct buf b;
+    buf_init(&b, 0);
+    if (details)
+        api_v1_render_details(&b, w->lv, tag, ids);
+    else
+        api_v1_render_list(&b, w->lv, tag);
+    if (slot) {
+        buf_reset(&slot->body);
+        buf_append(&slot->body, b.data, b.len);
+        slot->gen = w->lv->gen;
+        slot->at_ms = now;
+        slot->used = ++w->cache_tick;
+    }
+    http_request_respond_json(req, 200, &b);
+    buf_release(&b);
+}
+
 static void h_v1_list(struct http_request *req, void *ud)
 {
     struct web *w = ud;
     if (!api_user(w, req))
         return;
-    struct buf b;
-    buf_init(&b, 0);
-    api_v1_render_list(&b, w->lv, http_request_query(req, "tag"));
-    http_request_respond_json(req, 200, &b);
-    buf_release(&b);
+    v1_render_cached(w, req, 0);
 }
 
 static void h_v1_details(struct http_request *req, void *ud)
@@ -838,12 +904,7 @@ static void h_v1_details(struct http_request *req, void *ud)
     struct web *w = ud;
     if (!api_user(w, req))
         return;
-    struct buf b;
-    buf_init(&b, 0);
-    api_v1_render_details(&b, w->lv, http_request_query(req, "tag"),
-                          http_request_query(req, "id"));
-    http_request_respond_json(req, 200, &b);
-    buf_release(&b);
+    v1_render_cached(w, req, 1);
 }
 
 static void server_add_run(struct job *j)
@@ -1575,6 +1636,8 @@ int web_start(struct uv_loop_s *loop, const struct web_opts *o, struct live *lv,
     w->config_path = o->config_path;
     w->grpc_port = o->grpc_port;
     auth_init(&w->auth);
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        buf_init(&w->cache[i].body, 0);
     randombytes_buf(w->vp_key, sizeof(w->vp_key));
     update_vp_name(w);
     int rc = load_auth(w, err, errlen);
@@ -1619,6 +1682,8 @@ void web_free(struct web *w)
     http_server_close(w->http, NULL, NULL);
     w->http = NULL;
     w->closing = 1;
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        buf_release(&w->cache[i].body);
     if (w->pending == 0) {
         auth_release(&w->auth);
         free(w);
