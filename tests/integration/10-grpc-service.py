@@ -228,6 +228,54 @@ def geoip_with_a_maxmind_database():
 
 
 @tap.test
+def grpc_over_tls_with_grpcio_and_the_lotus_agent():
+    d3 = Dashboard(env=ENV)
+    agent = None
+    try:
+        os.makedirs(d3.tmp, exist_ok=True)
+        cert, key = os.path.join(d3.tmp, "cert.pem"), os.path.join(d3.tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                        "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        d3.extra_args = ["--grpc-tls-cert", cert, "--grpc-tls-key", key]
+        d3.start()
+        r = d3.cli("server", "add", "--name", "tls2")
+        import json as _json
+        secret = _json.loads(r.stdout)["secret"]
+        creds = grpc.ssl_channel_credentials(root_certificates=open(cert, "rb").read())
+        ch = grpc.secure_channel("127.0.0.1:%d" % d3.grpc_port, creds,
+                                 options=[("grpc.ssl_target_name_override", "localhost"),
+                                          ("grpc.use_local_subchannel_pool", 1)])
+        s = pbg.NezhaServiceStub(ch)
+        wait_for(lambda: _auth_ok(s, secret), what="secret accepted over TLS")
+        assert s.ReportSystemInfo(sample_host(), metadata=metadata(secret), timeout=5).proced
+        # h2c on the TLS port fails cleanly.
+        expect_rpc_error(lambda: stub_for(d3).ReportSystemState(pb.State(), metadata=metadata(secret),
+                                                                timeout=3),
+                         grpc.StatusCode.UNAVAILABLE)
+        # The Lotus agent with --tls -k (self-signed) reports over TLS.
+        from lotus import AGENT
+        log = open(os.path.join(d3.tmp, "agent.log"), "wb")
+        agent = subprocess.Popen([AGENT, "-s", "127.0.0.1:%d" % d3.grpc_port, "-p", secret, "--tls",
+                                  "-k", "--ip", "203.0.113.8"], stdout=log, stderr=subprocess.STDOUT)
+        t0 = int(time.time())
+        wait_for(lambda: any(x["name"] == "tls2" and x["last_active"] >= t0
+                             for x in d3.list_servers()), timeout=10, what="agent over TLS")
+    finally:
+        if agent:
+            agent.terminate()
+            agent.wait(10)
+        rc = d3.stop()
+        d3.cleanup()
+    assert rc == 0, rc
+
+
+def stub_for(d):
+    return pbg.NezhaServiceStub(d.channel())
+
+
+@tap.test
 def cli_changes_reach_the_running_dashboard_within_1s():
     sid, secret = dash.add_server("late")
     s = stub()
