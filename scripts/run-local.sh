@@ -15,6 +15,7 @@ AGENT="$OUT/lotus-agent"
 mkdir -p "$DATA"
 chmod 700 "$DATA"
 log="$DATA/dashboard.log"
+: > "$log"
 
 # A server for the local agent, created once and remembered (secret file 0600).
 secret_file="$DATA/local-agent.secret"
@@ -25,7 +26,10 @@ if [ ! -s "$secret_file" ] || ! "$DASH" --data "$DATA" server list | grep -q '"n
 fi
 secret=$(cat "$secret_file")
 
-"$DASH" --data "$DATA" --http "$HTTP" --grpc "$GRPC" > >(tee -a "$log") 2>&1 &
+# stdout carries the first-start password: keep it out of the log (a 0600 file, removed below).
+out="$DATA/.dashboard-stdout"
+( umask 077; : > "$out" )
+"$DASH" --data "$DATA" --http "$HTTP" --grpc "$GRPC" >"$out" 2> >(tee -a "$log" >&2) &
 dash_pid=$!
 agent_pid=
 cleanup() {
@@ -35,8 +39,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-for _ in $(seq 100); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$GRPC_PORT") 2>/dev/null; then break; fi
+for _ in $(seq 150); do
+  if grep -q "HTTP listening" "$log" 2>/dev/null; then break; fi
   kill -0 "$dash_pid" 2>/dev/null || { echo "make run: the dashboard did not start (see $log)" >&2; exit 1; }
   sleep 0.1
 done
@@ -45,8 +49,9 @@ done
 pw_file="$DATA/initial-admin-password"
 if [ ! -s "$pw_file" ]; then
   umask 077
-  sed -n 's/.*initial admin password: \([0-9A-Za-z]*\).*/\1/p' "$log" | tail -n 1 > "$pw_file"
+  sed -n 's/.*initial admin password: \([0-9A-Za-z]*\).*/\1/p' "$out" | tail -n 1 > "$pw_file"
 fi
+rm -f "$out"
 
 "$AGENT" -s "127.0.0.1:$GRPC_PORT" -p "$secret" &
 agent_pid=$!
