@@ -60,7 +60,7 @@ function Card({ s, now }) {
   const on = isOnline(s, now);
   const os = [h.Platform, h.PlatformVersion].filter(Boolean).join(' ');
   const virt = [h.Virtualization, h.Arch].filter(Boolean).join(':');
-  return html`<article class=${'card' + (on ? '' : ' offline')} data-server-id=${s.ID} aria-label=${s.Name}>
+  return html`<article class=${'card' + (on ? '' : ' offline')} data-server-id=${s.ID} data-last-active=${s.LastActive} aria-label=${s.Name}>
     <header class="card-head">
       <${Flag} code=${h.CountryCode} />
       <h3 class="name">${s.Name}</h3>
