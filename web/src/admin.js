@@ -136,12 +136,12 @@ export function Servers({ onAuthLost }) {
         <td><span class=${'badge ' + (s.online ? 'on' : 'off')}>${s.online ? t('home.online') : t('home.offline')}</span></td>
         <td>${s.hide_for_guest ? t('common.yes') : t('common.no')}</td>
         <td class="note-cell">${s.note}${s.public_note ? html`<br /><span class="muted">${s.public_note}</span>` : ''}</td>
-        <td class="row-actions">
+        <td><div class="row-actions">
           <button type="button" class="icon" aria-label=${t('servers.install')} title=${t('servers.install')} onClick=${() => setDlg({ kind: 'install', server: s })}>${Icon.term}</button>
           <${CopyButton} text=${s.secret} label=${t('servers.copy_secret')} />
           <button type="button" class="icon" aria-label=${t('common.edit')} title=${t('common.edit')} onClick=${() => setDlg({ kind: 'form', server: s })}>${Icon.edit}</button>
           <button type="button" class="icon danger" aria-label=${t('common.delete')} title=${t('common.delete')} onClick=${() => setDlg({ kind: 'delete', server: s })}>${Icon.trash}</button>
-        </td>
+        </div></td>
       </tr>`)}</tbody>
     </table></div>`}
     ${dlg && dlg.kind === 'form' ? html`<${ServerForm} server=${dlg.server} onClose=${close} onDone=${saved} call=${call} />` : ''}
@@ -185,7 +185,7 @@ export function Tokens({ onAuthLost }) {
       <tbody>${list.map((k) => html`<tr key=${k.id} data-id=${k.id}>
         <td class="note-cell">${k.note}</td><td><code>${k.token}…</code></td>
         <td>${dateMs(k.created_at)}</td><td>${dateMs(k.last_used_at)}</td>
-        <td class="row-actions"><button type="button" class="icon danger" aria-label=${t('tokens.delete')} title=${t('tokens.delete')} onClick=${() => setDelTok(k)}>${Icon.trash}</button></td>
+        <td><div class="row-actions"><button type="button" class="icon danger" aria-label=${t('tokens.delete')} title=${t('tokens.delete')} onClick=${() => setDelTok(k)}>${Icon.trash}</button></div></td>
       </tr>`)}</tbody>
     </table></div>`}
     ${adding ? html`<${Modal} title=${t('tokens.add')} onClose=${() => setAdding(false)} id="token-add">
