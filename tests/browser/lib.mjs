@@ -268,6 +268,26 @@ export function scenarios(test, getBackend) {
     await again.context().close();
   });
 
+  test('accessibility: every button, input and select on each page has an accessible name', async () => {
+    const unnamed = () => admin.evaluate(() => [...document.querySelectorAll('button, input, select, textarea')]
+      .filter((e) => !(e.getAttribute('aria-label') || '').trim() && !(e.labels && e.labels.length) && !(e.textContent || '').trim())
+      .map((e) => e.outerHTML.slice(0, 80)));
+    for (const [p, open] of [['/', null], ['/admin/servers', 'Add server'], ['/admin/tokens', 'Add Token'], ['/admin/settings', null], ['/admin/account', null]]) {
+      await admin.goto(b.base + p);
+      await admin.locator('main').waitFor();
+      await admin.waitForLoadState('networkidle').catch(() => {});
+      await admin.getByRole('button', { name: 'User menu' }).click();
+      assert.deepEqual(await unnamed(), [], `unnamed controls on ${p}`);
+      await admin.keyboard.press('Escape');
+      if (open) {
+        await admin.getByRole('button', { name: open, exact: true }).click();
+        await admin.getByRole('dialog').waitFor();
+        assert.deepEqual(await unnamed(), [], `unnamed controls in the "${open}" dialog`);
+        await admin.keyboard.press('Escape');
+      }
+    }
+  });
+
   test('logout: the avatar menu logs out and the admin pages send you to the login page', async () => {
     await admin.goto(b.base + '/admin/servers');
     await admin.getByRole('button', { name: 'User menu' }).click();
