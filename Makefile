@@ -49,10 +49,17 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 GEN_C     := $(OUT)/gen/nezha_v0.pb-c.c
 GEN_H     := $(OUT)/gen/nezha_v0.pb-c.h
 
+# Web UI: npm packages pinned in web/package-lock.json, bundled by web/build.mjs into build/web
+# (one copy for all flavours), embedded by scripts/embed-assets as a C table linked into libdash.
+WEB_OUT   := build/web
+WEB_SRC   := web/build.mjs web/index.html $(wildcard web/src/*) scripts/install-agent.sh
+WEB_GEN_C := $(OUT)/gen/webassets_data.c
+WEB_OBJ   := $(OUT)/obj/gen/webassets_data.o
+
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 CORE_OBJ  := $(call obj,$(CORE_SRC))
 PROTO_OBJ := $(call obj,$(PROTO_SRC)) $(OUT)/obj/gen/nezha_v0.pb-c.o
-DASH_OBJ  := $(call obj,$(DASH_SRC))
+DASH_OBJ  := $(call obj,$(DASH_SRC)) $(WEB_OBJ)
 AGENT_OBJ := $(call obj,$(AGENT_SRC))
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 
@@ -79,6 +86,24 @@ $(OUT)/obj/gen/nezha_v0.pb-c.o: $(GEN_C)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes $(shell pkg-config --cflags libprotobuf-c) -MMD -MP -c $< -o $@
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	@echo "  NPM     web/ (npm ci)"
+	$(Q)cd web && npm ci --no-audit --no-fund
+	$(Q)touch $@
+
+$(WEB_OUT)/index.html: web/node_modules/.package-lock.json $(WEB_SRC)
+	@echo "  WEB     $(WEB_OUT)"
+	$(Q)node web/build.mjs $(WEB_OUT)
+
+$(WEB_GEN_C): $(WEB_OUT)/index.html scripts/embed-assets
+	@echo "  EMBED   $@"
+	$(Q)python3 scripts/embed-assets $(WEB_OUT) $@
+
+$(WEB_OBJ): $(WEB_GEN_C)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_BASE) -c $< -o $@
 
 $(OUT)/obj/%.o: %.c $(GEN_H)
 	@mkdir -p $(dir $@)

@@ -11,7 +11,13 @@ PKGS=(
   libhttp-parser-dev libwslay-dev libyaml-dev libmaxminddb-dev
   python3-grpcio python3-grpc-tools python3-protobuf
   libmaxmind-db-writer-perl nghttp2-client sqlite3 openssl curl
+  chromium fonts-wqy-microhei
 )
+# The web UI is built with node + npm (web/package-lock.json). Only ask for Debian's packages
+# when the commands are absent: a NodeSource "nodejs" already ships npm and conflicts with
+# Debian's "npm" package.
+command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -19,7 +19,7 @@ run_one() { # name timeout cmd...
   timeout -k 5 "$to" "$@" >"$log" 2>&1
   local rc=$?
   local p f
-  p=$(grep -cE '^ok [0-9]+' "$log")
+  p=$(grep -E '^ok [0-9]+' "$log" | grep -cviE '# skip')
   f=$(grep -cE '^not ok [0-9]+' "$log")
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
     f=1
@@ -48,6 +48,11 @@ for out in "$@"; do
       *.py) LOTUS_BUILD="$out" run_one "$out:$t" "$TIMEOUT_INT" /usr/bin/python3 "$t" ;;
       *.sh) LOTUS_BUILD="$out" run_one "$out:$t" "$TIMEOUT_INT" bash "$t" ;;
     esac
+  done
+  echo "== browser tests ($out) =="
+  for t in tests/browser/*.test.mjs; do
+    [ -f "$t" ] || continue
+    LOTUS_BUILD="$out" run_one "$out:$t" "$TIMEOUT_INT" node --test --test-reporter=tap "$t"
   done
 done
 
