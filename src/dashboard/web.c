@@ -28,6 +28,7 @@
 #include "dashboard/live.h"
 #include "dashboard/store.h"
 #include "dashboard/svc.h"
+#include "dashboard/webassets.h"
 #include "nezha_v0.pb-c.h"
 
 #define MSG_LOGIN_REQUIRED "访问此接口需要登录"
@@ -1533,6 +1534,52 @@ static void h_view_password(struct http_request *req, void *ud)
     json_decref(j);
 }
 
+/* ---- embedded UI ---- */
+
+static void send_asset(struct http_request *req, const struct webasset *a)
+{
+    http_request_add_header(req, "ETag", a->etag);
+    http_request_add_header(req, "Cache-Control",
+                            a->immutable ? "public, max-age=31536000, immutable" : "no-cache");
+    const char *inm = http_request_header(req, "if-none-match");
+    if (inm && strcmp(inm, a->etag) == 0) {
+        http_request_respond(req, 304, NULL, NULL);
+        return;
+    }
+    struct buf b;
+    buf_init(&b, 0);
+    buf_append(&b, a->data, a->len);
+    http_request_respond(req, 200, a->content_type, &b);
+    buf_release(&b);
+}
+
+static void h_asset(struct http_request *req, void *ud)
+{
+    (void)ud;
+    const char *path = http_request_path(req);
+    const struct webasset *a = webasset_find(path, strlen(path));
+    if (!a) {
+        http_request_respond_text(req, 404, "text/plain; charset=utf-8", "404 page not found\n");
+        return;
+    }
+    send_asset(req, a);
+}
+
+/* The single-page UI: every page path answers index.html (the UI routes itself). */
+static void h_page(struct http_request *req, void *ud)
+{
+    (void)ud;
+    const struct webasset *a = webasset_find("/index.html", 11);
+    if (!a) {
+        http_request_respond_text(req, 500, "text/plain; charset=utf-8", "UI not built\n");
+        return;
+    }
+    http_request_add_header(req, "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' data:; style-src 'self' "
+                            "'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'");
+    send_asset(req, a);
+}
+
 /* ---- start / stop ---- */
 
 void web_set_tokens(struct web *w, const struct store_token *list, size_t n)
@@ -1620,6 +1667,12 @@ static const struct {
     {"POST", "/api/setting", h_setting_post},
     {"GET", "/api/public", h_public},
     {"POST", "/view-password", h_view_password},
+    {"GET", "/static/*path", h_asset},
+    {"GET", "/favicon.ico", h_asset},
+    {"GET", "/", h_page},
+    {"GET", "/login", h_page},
+    {"GET", "/admin", h_page},
+    {"GET", "/admin/*rest", h_page},
 };
 
 int web_start(struct uv_loop_s *loop, const struct web_opts *o, struct live *lv,
