@@ -211,6 +211,13 @@ struct ws_conn {
     char peer[64];
 };
 
+/* An upgrade refused before the hand-over, answered from the next loop iteration. */
+struct ws_reject {
+    struct ws_reject *next;
+    struct http_request *req;    /* borrowed until answered */
+    int status;
+};
+
 struct ws_hub {
     uv_loop_t *loop;             /* borrowed; NULL for memory-only hubs */
     struct ws_config cfg;
@@ -219,8 +226,12 @@ struct ws_hub {
     struct ws_conn *closing;     /* closing or dead, not yet freed */
     size_t nconns;               /* every connection not yet freed */
     struct ws_frame *last[WS_AUDIENCES]; /* last broadcast frame (a reference) or NULL */
-    uv_timer_t timer;
-    int timer_open;
+    uv_timer_t timer;            /* timeout sweep */
+    uv_timer_t reject_timer;     /* answers queued rejects */
+    struct ws_reject *rejects;   /* FIFO */
+    struct ws_reject **rejects_tail;
+    int handles_open;            /* timers not yet through their close callback */
+    int finishing;               /* timers closing; the last close callback frees the hub */
     int freeing;
     char readbuf[READ_CHUNK];    /* shared: on_read consumes it before returning */
 };
@@ -317,6 +328,7 @@ static void leave_open(struct ws_conn *c)
 /* ---------------------------------------------------------------- connection teardown */
 
 static void hub_maybe_finish(struct ws_hub *hub);
+static void flush_rejects(struct ws_hub *hub);
 
 /* Closes the socket now (errors, slow consumers, timeouts). */
 static void conn_drop(struct ws_conn *c, const char *why)
@@ -652,15 +664,18 @@ static void conn_push(struct ws_conn *c, struct ws_frame *f)
 static void on_timer_closed(uv_handle_t *h)
 {
     struct ws_hub *hub = h->data;
-    free(hub);
+    if (--hub->handles_open == 0)
+        free(hub);
 }
 
 static void hub_maybe_finish(struct ws_hub *hub)
 {
-    if (!hub->freeing || hub->nconns || !hub->timer_open)
+    if (!hub->freeing || hub->nconns || hub->finishing || !hub->loop)
         return;
-    hub->timer_open = 0;
+    flush_rejects(hub);
+    hub->finishing = 1;
     uv_close((uv_handle_t *)&hub->timer, on_timer_closed);
+    uv_close((uv_handle_t *)&hub->reject_timer, on_timer_closed);
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -694,12 +709,16 @@ struct ws_hub *ws_hub_new(struct uv_loop_s *loop, const struct ws_config *cfg)
         ws_config_defaults(&hub->cfg);
     if (hub->cfg.sweep_ms == 0)
         hub->cfg.sweep_ms = 1000;
+    hub->rejects_tail = &hub->rejects;
     if (loop) {
         uv_timer_init(loop, &hub->timer);
         hub->timer.data = hub;
-        hub->timer_open = 1;
         uv_timer_start(&hub->timer, on_sweep, hub->cfg.sweep_ms, hub->cfg.sweep_ms);
         uv_unref((uv_handle_t *)&hub->timer);
+        uv_timer_init(loop, &hub->reject_timer);
+        hub->reject_timer.data = hub;
+        uv_unref((uv_handle_t *)&hub->reject_timer);
+        hub->handles_open = 2;
     }
     return hub;
 }
@@ -757,12 +776,45 @@ static const char *status_text(int status)
     }
 }
 
-static int reject(struct http_request *req, int status, int err)
+static int answer(struct http_request *req, int status)
+{
+    return http_request_respond_text(req, status, "text/plain; charset=utf-8",
+                                     status_text(status));
+}
+
+static void flush_rejects(struct ws_hub *hub)
+{
+    struct ws_reject *r;
+    while ((r = hub->rejects) != NULL) {
+        hub->rejects = r->next;
+        answer(r->req, r->status);
+        free(r);
+    }
+    hub->rejects_tail = &hub->rejects;
+}
+
+static void on_reject_timer(uv_timer_t *t)
+{
+    flush_rejects(t->data);
+}
+
+/*
+ * Refuses an upgrade with an HTTP error. On a loop the answer is deferred to
+ * the next loop iteration: http.c's dispatch() reads the request after the
+ * upgrade callback returns, so answering (which frees it) from inside the
+ * callback would be a use-after-free there.
+ */
+static int reject(struct ws_hub *hub, struct http_request *req, int status, int err)
 {
     http_request_add_header(req, "Sec-WebSocket-Version", "13");
-    if (http_request_respond_text(req, status, "text/plain; charset=utf-8",
-                                  status_text(status)) == -EPIPE)
-        return -EPIPE;
+    if (!hub->loop || hub->finishing)
+        return answer(req, status) == -EPIPE ? -EPIPE : err;
+    struct ws_reject *r = xcalloc(1, sizeof(*r));
+    r->req = req;
+    r->status = status;
+    *hub->rejects_tail = r;
+    hub->rejects_tail = &r->next;
+    uv_timer_start(&hub->reject_timer, on_reject_timer, 0, 0);
     return err;
 }
 
@@ -847,28 +899,28 @@ static int accept_key(const char *key, char out[29])
 int ws_hub_upgrade(struct ws_hub *hub, struct http_request *req, int audience)
 {
     if (hub->freeing)
-        return reject(req, 503, -ESHUTDOWN);
+        return reject(hub, req, 503, -ESHUTDOWN);
     if (strcmp(http_request_method(req), "GET") != 0)
-        return reject(req, 405, -EINVAL);
+        return reject(hub, req, 405, -EINVAL);
     if (!has_token(http_request_header(req, "Connection"), "upgrade") ||
         !has_token(http_request_header(req, "Upgrade"), "websocket") ||
         !has_token(http_request_header(req, "Sec-WebSocket-Version"), "13"))
-        return reject(req, 400, -EINVAL);
+        return reject(hub, req, 400, -EINVAL);
     if (!origin_ok(http_request_header(req, "Origin"), http_request_header(req, "Host")))
-        return reject(req, 403, -EPERM);
+        return reject(hub, req, 403, -EPERM);
     const char *key = http_request_header(req, "Sec-WebSocket-Key");
     if (!key_ok(key))
-        return reject(req, 400, -EINVAL);
+        return reject(hub, req, 400, -EINVAL);
     if (hub->nconns >= hub->cfg.max_connections) {
         log_warn("ws: refusing \"%s\": %u connections open", http_request_peer_ip(req),
                  hub->cfg.max_connections);
-        return reject(req, 503, -EBUSY);
+        return reject(hub, req, 503, -EBUSY);
     }
     char acc[29];
     if (accept_key(key, acc) < 0)
-        return reject(req, 503, -EIO);
+        return reject(hub, req, 503, -EIO);
     if (!hub->loop)
-        return reject(req, 503, -ESHUTDOWN); /* a memory-only hub has no sockets */
+        return reject(hub, req, 503, -ESHUTDOWN); /* a memory-only hub has no sockets */
     char peer[64];
     snprintf(peer, sizeof(peer), "%s", http_request_peer_ip(req));
     struct slice left;
@@ -910,6 +962,7 @@ void ws_hub_free(struct ws_hub *hub)
     if (!hub)
         return;
     hub->freeing = 1;
+    flush_rejects(hub);
     for (int a = 0; a < WS_AUDIENCES; a++) {
         frame_unref(hub->last[a]);
         hub->last[a] = NULL;
