@@ -34,12 +34,12 @@
 #include "dashboard/http.h"
 #include "dashboard/live.h"
 
-#define READ_CHUNK      65536
-#define CTL_MAX         (256 * 1024) /* wslay output gathered by one wslay_event_send() */
-#define WS_GUID         "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define ZERO_TIME       "0001-01-01T00:00:00Z"
-#define UNIX_YEAR1      (-62135596800LL) /* 0001-01-01T00:00:00Z */
-#define UNIX_YEAR10000  253402300800LL   /* 10000-01-01T00:00:00Z */
+#define READ_CHUNK     65536
+#define CTL_MAX        (256 * 1024) /* wslay output gathered by one wslay_event_send() */
+#define WS_GUID        "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define ZERO_TIME      "0001-01-01T00:00:00Z"
+#define UNIX_YEAR1     (-62135596800LL) /* 0001-01-01T00:00:00Z */
+#define UNIX_YEAR10000 253402300800LL   /* 10000-01-01T00:00:00Z */
 
 /* ================================================================ rendering */
 
@@ -179,7 +179,7 @@ int ws_render_frame(const struct live *lv, int include_hidden, int64_t now_ms, s
 /* One encoded server text frame shared by every connection that sends it. */
 struct ws_frame {
     size_t refs;
-    size_t len;    /* header + payload */
+    size_t len; /* header + payload */
     char bytes[];
 };
 
@@ -194,53 +194,53 @@ struct ws_conn {
     struct ws_conn *prev, *next; /* hub->open[audience] while open, else hub->closing */
     int audience;
     enum conn_state state;
-    uv_tcp_t *tcp;               /* owned; NULL for memory conns and once closed */
-    struct buf *mem_out;         /* memory conns: output sink (borrowed) */
-    wslay_event_context_ptr ws;  /* owned */
-    const uint8_t *rd;           /* input cursor for the wslay recv callback */
+    uv_tcp_t *tcp;              /* owned; NULL for memory conns and once closed */
+    struct buf *mem_out;        /* memory conns: output sink (borrowed) */
+    wslay_event_context_ptr ws; /* owned */
+    const uint8_t *rd;          /* input cursor for the wslay recv callback */
     size_t rdlen;
-    struct buf ctl;              /* wslay output of the current wslay_event_send() */
-    size_t nwrites;              /* uv_write / uv_shutdown requests outstanding */
-    unsigned data_inflight;      /* data frames among them */
+    struct buf ctl;         /* wslay output of the current wslay_event_send() */
+    size_t nwrites;         /* uv_write / uv_shutdown requests outstanding */
+    unsigned data_inflight; /* data frames among them */
     uint64_t frames_sent;
     int awaiting_pong;
-    uint64_t ping_at;            /* loop ms of the oldest unanswered ping */
-    uint64_t linger_until;       /* loop ms: CLOSING connections are dropped after it */
-    int shut;                    /* uv_shutdown issued */
-    int busy;                    /* inside one of our entry points: do not free */
+    uint64_t ping_at;      /* loop ms of the oldest unanswered ping */
+    uint64_t linger_until; /* loop ms: CLOSING connections are dropped after it */
+    int shut;              /* uv_shutdown issued */
+    int busy;              /* inside one of our entry points: do not free */
     char peer[64];
 };
 
 /* An upgrade refused before the hand-over, answered from the next loop iteration. */
 struct ws_reject {
     struct ws_reject *next;
-    struct http_request *req;    /* borrowed until answered */
+    struct http_request *req; /* borrowed until answered */
     int status;
 };
 
 struct ws_hub {
-    uv_loop_t *loop;             /* borrowed; NULL for memory-only hubs */
+    uv_loop_t *loop; /* borrowed; NULL for memory-only hubs */
     struct ws_config cfg;
     struct ws_conn *open[WS_AUDIENCES];
     size_t nopen[WS_AUDIENCES];
-    struct ws_conn *closing;     /* closing or dead, not yet freed */
-    size_t nconns;               /* every connection not yet freed */
+    struct ws_conn *closing;             /* closing or dead, not yet freed */
+    size_t nconns;                       /* every connection not yet freed */
     struct ws_frame *last[WS_AUDIENCES]; /* last broadcast frame (a reference) or NULL */
-    uv_timer_t timer;            /* timeout sweep */
-    uv_timer_t reject_timer;     /* answers queued rejects */
-    struct ws_reject *rejects;   /* FIFO */
+    uv_timer_t timer;                    /* timeout sweep */
+    uv_timer_t reject_timer;             /* answers queued rejects */
+    struct ws_reject *rejects;           /* FIFO */
     struct ws_reject **rejects_tail;
-    int handles_open;            /* timers not yet through their close callback */
-    int finishing;               /* timers closing; the last close callback frees the hub */
+    int handles_open; /* timers not yet through their close callback */
+    int finishing;    /* timers closing; the last close callback frees the hub */
     int freeing;
-    char readbuf[READ_CHUNK];    /* shared: on_read consumes it before returning */
+    char readbuf[READ_CHUNK]; /* shared: on_read consumes it before returning */
 };
 
 struct wwrite {
     uv_write_t req;
     struct ws_conn *c;
-    struct ws_frame *frame;      /* a reference, or NULL */
-    char *owned;                 /* control bytes / handshake, or NULL */
+    struct ws_frame *frame; /* a reference, or NULL */
+    char *owned;            /* control bytes / handshake, or NULL */
 };
 
 void ws_config_defaults(struct ws_config *cfg)
@@ -531,8 +531,7 @@ static void conn_close_ws(struct ws_conn *c, uint16_t code)
 
 /* ---------------------------------------------------------------- wslay callbacks */
 
-static ssize_t cb_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-                       void *ud)
+static ssize_t cb_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
 {
     struct ws_conn *c = ud;
     if (c->rdlen == 0) {
@@ -778,8 +777,7 @@ static const char *status_text(int status)
 
 static int answer(struct http_request *req, int status)
 {
-    return http_request_respond_text(req, status, "text/plain; charset=utf-8",
-                                     status_text(status));
+    return http_request_respond_text(req, status, "text/plain; charset=utf-8", status_text(status));
 }
 
 static void flush_rejects(struct ws_hub *hub)
@@ -888,8 +886,7 @@ static int accept_key(const char *key, char out[29])
     memcpy(in + kl, WS_GUID, sizeof(WS_GUID) - 1);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (EVP_Digest(in, kl + sizeof(WS_GUID) - 1, md, &mdlen, EVP_sha1(), NULL) != 1 ||
-        mdlen != 20)
+    if (EVP_Digest(in, kl + sizeof(WS_GUID) - 1, md, &mdlen, EVP_sha1(), NULL) != 1 || mdlen != 20)
         return -EIO;
     if (EVP_EncodeBlock((unsigned char *)out, md, 20) != 28)
         return -EIO;

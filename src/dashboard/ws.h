@@ -72,12 +72,12 @@ enum ws_audience {
 struct ws_config {
     unsigned max_connections;  /* further upgrades get HTTP 503 (10000) */
     unsigned max_queue_frames; /* data frames not yet written; over -> dropped (4) */
-    size_t max_queue_bytes;    /* bytes waiting in the socket's write queue; over -> dropped (8 MiB) */
-    size_t max_msg_bytes;      /* largest client message; over -> close 1009 (4 KiB) */
-    unsigned ping_every;       /* a ping after every Nth data frame, 0 = never (4, as v0) */
-    unsigned pong_timeout_ms;  /* no pong this long after a ping -> closed (30 s) */
-    unsigned linger_ms;        /* after our close frame: wait this long for the peer's FIN (2 s) */
-    unsigned sweep_ms;         /* period of the timeout sweep timer (1 s) */
+    size_t max_queue_bytes; /* bytes waiting in the socket's write queue; over -> dropped (8 MiB) */
+    size_t max_msg_bytes;   /* largest client message; over -> close 1009 (4 KiB) */
+    unsigned ping_every;    /* a ping after every Nth data frame, 0 = never (4, as v0) */
+    unsigned pong_timeout_ms; /* no pong this long after a ping -> closed (30 s) */
+    unsigned linger_ms;       /* after our close frame: wait this long for the peer's FIN (2 s) */
+    unsigned sweep_ms;        /* period of the timeout sweep timer (1 s) */
 };
 
 /* Fills the defaults above. */

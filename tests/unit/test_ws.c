@@ -120,13 +120,13 @@ static void fixture_init(struct fixture *fx)
 }
 
 #define EMPTY_HOST                                                                                 \
-    "{\"Platform\":\"\",\"PlatformVersion\":\"\",\"CPU\":null,\"MemTotal\":0,\"DiskTotal\":0,"    \
-    "\"SwapTotal\":0,\"Arch\":\"\",\"Virtualization\":\"\",\"BootTime\":0,\"CountryCode\":\"\","  \
+    "{\"Platform\":\"\",\"PlatformVersion\":\"\",\"CPU\":null,\"MemTotal\":0,\"DiskTotal\":0,"     \
+    "\"SwapTotal\":0,\"Arch\":\"\",\"Virtualization\":\"\",\"BootTime\":0,\"CountryCode\":\"\","   \
     "\"Version\":\"\",\"GPU\":null}"
 #define EMPTY_STATE                                                                                \
-    "{\"CPU\":0,\"MemUsed\":0,\"SwapUsed\":0,\"DiskUsed\":0,\"NetInTransfer\":0,"                 \
+    "{\"CPU\":0,\"MemUsed\":0,\"SwapUsed\":0,\"DiskUsed\":0,\"NetInTransfer\":0,"                  \
     "\"NetOutTransfer\":0,\"NetInSpeed\":0,\"NetOutSpeed\":0,\"Uptime\":0,\"Load1\":0,"            \
-    "\"Load5\":0,\"Load15\":0,\"TcpConnCount\":0,\"UdpConnCount\":0,\"ProcessCount\":0,"          \
+    "\"Load5\":0,\"Load15\":0,\"TcpConnCount\":0,\"UdpConnCount\":0,\"ProcessCount\":0,"           \
     "\"Temperatures\":null,\"GPU\":0}"
 
 static const char guest_golden[] =
@@ -507,8 +507,7 @@ static int wsc_handshake(struct wsc *c, const char *path, const char *extra, cha
                          size_t headsz)
 {
     char req[2048];
-    int n = snprintf(req, sizeof(req),
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", path, extra);
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", path, extra);
     wsc_send_raw(c, req, (size_t)n);
     for (;;) {
         unsigned char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
@@ -692,15 +691,13 @@ static void test_ws__handshake_rejects(void **state)
     struct env *e = env_start(NULL);
     char head[2048];
     /* wrong origin -> 403 */
-    assert_int_equal(try_handshake(e, STD_HEADERS "Origin: http://evil.example\r\n", head,
-                                   sizeof(head)),
-                     403);
+    assert_int_equal(
+        try_handshake(e, STD_HEADERS "Origin: http://evil.example\r\n", head, sizeof(head)), 403);
     assert_int_equal(upgrade_rc(e), -EPERM);
     assert_non_null(strstr(head, "Sec-WebSocket-Version: 13\r\n"));
     /* origin with another port -> 403; "null" origin -> 403 */
     assert_int_equal(
-        try_handshake(e, STD_HEADERS "Origin: http://127.0.0.1:8080\r\n", head, sizeof(head)),
-        403);
+        try_handshake(e, STD_HEADERS "Origin: http://127.0.0.1:8080\r\n", head, sizeof(head)), 403);
     assert_int_equal(try_handshake(e, STD_HEADERS "Origin: null\r\n", head, sizeof(head)), 403);
     /* same origin (case-insensitive host) -> 101 */
     assert_int_equal(
@@ -743,8 +740,8 @@ static void test_ws__handshake_rejects(void **state)
     {
         struct wsc c;
         wsc_open(&c, e->port, 0);
-        const char *req = "POST /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n" STD_HEADERS
-                          "Content-Length: 0\r\n\r\n";
+        const char *req =
+            "POST /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n" STD_HEADERS "Content-Length: 0\r\n\r\n";
         wsc_send_raw(&c, req, strlen(req));
         char buf[512] = {0};
         ssize_t r = recv(c.fd, buf, sizeof(buf) - 1, 0);
@@ -1076,7 +1073,10 @@ static void test_ws__memory_seam(void **state)
     assert_int_equal(ws_hub_broadcast(hub, &pg, &pa), 0);
     assert_int_equal(og.len, 3);
     assert_memory_equal(og.data, "\x81\x01G", 3);
-    assert_memory_equal(oa.data, "\x81\x02" "AA", 4);
+    assert_memory_equal(oa.data,
+                        "\x81\x02"
+                        "AA",
+                        4);
     /* text message split byte by byte: ignored, nothing sent */
     unsigned char f[64];
     size_t n = client_frame(f, 1, "hello", 5, 1);
