@@ -96,17 +96,21 @@ struct ws_hub *ws_hub_new(struct uv_loop_s *loop, const struct ws_config *cfg);
 /*
  * Handles a WebSocket upgrade request; call it from the http_server's upgrade
  * callback (http_server_set_upgrade) after routing (`/ws`) and auth. req is
- * borrowed and always answered by this call: on success the 101 is written,
+ * borrowed and always answered (see below): on success the 101 is written,
  * the socket is taken (http_request_take_socket) and the connection joins
- * `audience` (enum ws_audience); the audience's last broadcast frame, if any,
+ * `audience` (enum ws_audience; any value but WS_AUDIENCE_ADMIN counts as
+ * guest, the safe side); the audience's last broadcast frame, if any,
  * is sent at once. Checks, in gorilla's order: method GET (else 405),
  * `Connection` has the token "upgrade" and `Upgrade` the token "websocket"
  * (400), `Sec-WebSocket-Version: 13` (400), Origin (absent = allowed;
  * present: its host[:port] must equal the Host header, case-insensitive, else
  * 403), `Sec-WebSocket-Key` base64 of 16 bytes (400), connection cap (503).
- * Error answers carry `Sec-WebSocket-Version: 13` and a text body.
+ * Error answers carry `Sec-WebSocket-Version: 13` and a text body; they
+ * are sent from the next loop iteration (http.c reads the request after the
+ * upgrade callback returns), so req must not be used after this call.
  * Returns 0, -EINVAL (bad request, answered), -EPERM (origin, answered),
- * -EBUSY (cap, answered), -ESHUTDOWN (hub being freed, 503 answered) or
+ * -EBUSY (cap, answered), -ESHUTDOWN (hub being freed or without a loop,
+ * 503 answered), -EIO (hashing failed, 503 answered) or
  * -EPIPE (the client was already gone).
  */
 int ws_hub_upgrade(struct ws_hub *hub, struct http_request *req, int audience);
