@@ -922,8 +922,8 @@ int ws_hub_upgrade(struct ws_hub *hub, struct http_request *req, int audience)
     snprintf(peer, sizeof(peer), "%s", http_request_peer_ip(req));
     struct slice left;
     uv_tcp_t *tcp = http_request_take_socket(req, &left);
-    if (!tcp)
-        return -EPIPE;
+    if (!tcp) /* closing, or a socket-less http_conn: still answer (frees an orphan) */
+        return reject(hub, req, 503, -EPIPE);
     struct ws_conn *c = conn_new(hub, audience);
     if (!c) {
         http_socket_close(tcp);
