@@ -22,6 +22,9 @@
 #include "dashboard/store.h"
 #include "dashboard/svc.h"
 #include "dashboard/web.h"
+#include "dashboard/ws.h"
+#include "dashboard/http.h"
+#include "core/buf.h"
 
 struct dash {
     uv_loop_t loop;
@@ -31,6 +34,11 @@ struct dash {
     struct geoip *geo;
     struct svc *svc;
     struct web *web;
+    struct ws_hub *hub;
+    uv_timer_t live_timer;   /* renders and broadcasts /ws frames */
+    uint64_t live_gen;       /* registry generation of the last broadcast */
+    uint64_t live_sent_ms;   /* uv_now of the last broadcast */
+    size_t live_viewers;     /* viewer count at the last broadcast */
     uv_mutex_t db_lock; /* serialises use of the store's main connection off the loop */
     uv_signal_t sigint;
     uv_signal_t sigterm;
@@ -129,12 +137,75 @@ static void on_sync_timer(uv_timer_t *t)
         d->sync_busy = 0;
 }
 
+#define LIVE_TICK_MS   250  /* a report reaches browsers within this (+ render time) */
+#define LIVE_IDLE_MS   2000 /* frames go out at least this often (v0's period) */
+
+/* Renders and broadcasts the /ws frames when the registry changed, a viewer
+ * joined, or LIVE_IDLE_MS passed; each audience's frame is rendered once. */
+static void on_live_timer(uv_timer_t *t)
+{
+    struct dash *d = t->data;
+    size_t guests = ws_hub_count(d->hub, WS_AUDIENCE_GUEST);
+    size_t admins = ws_hub_count(d->hub, WS_AUDIENCE_ADMIN);
+    uint64_t now = uv_now(&d->loop);
+    if (guests + admins == 0) {
+        d->live_viewers = 0;
+        return;
+    }
+    if (d->live_gen == d->lv.gen && guests + admins <= d->live_viewers &&
+        now - d->live_sent_ms < LIVE_IDLE_MS)
+        return;
+    int64_t wall = store_now_ms();
+    struct buf g, a;
+    buf_init(&g, 0);
+    buf_init(&a, 0);
+    if (guests)
+        ws_render_frame(&d->lv, 0, wall, &g);
+    if (admins)
+        ws_render_frame(&d->lv, 1, wall, &a);
+    ws_hub_broadcast(d->hub, guests ? &g : NULL, admins ? &a : NULL);
+    buf_release(&g);
+    buf_release(&a);
+    d->live_gen = d->lv.gen;
+    d->live_sent_ms = now;
+    d->live_viewers = guests + admins;
+}
+
+static void on_upgrade(struct http_request *req, void *ud)
+{
+    struct dash *d = ud;
+    if (strcmp(http_request_path(req), "/ws") != 0) {
+        http_request_respond_text(req, 404, "text/plain; charset=utf-8", "404 page not found\n");
+        return;
+    }
+    if (!web_request_may_view(d->web, req)) {
+        struct buf b;
+        buf_init(&b, 0);
+        buf_puts(&b, "{\"code\":403,\"message\":\"访问受限\"}");
+        http_request_respond_json(req, 403, &b);
+        buf_release(&b);
+        return;
+    }
+    int audience = web_request_is_admin(d->web, req) ? WS_AUDIENCE_ADMIN : WS_AUDIENCE_GUEST;
+    ws_hub_upgrade(d->hub, req, audience);
+}
+
+static void h_ws_plain(struct http_request *req, void *ud)
+{
+    (void)ud;
+    http_request_respond_text(req, 400, "text/plain; charset=utf-8",
+                              "400 Bad Request: /ws needs a WebSocket upgrade\n");
+}
+
 static void stop(struct dash *d)
 {
     if (d->stopping)
         return;
     d->stopping = 1;
     log_info("shutting down");
+    ws_hub_free(d->hub);
+    d->hub = NULL;
+    uv_close((uv_handle_t *)&d->live_timer, NULL);
     web_free(d->web);
     d->web = NULL;
     svc_free(d->svc);
@@ -222,6 +293,14 @@ int dash_run(const struct dash_opts *o)
         goto out;
     }
     log_info("HTTP listening on http://%s:%d/", o->http_host, web_port(d->web));
+    struct ws_config wc;
+    ws_config_defaults(&wc);
+    d->hub = ws_hub_new(&d->loop, &wc);
+    http_server_set_upgrade(web_http(d->web), on_upgrade, d);
+    http_server_route(web_http(d->web), "GET", "/ws", h_ws_plain, d);
+    uv_timer_init(&d->loop, &d->live_timer);
+    d->live_timer.data = d;
+    uv_timer_start(&d->live_timer, on_live_timer, LIVE_TICK_MS, LIVE_TICK_MS);
 
     uv_signal_init(&d->loop, &d->sigint);
     uv_signal_init(&d->loop, &d->sigterm);
@@ -237,6 +316,11 @@ int dash_run(const struct dash_opts *o)
     uv_run(&d->loop, UV_RUN_DEFAULT);
     code = 0;
 out:
+    if (!d->stopping && d->hub) {
+        ws_hub_free(d->hub);
+        d->hub = NULL;
+        uv_close((uv_handle_t *)&d->live_timer, NULL);
+    }
     web_free(d->web);
     d->web = NULL;
     if (d->svc) {

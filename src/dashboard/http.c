@@ -95,6 +95,7 @@ struct http_conn {
     struct http_server *srv;
     struct http_conn *prev, *next;
     uv_tcp_t *tcp;              /* owned until closed or taken; NULL for memory conns */
+    struct http_request *taken_req; /* set by http_request_take_socket (upgrade dispatch) */
     uv_timer_t timer;
     int timer_open;
     int handles_open;           /* tcp + timer not yet through their close callbacks */
@@ -805,8 +806,12 @@ static void dispatch(struct http_conn *c, struct http_request *r)
     }
     if (r->upgrade) {
         if (s->upgrade_cb) {
+            /* The callback either takes the socket or answers (which frees r):
+             * only the connection may be looked at afterwards. */
+            c->taken_req = NULL;
             s->upgrade_cb(r, s->upgrade_ud);
-            if (r->taken) {
+            if (c->taken_req == r) {
+                c->taken_req = NULL;
                 /* The callback owns the socket now; the request and this
                  * connection end here (freed once queued writes finish). */
                 if (c->pending == r)
@@ -877,6 +882,7 @@ struct uv_tcp_s *http_request_take_socket(struct http_request *req, struct slice
     tcp->data = NULL;
     req->taken = tcp;
     req->responded = 1;
+    c->taken_req = req;
     *leftover = req->leftover;
     return tcp;
 }

@@ -1463,6 +1463,10 @@ static void h_public(struct http_request *req, void *ud)
     int logged_in = session_of(w, req) != NULL;
     int vp_required = w->cfg->site_viewpassword && w->cfg->site_viewpassword[0];
     int may_view = web_request_may_view(w, req);
+    if (vp_required && !may_view) {
+        reply(req, 200, 403, MSG_VIEW_LIMITED, NULL);
+        return;
+    }
     struct buf b;
     struct jw jw;
     buf_init(&b, 0);

@@ -1,5 +1,5 @@
 // Shared browser-test helpers and scenarios, run against either the real binaries
-// (ui.test.mjs) or the development mock (ui-mock.test.mjs). Each scenario drives the UI in a
+// (ui.test.mjs). Each scenario drives the UI in a
 // real Chromium through playwright-core, exactly as a person would click.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
