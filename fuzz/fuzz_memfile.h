@@ -15,12 +15,13 @@
 #include <unistd.h>
 
 struct fuzz_memfile {
-    int fd;         /* -1 until the first fuzz_memfile_set */
-    char path[64];  /* "/proc/self/fd/N" */
+    int fd;        /* -1 until the first fuzz_memfile_set */
+    char path[64]; /* "/proc/self/fd/N" */
 };
 
 /* Replaces the file's content with data[0..size); returns the path (inside mf) or aborts. */
-static inline const char *fuzz_memfile_set(struct fuzz_memfile *mf, const uint8_t *data, size_t size)
+static inline const char *fuzz_memfile_set(struct fuzz_memfile *mf, const uint8_t *data,
+                                           size_t size)
 {
     if (mf->fd < 0) {
         mf->fd = memfd_create("fuzz-input", MFD_CLOEXEC);

@@ -89,8 +89,8 @@ static void round_trip(const ProtobufCMessageDescriptor *desc, const uint8_t *da
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const ProtobufCMessageDescriptor *const descs[] = {
-        &proto__state__descriptor,   &proto__host__descriptor,
-        &proto__task_result__descriptor, &proto__geo_ip__descriptor,
+        &proto__state__descriptor,         &proto__host__descriptor,
+        &proto__task_result__descriptor,   &proto__geo_ip__descriptor,
         &proto__iostream_data__descriptor, &proto__task__descriptor,
         &proto__receipt__descriptor,
     };
