@@ -66,7 +66,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 DASHBOARD := $(OUT)/lotus-dashboard
 AGENT     := $(OUT)/lotus-agent
 
-.PHONY: all deps dev run test unit-tests check install uninstall clean static-agent bench fuzz
+.PHONY: all deps dev run test unit-tests check install uninstall clean static-agent bench fuzz fuzz-bins
 .DEFAULT_GOAL := all
 
 all: deps $(DASHBOARD) $(AGENT)
@@ -166,5 +166,34 @@ uninstall:
 
 clean:
 	rm -rf build
+
+# ---- fuzzing: fuzz/fuzz_<name>.c drivers, seeds in fuzz/corpus/<name>/ (STYLE rule 45) ----
+# Every driver links against the module archives, so a new driver needs no Makefile change.
+# Corpus replayers (driver + fuzz/replay_main.c, gcc, this flavour) are built with the unit tests
+# and run by tests/integration/80-fuzz-replay.sh. `make fuzz` builds libFuzzer binaries with clang
+# into build/fuzz/ and runs each for FUZZ_SECONDS on a copy of its corpus (fuzz/run.sh).
+FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_ARCHIVES = $(OUT)/libdash.a $(OUT)/libagent.a $(OUT)/libproto.a $(OUT)/libcore.a
+FUZZ_SECONDS ?= 60
+FUZZ_OPT     := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer
+
+$(OUT)/replay/fuzz_%: fuzz/fuzz_%.c fuzz/replay_main.c $(FUZZ_ARCHIVES)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(DASH_CFLAGS) $(LDFLAGS_BASE) -o $@ $< fuzz/replay_main.c $(FUZZ_ARCHIVES) $(DASH_LIBS)
+
+unit-tests: $(patsubst %,$(OUT)/replay/fuzz_%,$(FUZZ_NAMES))
+
+# Only meaningful inside the clang sub-make started by `fuzz` (OUT=build/fuzz).
+$(OUT)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_ARCHIVES)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(DASH_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_ARCHIVES) $(DASH_LIBS)
+
+fuzz-bins: $(patsubst %,$(OUT)/fuzz_%,$(FUZZ_NAMES))
+
+fuzz:
+	$(MAKE) CC=clang OUT=build/fuzz OPT="$(FUZZ_OPT)" SANLD= fuzz-bins
+	bash fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 -include $(shell find $(OUT)/obj -name '*.d' 2>/dev/null)

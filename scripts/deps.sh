@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential pkg-config clang
+  build-essential pkg-config clang clang-format libclang-rt-dev
   libuv1-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   libssl-dev libsqlite3-dev libjansson-dev libsodium-dev libcmocka-dev
   libhttp-parser-dev libwslay-dev libyaml-dev libmaxminddb-dev
