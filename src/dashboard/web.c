@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -73,6 +75,9 @@ struct web {
     char cookie_vp[160]; /* "<cookiename>-vp" */
     struct api_cache cache[CACHE_SLOTS];
     uint64_t cache_tick;
+    char agent_path[64];   /* "/static/lotus-agent-linux-<arch>" */
+    struct buf agent_bin;  /* the lotus-agent next to this binary, read at start (may be empty) */
+    char agent_etag[40];
 };
 
 struct job;
@@ -989,8 +994,10 @@ static void h_servers(struct http_request *req, void *ud)
     if (!admin(w, req))
         return;
     struct live_server **v = xmalloc((w->lv->n ? w->lv->n : 1) * sizeof(*v));
-    memcpy(v, w->lv->servers, w->lv->n * sizeof(*v));
-    qsort(v, w->lv->n, sizeof(*v), by_display_order);
+    if (w->lv->n) {
+        memcpy(v, w->lv->servers, w->lv->n * sizeof(*v));
+        qsort(v, w->lv->n, sizeof(*v), by_display_order);
+    }
     int64_t now = now_ms();
     struct buf b;
     struct jw jw;
@@ -1313,9 +1320,11 @@ static void h_install(struct http_request *req, void *ud)
     int port = w->cfg->proxygrpcport > 0 ? (int)w->cfg->proxygrpcport : w->grpc_port;
     const char *http_host = http_request_header(req, "host");
     char cmd[1024];
+    const char *dash = http_host ? http_host : host;
     snprintf(cmd, sizeof(cmd),
-             "curl -fsSL http://%s/static/install-agent.sh | sudo sh -s -- -s %s:%d -p %s%s",
-             http_host ? http_host : host, grpc_host, port, s->secret, w->cfg->tls ? " --tls" : "");
+             "curl -fsSL http://%s/static/install-agent.sh | sudo LOTUS_DASHBOARD_URL=http://%s "
+             "sh -s -- -s %s:%d -p %s%s",
+             dash, dash, grpc_host, port, s->secret, w->cfg->tls ? " --tls" : "");
     struct buf b;
     struct jw jw;
     buf_init(&b, 0);
@@ -1557,10 +1566,31 @@ static void send_asset(struct http_request *req, const struct webasset *a)
     buf_release(&b);
 }
 
+/* The agent binary for the one-line install (read once at start, see load_agent_binary). */
+static void send_agent(struct web *w, struct http_request *req)
+{
+    http_request_add_header(req, "ETag", w->agent_etag);
+    http_request_add_header(req, "Cache-Control", "no-cache");
+    const char *inm = http_request_header(req, "if-none-match");
+    if (inm && strcmp(inm, w->agent_etag) == 0) {
+        http_request_respond(req, 304, NULL, NULL);
+        return;
+    }
+    struct buf b;
+    buf_init(&b, 0);
+    buf_append(&b, w->agent_bin.data, w->agent_bin.len);
+    http_request_respond(req, 200, "application/octet-stream", &b);
+    buf_release(&b);
+}
+
 static void h_asset(struct http_request *req, void *ud)
 {
-    (void)ud;
+    struct web *w = ud;
     const char *path = http_request_path(req);
+    if (w->agent_bin.len && strcmp(path, w->agent_path) == 0) {
+        send_agent(w, req);
+        return;
+    }
     const struct webasset *a = webasset_find(path, strlen(path));
     if (!a) {
         http_request_respond_text(req, 404, "text/plain; charset=utf-8", "404 page not found\n");
@@ -1646,6 +1676,50 @@ static int ensure_admin(struct web *w, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * Reads the lotus-agent binary installed next to this lotus-dashboard (one
+ * fixed path, resolved once at start) so the install command can download it
+ * from /static/lotus-agent-linux-<arch>. Missing: the route answers 404.
+ */
+static void load_agent_binary(struct web *w)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 32);
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return;
+    snprintf(slash + 1, sizeof(exe) - (size_t)(slash + 1 - exe), "lotus-agent");
+    FILE *f = fopen(exe, "rb");
+    if (!f)
+        return;
+    char chunk[65536];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (buf_append(&w->agent_bin, chunk, k) != 0)
+            break;
+    fclose(f);
+    if (w->agent_bin.err) {
+        buf_release(&w->agent_bin);
+        return;
+    }
+    struct utsname u;
+    const char *arch = "amd64";
+    if (uname(&u) == 0 && strcmp(u.machine, "aarch64") == 0)
+        arch = "arm64";
+    else if (uname(&u) == 0 && strncmp(u.machine, "armv7", 5) == 0)
+        arch = "arm";
+    snprintf(w->agent_path, sizeof(w->agent_path), "/static/lotus-agent-linux-%s", arch);
+    uint8_t h[AUTH_HASH_LEN];
+    auth_hash(w->agent_bin.data, w->agent_bin.len, h);
+    char hex[17];
+    sodium_bin2hex(hex, sizeof(hex), h, 8);
+    snprintf(w->agent_etag, sizeof(w->agent_etag), "\"%s\"", hex);
+    log_info("serving %s (%zu bytes) for agent installs", w->agent_path, w->agent_bin.len);
+}
+
 static const struct {
     const char *method;
     const char *path;
@@ -1695,6 +1769,8 @@ int web_start(struct uv_loop_s *loop, const struct web_opts *o, struct live *lv,
     auth_init(&w->auth);
     for (size_t i = 0; i < CACHE_SLOTS; i++)
         buf_init(&w->cache[i].body, 0);
+    buf_init(&w->agent_bin, 64u << 20);
+    load_agent_binary(w);
     randombytes_buf(w->vp_key, sizeof(w->vp_key));
     update_vp_name(w);
     int rc = load_auth(w, err, errlen);
@@ -1714,6 +1790,7 @@ int web_start(struct uv_loop_s *loop, const struct web_opts *o, struct live *lv,
     if (rc != 0) {
         snprintf(err, errlen, "cannot listen on %s:%d: %s", o->host, o->port, uv_strerror(rc));
         http_server_close(w->http, NULL, NULL);
+        buf_release(&w->agent_bin);
         auth_release(&w->auth);
         free(w);
         return rc;
@@ -1741,6 +1818,7 @@ void web_free(struct web *w)
     w->closing = 1;
     for (size_t i = 0; i < CACHE_SLOTS; i++)
         buf_release(&w->cache[i].body);
+    buf_release(&w->agent_bin);
     if (w->pending == 0) {
         auth_release(&w->auth);
         free(w);

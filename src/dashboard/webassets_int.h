@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-struct webasset;
+#include "dashboard/webassets.h" /* the table's element type must be complete */
 
 /* Sorted by path (bytewise, as memcmp), no duplicates. */
 extern const struct webasset webassets__table[];

@@ -192,6 +192,19 @@ def real_agent_values_through_the_api():
 
 
 @tap.test
+def empty_reported_ip_becomes_the_peer_address():
+    from lotus import stubs, metadata
+    pb, pbg = stubs()
+    sid, secret = dash.add_server("no-ip")
+    s = pbg.NezhaServiceStub(dash.channel())
+    s.ReportSystemInfo(pb.Host(platform="debian", ip=""), metadata=metadata(secret), timeout=5)
+    c = admin_client()
+    st, _, j = c.call("GET", "/api/v1/server/details?id=%d" % sid)
+    r = j["result"][0]
+    assert r["ipv4"] == "127.0.0.1" and r["valid_ip"] == "127.0.0.1", r
+
+
+@tap.test
 def malformed_requests_get_clear_errors_and_server_keeps_serving():
     c = admin_client()
     st, _, j = c.call("POST", "/api/token", raw=b"[1,2", headers={"Content-Type": "application/json"})
@@ -245,6 +258,28 @@ def admin_servers_api_and_security_headers():
     st, _, j = c.call("DELETE", "/api/server/%d" % sid)
     assert j["code"] == 400
     assert not dash.accepts(row["secret"])
+
+
+@tap.test
+def install_one_liner_downloads_the_agent_and_writes_the_unit():
+    c = admin_client()
+    st, _, j = c.call("POST", "/api/server", {"Name": "installed"})
+    sid, secret = j["result"]["id"], j["result"]["secret"]
+    st, _, j = c.call("GET", "/api/server/%d/install" % sid)
+    cmd = j["result"]["linux"]
+    assert cmd.startswith("curl -fsSL http://127.0.0.1:%d/static/install-agent.sh | sudo "
+                          % dash.http_port), cmd
+    root = os.path.join(dash.tmp, "install-root")
+    os.makedirs(os.path.join(root, "units"), exist_ok=True)
+    # Run the command as shown, without sudo, into a scratch prefix (no systemctl).
+    shell = cmd.replace("| sudo ", "| env LOTUS_PREFIX=%s LOTUS_SYSTEMD_DIR=%s/units "
+                        % (root, root), 1)
+    r = subprocess.run(["sh", "-c", shell], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, (shell, r.stdout, r.stderr)
+    agent_bin = os.path.join(root, "bin", "lotus-agent")
+    assert subprocess.run([agent_bin, "--version"], capture_output=True).returncode == 0
+    unit = open(os.path.join(root, "units", "lotus-agent.service")).read()
+    assert secret in unit and ("127.0.0.1:%d" % dash.grpc_port) in unit, unit
 
 
 @tap.test

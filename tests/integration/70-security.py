@@ -215,7 +215,8 @@ def no_default_credentials_on_a_fresh_data_dir():
         assert len(lines) == 1, lines
         assert len(users) == 1, users
         login, ph = users[0]
-        pw = lines[0].rsplit(" ", 1)[-1].strip()
+        import re
+        pw = re.search(r"initial admin password: ([0-9A-Za-z]+)", lines[0]).group(1)
         assert len(pw) >= 12 and pw not in ("admin", "password", "nezha"), "weak password"
         assert pw not in ph and ph.startswith("$argon2id$"), "password not hashed with argon2id"
         d.stop()
