@@ -11,6 +11,7 @@ PKGS=(
   libhttp-parser-dev libwslay-dev libyaml-dev libmaxminddb-dev
   python3-grpcio python3-grpc-tools python3-protobuf
   libmaxmind-db-writer-perl nghttp2-client sqlite3 openssl curl
+  prometheus-node-exporter wrk
 )
 
 missing=()
