@@ -40,35 +40,9 @@ for b in "$OUT/lotus-dashboard" "$OUT/lotus-agent"; do
   [ -x "$b" ] || { echo "bench: $b missing (make all)" >&2; exit 1; }
 done
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() { # port: up to 10 s
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
-  echo "bench: nothing listens on 127.0.0.1:$1" >&2; return 1
-}
-status_kib() { # pid field -> kB value of /proc/PID/status field
-  awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
-}
-cpu_ticks() { # pid -> utime+stime in clock ticks (fields 14, 15 after the "(comm)")
-  local s; s=$(<"/proc/$1/stat"); s=${s##*) }
-  awk '{ print $12 + $13 }' <<<"$s"
-}
-cpu_ns() { # pid -> on-CPU ns summed over its live threads (/proc/PID/task/*/schedstat field 1)
-  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'
-}
-pss_kib() { awk '$1 == "Pss:" { print $2 }' "/proc/$1/smaps_rollup"; }
-alive() { kill -0 "$1" 2>/dev/null || { echo "bench: $2 (pid $1) died; log:" >&2; cat "$3" >&2; exit 1; }; }
+. bench/lib.sh
+bench_init
+tmp=$bench_tmp
 
 gport=$(free_port)
 neport=$(free_port)
@@ -77,16 +51,16 @@ secret=$("$OUT/lotus-dashboard" --data "$tmp/data" server add --name footprint 2
 [ -n "$secret" ] || { echo "bench: server add failed" >&2; exit 1; }
 "$OUT/lotus-dashboard" --data "$tmp/data" --http 127.0.0.1:0 --grpc "127.0.0.1:$gport" \
   >"$tmp/dash.log" 2>&1 &
-pids+=($!)
+bench_pids+=($!)
 wait_port "$gport"
 
 LOTUS_AGENT_RETRY_MS=500 "$OUT/lotus-agent" -s "127.0.0.1:$gport" -p "$secret" --report-delay 1 \
   --ip 127.0.0.1 >"$tmp/agent.log" 2>&1 &
 apid=$!
-pids+=($apid)
+bench_pids+=($apid)
 "$NE" --web.listen-address="127.0.0.1:$neport" >"$tmp/ne.log" 2>&1 &
 nepid=$!
-pids+=($nepid)
+bench_pids+=($nepid)
 wait_port "$neport"
 
 # The scraper: one GET per second on a fixed schedule, bounded by the window; counts successes.
@@ -128,9 +102,9 @@ strip -o "$tmp/agent.stripped" "$OUT/lotus-agent"
 strip -o "$tmp/ne.stripped" "$NE" 2>/dev/null || cp "$NE" "$tmp/ne.stripped"
 a_bin=$(stat -c %s "$tmp/agent.stripped"); n_bin=$(stat -c %s "$tmp/ne.stripped")
 
-hz=$(getconf CLK_TCK)
 # CPU: the kernel's on-CPU nanoseconds (schedstat) are the figure; utime+stime ticks
 # (10 ms resolution) are printed next to them as a cross-check.
+hz=$(getconf CLK_TCK)
 read -r wall a_tk n_tk a_cpu n_cpu a_samples a_perk n_perk a_pct n_pct < <(
   awk -v a0="$a0" -v a1="$a1" -v n0="$n0" -v n1="$n1" -v t0="$t0" -v t1="$t1" -v hz="$hz" \
       -v an0="$ans0" -v an1="$ans1" -v nn0="$nns0" -v nn1="$nns1" -v ns="$ne_samples" 'BEGIN {
@@ -140,7 +114,6 @@ read -r wall a_tk n_tk a_cpu n_cpu a_samples a_perk n_perk a_pct n_pct < <(
     printf "%.1f %.2f %.2f %.4f %.4f %d %.4f %.4f %.4f %.4f\n", wall, (a1 - a0) / hz, (n1 - n0) / hz,
       ac, nc, as, as ? ac / as * 1000 : 0, ns ? nc / ns * 1000 : 0, ac / wall * 100, nc / wall * 100
   }')
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.4f", a / b; else print "inf" }'; }
 row() { printf '%-30s %14s %16s %10s\n' "$@"; }
 
 printf 'window %s s, loopback, same machine; node_exporter with its default collectors\n' "$wall"
