@@ -8,14 +8,17 @@
  *
  *   ingest --port P --secrets FILE [--host 127.0.0.1] [--n N] [--offset K]
  *          [--interval-ms 1000] [--start-at UNIX_MS | --warmup S] [--duration S]
- *          [--hist FILE]
+ *          [--linger S] [--hist FILE]
  *
  * FILE holds one secret per line; agents use lines offset+1 .. offset+N (so
  * several generator processes can split one file). Agents connect during the
  * warm-up (at most INGEST_MAX_CONNECTING handshakes at once) and report from
  * then on; the measurement window is [start, start + duration) in wall-clock
  * time, so several processes given the same --start-at measure the same
- * window. At its end the generator prints one line
+ * window. With --linger the agents go on reporting, uncounted, for S more
+ * seconds (so that a script can sample the processes at the end of the window
+ * and check freshness while they still run). At the end of the window the
+ * generator prints one line
  *   INGEST agents=N registered=.. streams=.. reports=.. ok=.. rejected=..
  *          failed=.. bad_receipt=.. overrun=.. conn_fail=.. conn_lost=..
  *          stream_end=.. tasks=.. p50_us=.. p99_us=.. p999_us=.. max_us=.. cpu_s=..
@@ -24,7 +27,8 @@
  * latency histogram as "BUCKET_START_US COUNT" lines so that the histograms of
  * several processes can be merged. Latency = send of ReportSystemState to its
  * final status (the Receipt and the trailers), measured on this loop.
- * Exit status 0 once the window has been measured, 2 on bad usage.
+ * Exit status 0 once the window has been measured, 1 when stopped by a signal
+ * before that, 2 on bad usage.
  *
  * Build: make bench (rule $(OUT)/bench/ingest in the Makefile).
  */
@@ -87,6 +91,8 @@ struct gen {
     int port;
     unsigned interval_ms;
     uint64_t start_ms, end_ms;    /* window, wall clock */
+    uint64_t linger_ms;           /* keep reporting (uncounted) this long after the window */
+    int reported;
     const char *hist_path;
     uint32_t *hist;               /* owned, HIST_BUCKETS */
     uint64_t max_us;
@@ -424,16 +430,18 @@ static void on_clock(uv_timer_t *t)
 {
     struct gen *g = t->data;
     uint64_t now = now_wall_ms();
-    if (!g->window_open && now >= g->start_ms) {
+    if (!g->window_open && !g->reported && now >= g->start_ms) {
         if (g->registered < g->n)
             log_warn("window starts with %u of %u agents registered", g->registered, g->n);
         g->window_open = 1;
     }
     if (g->window_open && now >= g->end_ms) {
         report(g);
+        g->reported = 1;
         g->window_open = 0;
-        stop_all(g);
     }
+    if (g->reported && now >= g->end_ms + g->linger_ms)
+        stop_all(g);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -450,7 +458,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: ingest --port P --secrets FILE [--host 127.0.0.1] [--n N] [--offset K]\n"
                     "              [--interval-ms MS] [--start-at UNIX_MS | --warmup S] [--duration S]\n"
-                    "              [--hist FILE]\n");
+                    "              [--linger S] [--hist FILE]\n");
 }
 
 /* Reads lines offset+1 .. offset+n of path into secrets[n] (each owned by the caller).
@@ -523,6 +531,7 @@ int main(int argc, char **argv)
 {
     const char *secrets_path = NULL;
     uint64_t n = 100, offset = 0, interval = 1000, start_at = 0, warmup = 5, duration = 30, port = 0;
+    uint64_t linger = 0;
     struct gen g;
     memset(&g, 0, sizeof(g));
     g.host = "127.0.0.1";
@@ -548,6 +557,8 @@ int main(int argc, char **argv)
             rc = parse_u64(a, v, 3600, &warmup);
         else if (!strcmp(a, "--duration"))
             rc = parse_u64(a, v, 86400, &duration);
+        else if (!strcmp(a, "--linger"))
+            rc = parse_u64(a, v, 3600, &linger);
         else if (!strcmp(a, "--hist"))
             g.hist_path = v;
         else if (!strcmp(a, "--debug")) {
@@ -578,6 +589,7 @@ int main(int argc, char **argv)
     g.interval_ms = (unsigned)interval;
     g.start_ms = start_at ? start_at : now_wall_ms() + warmup * 1000u;
     g.end_ms = g.start_ms + duration * 1000u;
+    g.linger_ms = linger * 1000u;
     g.rng = UINT64_C(0x9E3779B97F4A7C15) ^ (uv_hrtime() * 2654435761u) ^ offset;
     g.hist = xcalloc(HIST_BUCKETS, sizeof(*g.hist));
     g.sims = xcalloc(g.n, sizeof(*g.sims));
@@ -634,7 +646,7 @@ int main(int argc, char **argv)
     uv_signal_start(&g.sigterm, on_signal, SIGTERM);
 
     uv_run(&loop, UV_RUN_DEFAULT);
-    int measured = g.end_ms <= now_wall_ms();
+    int measured = g.reported;
     for (unsigned i = 0; i < g.n; i++)
         free(g.sims[i].secret);
     free(g.sims);

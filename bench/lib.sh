@@ -1,6 +1,7 @@
 # Helpers shared by the bench scripts (sourced, not run). Loopback only.
 # Every process a script starts goes into bench_pids; bench_cleanup (installed as the
-# EXIT trap by bench_init) kills those, by pid, and removes the temp dir.
+# EXIT trap by bench_init) kills those, by pid, and removes the temp dir (kept, for a look at
+# the logs, when BENCH_KEEP is set).
 
 bench_init() { # sets bench_tmp, installs the traps
   bench_tmp=$(mktemp -d)
@@ -12,7 +13,7 @@ bench_cleanup() {
   local p
   for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$bench_tmp"
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "bench: kept $bench_tmp" >&2; else rm -rf "$bench_tmp"; fi
 }
 free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -37,7 +38,10 @@ cpu_ticks() { # pid -> utime+stime in clock ticks (fields 14, 15; counted after 
   awk '{ print $12 + $13 }' <<<"$s"
 }
 cpu_ns() { # pid -> on-CPU ns summed over its live threads (/proc/PID/task/*/schedstat field 1)
-  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'
+  { cat /proc/"$1"/task/*/schedstat 2>/dev/null || true; } | awk '{ s += $1 } END { printf "%.0f\n", s }'
+}
+machine_busy_ns() { # on-CPU ns of the whole machine, all cores (/proc/stat: all but idle, iowait)
+  awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { printf "%.0f\n", ($2 + $3 + $4 + $7 + $8 + $9) / hz * 1e9 }' /proc/stat
 }
 alive() { # pid name logfile
   kill -0 "$1" 2>/dev/null && return 0

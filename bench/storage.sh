@@ -75,9 +75,9 @@ written() { awk '$1 == "write_bytes:" { print $2 }' "/proc/$1/io"; }
 ramp_s=$((3 + N / 1000 + 6))
 start_us=$(( $(now_us) + ramp_s * 1000000 ))
 end_us=$((start_us + DUR * 1000000))
-# The generator keeps reporting 3 s past the window, through the final checkpoint.
+# The generator keeps reporting 5 s past the window, through the final checkpoint.
 "$OUT/bench/ingest" --port "$gport" --secrets "$tmp/secrets" --n "$N" \
-  --start-at $((start_us / 1000)) --duration $((DUR + 3)) >"$tmp/gen.out" 2>"$tmp/gen.err" &
+  --start-at $((start_us / 1000)) --duration "$DUR" --linger 5 >"$tmp/gen.out" 2>"$tmp/gen.err" &
 gen_pid=$!
 bench_pids+=("$gen_pid")
 
