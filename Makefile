@@ -123,7 +123,7 @@ $(OUT)/bench/%: bench/%.c $(GEN_H) $(OUT)/libproto.a $(OUT)/libcore.a
 
 bench-tools: $(BENCH_BIN)
 
-# make bench: the benchmarks of docs/benchmarks.md, full length (about 25 minutes; each script
+# make bench: the benchmarks of docs/benchmarks.md, full length (about 20 minutes; each script
 # takes --quick). Not part of `make test`, which runs a smoke version of each
 # (tests/integration/90-bench-smoke.sh).
 bench: all bench-tools
