@@ -117,8 +117,8 @@ static void test_store__migrations_idempotent_across_reopen(void **state)
     assert_int_equal(sb.st_mode & 0777, 0600);
 
     sqlite3 *db = raw_open(f->path);
-    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM schema_version"), 1);
-    assert_int_equal(raw_int(db, "SELECT MAX(version) FROM schema_version"), 1);
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM schema_version"), 2);
+    assert_int_equal(raw_int(db, "SELECT MAX(version) FROM schema_version"), 2);
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM servers"), 1);
     assert_int_equal(raw_int(db, "SELECT id FROM servers"), (int64_t)id);
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
