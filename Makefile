@@ -66,7 +66,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 DASHBOARD := $(OUT)/lotus-dashboard
 AGENT     := $(OUT)/lotus-agent
 
-.PHONY: all deps dev run test unit-tests check install uninstall clean static-agent bench fuzz fuzz-bins
+.PHONY: all deps dev run test unit-tests check install uninstall clean static-agent bench bench-tools fuzz fuzz-bins
 .DEFAULT_GOAL := all
 
 all: deps $(DASHBOARD) $(AGENT)
@@ -136,6 +136,26 @@ $(OUT)/tests/%: tests/unit/%.c $(OUT)/libdash.a $(OUT)/libagent.a $(OUT)/libprot
 	    $(OUT)/libproto.a $(OUT)/libcore.a $(DASH_LIBS) -lcmocka
 
 unit-tests: $(UNIT_BIN)
+
+# Bench tools (bench/*.c), linked against the proto and core modules only. Not part of `all`:
+# `make bench` builds them, and the bench scripts build them on demand.
+BENCH_BIN := $(OUT)/bench/ingest
+$(OUT)/bench/%: bench/%.c $(GEN_H) $(OUT)/libproto.a $(OUT)/libcore.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_BASE) $(shell pkg-config --cflags $(AGENT_PKGS)) $(LDFLAGS_BASE) -o $@ $< \
+	    $(OUT)/libproto.a $(OUT)/libcore.a $(AGENT_LIBS)
+
+bench-tools: $(BENCH_BIN)
+
+# make bench: the benchmarks of docs/benchmarks.md, full length (about 20 minutes; each script
+# takes --quick). Not part of `make test`, which runs a smoke version of each
+# (tests/integration/90-bench-smoke.sh).
+bench: all bench-tools
+	bash bench/agent-footprint.sh $(OUT)
+	bash bench/ingest.sh $(OUT)
+	bash bench/storage.sh $(OUT)
+	bash bench/grpc-unary.sh $(OUT)
 
 # make run: build, then start a dashboard on ./data plus a local agent reporting to it.
 run: all
