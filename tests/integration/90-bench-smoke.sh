@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${LOTUS_BUILD:-build}
-names=("agent-footprint smoke" "ingest smoke" "storage smoke" "grpc-unary smoke")
+names=("agent-footprint smoke" "ingest smoke" "storage smoke" "grpc-unary smoke" "api smoke")
 echo "1..${#names[@]}"
 case "$OUT" in
   *asan*)
@@ -74,7 +74,14 @@ sane_unary() {
   eq failed 0
 }
 
+sane_api() {
+  local line=$1 r
+  r=$(pos lotus_rps nginx_rps bytes); [ -n "$r" ] && { echo "$r"; return; }
+  eq servers 50
+}
+
 check 1 "${names[0]}" sane_footprint bash bench/agent-footprint.sh --smoke "$OUT"
 check 2 "${names[1]}" sane_ingest bash bench/ingest.sh --smoke "$OUT"
 check 3 "${names[2]}" sane_storage bash bench/storage.sh --smoke "$OUT"
 check 4 "${names[3]}" sane_unary bash bench/grpc-unary.sh --quick "$OUT"
+check 5 "${names[4]}" sane_api bash bench/api.sh --smoke "$OUT"
