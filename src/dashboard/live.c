@@ -19,6 +19,7 @@ void live_init(struct live *lv)
     lv->n = 0;
     lv->cap = 0;
     lv->gen = 0;
+    lv->by_secret = NULL;
 }
 
 static void server_free(struct live_server *s)
@@ -42,6 +43,7 @@ void live_release(struct live *lv)
     for (size_t i = 0; i < lv->n; i++)
         server_free(lv->servers[i]);
     free(lv->servers);
+    free(lv->by_secret);
     live_init(lv);
 }
 
@@ -67,15 +69,55 @@ struct live_server *live_find_id(const struct live *lv, uint64_t id)
     return NULL;
 }
 
+/* Index in by_secret of the first server whose secret is >= secret. */
+static size_t secret_bound(const struct live *lv, const char *secret)
+{
+    size_t lo = 0, hi = lv->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(lv->by_secret[mid]->secret, secret) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 struct live_server *live_find_secret(const struct live *lv, const char *secret)
 {
     if (!secret || !*secret)
         return NULL; /* an empty secret never authenticates (fixes spec §1.3 QUIRK) */
-    for (size_t i = 0; i < lv->n; i++) {
-        if (lv->servers[i]->secret && strcmp(lv->servers[i]->secret, secret) == 0)
-            return lv->servers[i];
-    }
+    size_t i = secret_bound(lv, secret);
+    if (i < lv->n && strcmp(lv->by_secret[i]->secret, secret) == 0)
+        return lv->by_secret[i];
     return NULL;
+}
+
+/* Removes s from the secret index (it must be there, under its current secret). */
+static void secret_unlink(struct live *lv, const struct live_server *s, size_t n_indexed)
+{
+    for (size_t i = 0; i < n_indexed; i++) {
+        if (lv->by_secret[i] == s) {
+            memmove(lv->by_secret + i, lv->by_secret + i + 1,
+                    (n_indexed - i - 1) * sizeof(*lv->by_secret));
+            return;
+        }
+    }
+}
+
+/* Inserts s (not indexed) into the secret index holding n_indexed entries. */
+static void secret_link(struct live *lv, struct live_server *s, size_t n_indexed)
+{
+    size_t lo = 0, hi = n_indexed;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(lv->by_secret[mid]->secret, s->secret) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    memmove(lv->by_secret + lo + 1, lv->by_secret + lo, (n_indexed - lo) * sizeof(*lv->by_secret));
+    lv->by_secret[lo] = s;
 }
 
 static void set_str(char **dst, const char *src)
@@ -97,6 +139,7 @@ struct live_server *live_upsert(struct live *lv, const struct store_server *row)
         if (lv->n == lv->cap) {
             lv->cap = lv->cap ? lv->cap * 2 : 16;
             lv->servers = xrealloc(lv->servers, lv->cap * sizeof(*lv->servers));
+            lv->by_secret = xrealloc(lv->by_secret, lv->cap * sizeof(*lv->by_secret));
         }
         memmove(lv->servers + i + 1, lv->servers + i, (lv->n - i) * sizeof(*lv->servers));
         s = xcalloc(1, sizeof(*s));
@@ -113,7 +156,14 @@ struct live_server *live_upsert(struct live *lv, const struct store_server *row)
     }
     set_str(&s->name, row->name);
     set_str(&s->tag, row->tag);
-    set_str(&s->secret, row->secret);
+    int fresh = s->secret == NULL;
+    if (fresh || strcmp(s->secret, row->secret ? row->secret : "") != 0) {
+        /* (Re)index under the new secret; a new server is not indexed yet. */
+        if (!fresh)
+            secret_unlink(lv, s, lv->n);
+        set_str(&s->secret, row->secret);
+        secret_link(lv, s, lv->n - 1); /* n - 1 servers are indexed now */
+    }
     set_str(&s->note, row->note);
     set_str(&s->public_note, row->public_note);
     s->display_index = row->display_index;
@@ -129,6 +179,7 @@ void live_remove(struct live *lv, uint64_t id)
     size_t i = lower_bound(lv, id);
     if (i >= lv->n || lv->servers[i]->id != id)
         return;
+    secret_unlink(lv, lv->servers[i], lv->n);
     server_free(lv->servers[i]);
     memmove(lv->servers + i, lv->servers + i + 1, (lv->n - i - 1) * sizeof(*lv->servers));
     lv->n--;

@@ -46,6 +46,7 @@ struct live {
     size_t n;
     size_t cap;
     uint64_t gen; /* bumped on every change (reports, edits); renderers may cache by it */
+    struct live_server **by_secret; /* the same servers sorted by secret (auth on every call) */
 };
 
 void live_init(struct live *lv);

@@ -25,7 +25,7 @@
 #define AUTH_FAILED     "客户端认证失败"
 #define MAX_IOSTREAMS   1024
 #define IOSTREAM_ID_LEN 36
-#define PERSIST_EVERY_S 5
+#define PERSIST_EVERY_S 9 /* LastActive reaches the disk at least every 10 s (issue #2) */
 
 struct svc {
     uv_loop_t *loop;

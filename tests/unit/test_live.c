@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +65,45 @@ static void test_live__upsert_find_remove_keeps_id_order(void **state)
     assert_int_equal(lv.n, 0);
 }
 
+static void test_live__secret_index_stays_consistent(void **state)
+{
+    (void)state;
+    struct live lv;
+    live_init(&lv);
+    char secrets[300][20];
+    for (int i = 0; i < 300; i++) {
+        /* ids and secrets in unrelated orders */
+        snprintf(secrets[i], sizeof(secrets[i]), "k%08x", (unsigned)(i * 2654435761u));
+        struct store_server r = row((uint64_t)((i * 7) % 300 + 1), "n", secrets[i]);
+        live_upsert(&lv, &r);
+    }
+    assert_int_equal(lv.n, 300);
+    for (int i = 0; i < 300; i++) {
+        struct live_server *s = live_find_secret(&lv, secrets[i]);
+        assert_non_null(s);
+        assert_int_equal(s->id, (uint64_t)((i * 7) % 300 + 1));
+    }
+    /* re-key half, remove a third */
+    for (int i = 0; i < 300; i += 2) {
+        char nk[24];
+        snprintf(nk, sizeof(nk), "z%d", i);
+        struct store_server r = row((uint64_t)((i * 7) % 300 + 1), "n", nk);
+        live_upsert(&lv, &r);
+        assert_null(live_find_secret(&lv, secrets[i]));
+        assert_int_equal(live_find_secret(&lv, nk)->id, (uint64_t)((i * 7) % 300 + 1));
+    }
+    for (int i = 1; i < 300; i += 3)
+        live_remove(&lv, (uint64_t)((i * 7) % 300 + 1));
+    for (int i = 1; i < 300; i += 2) {
+        struct live_server *s = live_find_secret(&lv, secrets[i]);
+        if ((i - 1) % 3 == 0)
+            assert_null(s);
+        else
+            assert_non_null(s);
+    }
+    live_release(&lv);
+}
+
 static void test_live__restores_persisted_host(void **state)
 {
     (void)state;
@@ -113,6 +153,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_live__upsert_find_remove_keeps_id_order),
+        cmocka_unit_test(test_live__secret_index_stays_consistent),
         cmocka_unit_test(test_live__restores_persisted_host),
         cmocka_unit_test(test_live__iostream_handshake_is_strict),
     };
