@@ -135,6 +135,21 @@ $(OUT)/tests/%: tests/unit/%.c $(OUT)/libdash.a $(OUT)/libagent.a $(OUT)/libprot
 	$(Q)$(CC) $(DASH_CFLAGS) -Itests/unit $(LDFLAGS_BASE) -o $@ $< $(OUT)/libdash.a $(OUT)/libagent.a \
 	    $(OUT)/libproto.a $(OUT)/libcore.a $(DASH_LIBS) -lcmocka
 
+# A static lotus-agent (no shared libraries at all: for routers and old distributions).
+# Non-PIE on purpose: a static PIE applies relocations to every data page at start-up.
+# glibc's getaddrinfo in a static binary still loads NSS modules for /etc/nsswitch.conf
+# lookups; numeric addresses and /etc/hosts work without them.
+STATIC_LIBDIR := $(shell pkg-config --variable=libdir libuv 2>/dev/null)
+STATIC_LIBS := $(STATIC_LIBDIR)/libuv_a.a $(STATIC_LIBDIR)/libnghttp2.a \
+               $(STATIC_LIBDIR)/libprotobuf-c.a $(STATIC_LIBDIR)/libyaml.a \
+               $(STATIC_LIBDIR)/libssl.a $(STATIC_LIBDIR)/libcrypto.a
+static-agent: $(OUT)/lotus-agent-static
+$(OUT)/lotus-agent-static: $(OUT)/obj/src/agent/main.o $(OUT)/libagent.a $(OUT)/libproto.a $(OUT)/libcore.a
+	@echo "  LD      $@ (static)"
+	$(Q)$(CC) -static -no-pie -Wl,--gc-sections -o $@ $^ $(STATIC_LIBS) -lpthread -ldl -lm \
+	    2>&1 | { grep -v "statically linked applications requires at runtime\|in function" || true; }
+	$(Q)strip $@
+
 unit-tests: $(UNIT_BIN)
 
 # Bench tools (bench/*.c), linked against the proto and core modules only. Not part of `all`:
