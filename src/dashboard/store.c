@@ -59,6 +59,7 @@ enum stmt_id {
     S_SESSION_PURGE,
     S_SERVERS_REV,
     S_TOKENS_REV,
+    S_SESSION_LIST,
     S_COUNT
 };
 
@@ -110,6 +111,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_at <= ?1",
     [S_SERVERS_REV] = "SELECT value FROM meta WHERE key = 'servers_rev'",
     [S_TOKENS_REV] = "SELECT value FROM meta WHERE key = 'tokens_rev'",
+    [S_SESSION_LIST] = "SELECT " SESSION_COLS " FROM sessions WHERE expires_at > ?1 ORDER BY id",
 };
 
 /* ---- migrations: append only; never edit a released entry ---- */
@@ -1506,6 +1508,51 @@ int store_session_find(struct store *st, const uint8_t *token_hash, int64_t now_
     }
     stmt_done(q);
     return ret;
+}
+
+int store_session_list(struct store *st, int64_t now_ms, struct store_session **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *q = stmt_get(&st->main, S_SESSION_LIST);
+    if (!q)
+        return -EIO;
+    if (sqlite3_bind_int64(q, 1, now_ms) != SQLITE_OK) {
+        stmt_done(q);
+        return -EIO;
+    }
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = xrealloc(*out, cap * sizeof(**out));
+        }
+        struct store_session *x = &(*out)[(*n)++];
+        memset(x, 0, sizeof(*x));
+        x->id = (uint64_t)sqlite3_column_int64(q, 0);
+        x->user_id = (uint64_t)sqlite3_column_int64(q, 1);
+        col_hash(q, 2, x->token_hash);
+        x->created_at = sqlite3_column_int64(q, 3);
+        x->expires_at = sqlite3_column_int64(q, 4);
+        x->csrf_token = col_text(q, 5);
+    }
+    stmt_done(q);
+    if (rc != SQLITE_DONE) {
+        db_log(st->main.db, "listing sessions");
+        store_session_list_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return -EIO;
+    }
+    return 0;
+}
+
+void store_session_list_free(struct store_session *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        store_session_release(&list[i]);
+    free(list);
 }
 
 int store_session_del(struct store *st, const uint8_t *token_hash)

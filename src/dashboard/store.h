@@ -244,6 +244,9 @@ int store_session_add(struct store *st, uint64_t user_id, const uint8_t *token_h
  */
 int store_session_find(struct store *st, const uint8_t *token_hash, int64_t now_ms,
                        struct store_session *out);
+/* Unexpired sessions (expires_at > now_ms) ordered by id. *out owned (store_session_list_free). 0/-EIO. */
+int store_session_list(struct store *st, int64_t now_ms, struct store_session **out, size_t *n);
+void store_session_list_free(struct store_session *list, size_t n);
 /* Deletes the session with this hash (logout). 0/-ENOENT/-EIO. */
 int store_session_del(struct store *st, const uint8_t *token_hash);
 /* Deletes sessions with expires_at <= now_ms; *n_deleted (may be NULL) gets the count. 0/-EIO. */

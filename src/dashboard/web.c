@@ -1650,6 +1650,22 @@ static int load_auth(struct web *w, char *err, size_t errlen)
     }
     web_set_tokens(w, toks, n);
     store_token_list_free(toks, n);
+    /* Logins survive a restart: unexpired sessions come back into memory. */
+    struct store_session *sess = NULL;
+    int64_t now = now_ms();
+    if (store_session_list(w->st, now, &sess, &n) != 0) {
+        snprintf(err, errlen, "cannot load sessions");
+        return -EIO;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct auth_session a = {.user_id = sess[i].user_id, .expires_ms = sess[i].expires_at};
+        memcpy(a.hash, sess[i].token_hash, AUTH_HASH_LEN);
+        snprintf(a.csrf, sizeof(a.csrf), "%s", sess[i].csrf_token ? sess[i].csrf_token : "");
+        auth_session_put(&w->auth, &a, now);
+    }
+    store_session_list_free(sess, n);
+    uint64_t purged = 0;
+    store_session_purge_expired(w->st, now, &purged);
     return 0;
 }
 

@@ -283,6 +283,26 @@ def install_one_liner_downloads_the_agent_and_writes_the_unit():
 
 
 @tap.test
+def sessions_survive_a_restart_and_expired_ones_do_not():
+    import sqlite3
+    c = admin_client()
+    old = admin_client()
+    cookie = [ck for ck in old.jar if ck.name == "nezha-dashboard"][0].value
+    import hashlib
+    h = hashlib.sha256(cookie.encode()).digest()
+    assert dash.stop() == 0
+    con = sqlite3.connect(os.path.join(dash.data, "sqlite.db"))
+    with con:
+        con.execute("UPDATE sessions SET expires_at = 1 WHERE token_hash = ?", (h,))
+    con.close()
+    dash.start()
+    st, _, me = c.call("GET", "/api/me")
+    assert me["code"] == 0, me
+    st, _, me = old.call("GET", "/api/me")
+    assert me == {"code": 403, "message": "访问此接口需要登录"}, me
+
+
+@tap.test
 def wrong_passwords_lock_out_with_retry_after():
     c = Http(dash.url(""))
     user = "nobody-%d" % os.getpid()
