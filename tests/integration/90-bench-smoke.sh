@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${LOTUS_BUILD:-build}
-names=("agent-footprint smoke" "ingest smoke" "storage smoke" "grpc-unary smoke" "api smoke")
+names=("agent-footprint smoke" "ingest smoke" "storage smoke" "grpc-unary smoke" "api smoke" "ws-fanout smoke")
 echo "1..${#names[@]}"
 case "$OUT" in
   *asan*)
@@ -80,8 +80,16 @@ sane_api() {
   eq servers 50
 }
 
+sane_ws() {
+  local line=$1 r
+  r=$(pos frames_per_s min_frames dash_rss_kib); [ -n "$r" ] && { echo "$r"; return; }
+  r=$(eq dropped 0); [ -n "$r" ] && { echo "$r"; return; }
+  eq connected 50
+}
+
 check 1 "${names[0]}" sane_footprint bash bench/agent-footprint.sh --smoke "$OUT"
 check 2 "${names[1]}" sane_ingest bash bench/ingest.sh --smoke "$OUT"
 check 3 "${names[2]}" sane_storage bash bench/storage.sh --smoke "$OUT"
 check 4 "${names[3]}" sane_unary bash bench/grpc-unary.sh --quick "$OUT"
 check 5 "${names[4]}" sane_api bash bench/api.sh --smoke "$OUT"
+check 6 "${names[5]}" sane_ws bash bench/ws-fanout.sh --smoke "$OUT"
