@@ -83,6 +83,7 @@ struct sconn {
     int close_req;
     int torn_down;
     int ping_out;
+    int got_settings; /* the client's preface + SETTINGS arrived (handshake deadline passed) */
     int read_paused;
 };
 
@@ -395,6 +396,11 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 {
     struct sconn *c = ud;
     struct grpc_call *call = NULL;
+    if (!c->got_settings && frame->hd.type == NGHTTP2_SETTINGS) {
+        /* Handshake done: from now on the timer is the keepalive PING. */
+        c->got_settings = 1;
+        ping_arm(c, c->srv->ping_interval_ms);
+    }
     switch (frame->hd.type) {
     case NGHTTP2_HEADERS:
         call = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
@@ -642,6 +648,9 @@ static void conn_flush(struct sconn *c)
 
 static void ping_cb(uv_timer_t *t);
 
+/* A connection that has not completed the HTTP/2 (and TLS) handshake by then is dropped. */
+#define GRPC_HANDSHAKE_MS 10000u
+
 static void ping_arm(struct sconn *c, unsigned ms)
 {
     if (!c->io.fake && !c->torn_down)
@@ -653,9 +662,11 @@ static void ping_cb(uv_timer_t *t)
     struct sconn *c = t->data;
     struct grpc_server *srv = c->srv;
     conn_enter(c);
-    if (c->ping_out || !c->io.tls_ready) {
+    if (c->ping_out || !c->io.tls_ready || !c->got_settings) {
         log_info("grpc connection %" PRIu64 " from \"%s\" dropped: %s", c->id, c->peer_ip,
-                 c->ping_out ? "no PING ACK" : "TLS handshake timeout");
+                 c->ping_out ? "no PING ACK"
+                 : !c->io.tls_ready ? "TLS handshake timeout"
+                                    : "no HTTP/2 preface and SETTINGS within the handshake time");
         conn_close(c);
     } else if (nghttp2_submit_ping(c->io.ng, NGHTTP2_FLAG_NONE, NULL) == 0) {
         c->ping_out = 1;
@@ -806,7 +817,8 @@ static void on_connection(uv_stream_t *ls, int status)
         conn_close(c);
         return;
     }
-    ping_arm(c, srv->ping_interval_ms);
+    /* Until the client's preface + SETTINGS arrive, the timer is the handshake deadline. */
+    ping_arm(c, GRPC_HANDSHAKE_MS < srv->ping_interval_ms ? GRPC_HANDSHAKE_MS : srv->ping_interval_ms);
     conn_enter(c);
     conn_flush(c);
     conn_leave_cb(c);

@@ -161,6 +161,27 @@ def http1_bytes_and_abrupt_disconnects_do_not_hurt():
 
 
 @tap.test
+def silent_connection_is_dropped_after_the_handshake_deadline():
+    socks = []
+    for payload in (b"", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"):  # nothing / preface without SETTINGS
+        c = socket.create_connection(("127.0.0.1", dash.grpc_port), timeout=15)
+        if payload:
+            c.sendall(payload)
+        socks.append(c)
+    t0 = time.time()
+    for c in socks:
+        try:
+            while c.recv(4096):
+                pass
+        except ConnectionResetError:
+            pass
+        c.close()
+    took = time.time() - t0
+    assert 8 <= took <= 13, took  # the 10 s handshake deadline
+    assert stub().ReportSystemState(pb.State(), metadata=metadata(SECRET), timeout=5).proced
+
+
+@tap.test
 def iostream_handshake_is_strict():
     s = stub()
 

@@ -231,7 +231,8 @@ static void test_api_v1__empty_and_unknown_selections(void **state)
     golden_details("nope", "3", "empty.json"); /* tag wins over id */
     golden_details(NULL, ",", "empty.json");
     golden_details(NULL, "x,0,99,-1,+3, 3,3 ", "empty.json");
-    struct live none = {NULL, 0, 0, 0};
+    struct live none;
+    live_init(&none);
     struct buf b;
     buf_init(&b, 0);
     assert_int_equal(api_v1_render_list(&b, &none, NULL), 0);
