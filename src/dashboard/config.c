@@ -522,10 +522,16 @@ static int slurp(const char *path, char **out, size_t *len, char *err, size_t er
         set_err(err, errlen, "%s: larger than %u bytes", path, CONFIG_FILE_MAX);
         return -EFBIG;
     }
-    char *data = xmalloc(CONFIG_FILE_MAX + 1);
+    /* Sized to the file (it may still grow while read: bounded by CONFIG_FILE_MAX). */
+    size_t cap = (size_t)sb.st_size + 1024;
+    char *data = xmalloc(cap + 1);
     size_t n = 0;
     for (;;) {
-        ssize_t k = read(fd, data + n, CONFIG_FILE_MAX + 1 - n);
+        if (n == cap) {
+            cap = cap * 2 > CONFIG_FILE_MAX + 1 ? CONFIG_FILE_MAX + 1 : cap * 2;
+            data = xrealloc(data, cap + 1);
+        }
+        ssize_t k = read(fd, data + n, cap - n);
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0) {
