@@ -303,6 +303,29 @@ def sessions_survive_a_restart_and_expired_ones_do_not():
 
 
 @tap.test
+def static_files_only_from_the_embedded_table():
+    # Written to disk where a path join would find it: it must never be served.
+    with open(os.path.join(dash.data, "secret.txt"), "w") as f:
+        f.write("must-not-leak")
+    for path in ("/static/../data/config.yaml", "/..%2f..%2fdata/sqlite.db", "/static/..%2fsecret.txt",
+                 "/static/%2e%2e/%2e%2e/etc/passwd", "/static/../../../../etc/passwd",
+                 "/static//etc/passwd", "/static/index.html/..", "/data/secret.txt"):
+        with socket.create_connection(("127.0.0.1", dash.http_port), timeout=5) as s:
+            s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path).encode())
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        status = data.split(b"\r\n", 1)[0]
+        assert b"must-not-leak" not in data and b"root:" not in data, path
+        assert b" 404 " in status or b" 400 " in status or b" 301 " in status, (path, status)
+    st, hdrs, body = Http(dash.url("")).call("GET", "/")
+    assert st == 200 and "<html" in body.lower()
+
+
+@tap.test
 def wrong_passwords_lock_out_with_retry_after():
     c = Http(dash.url(""))
     user = "nobody-%d" % os.getpid()
