@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <uv.h>
 
@@ -244,6 +245,13 @@ int dash_run(const struct dash_opts *o)
     int code = 1;
     d->o = o;
     live_init(&d->lv);
+    /* One descriptor per agent and per browser: use the whole hard limit. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            log_warn("cannot raise the open-files limit to %llu", (unsigned long long)rl.rlim_max);
+    }
     uv_loop_init(&d->loop);
     uv_mutex_init(&d->db_lock);
 

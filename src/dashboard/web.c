@@ -1799,6 +1799,9 @@ int web_start(struct uv_loop_s *loop, const struct web_opts *o, struct live *lv,
     }
     struct http_config hc;
     http_config_defaults(&hc);
+    /* Idle or slow clients are closed by the header timeout; keep room for many of them
+     * without refusing real users (the gRPC side has its own cap). */
+    hc.max_connections = 16384;
     w->http = http_server_new(loop, &hc);
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         http_server_route(w->http, routes[i].method, routes[i].path, routes[i].cb, w);

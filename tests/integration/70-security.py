@@ -563,4 +563,67 @@ def sigterm_drains_and_exits_0_within_5s():
         d.cleanup()
 
 
+@tap.test
+def idle_and_slowloris_http_clients_do_not_delay_api_calls_or_reports():
+    n_idle, n_slow = 2000, 50
+    have = raise_nofile(n_idle + n_slow + 512)
+    if have < n_idle + n_slow + 256:
+        raise Skip("RLIMIT_NOFILE is %d" % have)
+    d = Dashboard()
+    socks = []
+    stop = threading.Event()
+    try:
+        d.start()
+        _, secret = d.add_server("live-http")
+        tok = json.loads(d.cli("token", "add", "--note", "t").stdout)["token"]
+        a = Agent(d, secret)
+        for _ in range(n_idle):
+            socks.append(socket.create_connection(("127.0.0.1", d.http_port), timeout=5))
+        slow = [socket.create_connection(("127.0.0.1", d.http_port), timeout=5)
+                for _ in range(n_slow)]
+        socks += slow
+        time.sleep(0.5)  # let the accepts drain
+
+        def dribble():  # one header byte per connection every 100 ms
+            req = b"GET /api/v1/server/list HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 64
+            i = 0
+            while not stop.is_set() and i < len(req):
+                for s in slow:
+                    try:
+                        s.send(req[i:i + 1])
+                    except OSError:
+                        pass
+                i += 1
+                stop.wait(0.1)
+        t = threading.Thread(target=dribble, daemon=True)
+        t.start()
+        worst_api = 0.0
+        import urllib.request
+        wait_for(lambda: d.accepts(secret), what="server accepted")
+        time.sleep(0.6)  # the CLI token reaches the running dashboard within 250 ms
+        for _ in range(20):
+            t1 = time.monotonic()
+            r = urllib.request.urlopen(urllib.request.Request(
+                "http://127.0.0.1:%d/api/v1/server/list" % d.http_port,
+                headers={"Authorization": tok}), timeout=5)
+            body = json.loads(r.read())
+            worst_api = max(worst_api, time.monotonic() - t1)
+            assert body["code"] == 0, body
+            time.sleep(0.05)
+        worst_rep = a.worst_of(20, gap=0.05)
+        stop.set()
+        t.join(5)
+        assert d.proc.poll() is None, "dashboard died"
+        assert worst_api < LATENCY_MAX, "API call took %.1f ms" % (worst_api * 1000)
+        assert worst_rep < LATENCY_MAX, "report took %.1f ms" % (worst_rep * 1000)
+        print("# HTTP port with %d idle + %d slowloris: worst API call %.1f ms, worst report %.1f ms"
+              % (n_idle, n_slow, worst_api * 1000, worst_rep * 1000))
+        a.close()
+    finally:
+        stop.set()
+        for s in socks:
+            s.close()
+        d.cleanup()
+
+
 tap.run()
