@@ -89,6 +89,19 @@ static int begin_unary(struct grpc_call *call)
     return 1;
 }
 
+/*
+ * The common start of a unary handler: the first message only, authenticated.
+ * Returns the server (and *out the service), or NULL when the call is already
+ * answered (a later message, or UNAUTHENTICATED).
+ */
+static struct live_server *unary_start(struct grpc_call *call, struct svc **out)
+{
+    if (!begin_unary(call))
+        return NULL;
+    *out = svc_of(call);
+    return auth(*out, call);
+}
+
 static void unary_half_close(struct grpc_call *call)
 {
     if (grpc_call_get_data(call) != &answered_marker) {
@@ -130,10 +143,8 @@ static void persist_live(struct svc *s, struct live_server *srv, int with_host)
 
 static void on_report_state(struct grpc_call *call, const uint8_t *data, size_t len)
 {
-    if (!begin_unary(call))
-        return;
-    struct svc *s = svc_of(call);
-    struct live_server *srv = auth(s, call);
+    struct svc *s;
+    struct live_server *srv = unary_start(call, &s);
     if (!srv)
         return;
     Proto__State *st = proto__state__unpack(NULL, len, data);
@@ -161,10 +172,8 @@ static void on_report_state(struct grpc_call *call, const uint8_t *data, size_t 
 
 static void on_report_info(struct grpc_call *call, const uint8_t *data, size_t len)
 {
-    if (!begin_unary(call))
-        return;
-    struct svc *s = svc_of(call);
-    struct live_server *srv = auth(s, call);
+    struct svc *s;
+    struct live_server *srv = unary_start(call, &s);
     if (!srv)
         return;
     Proto__Host *h = proto__host__unpack(NULL, len, data);
@@ -196,10 +205,8 @@ static void on_report_info(struct grpc_call *call, const uint8_t *data, size_t l
 
 static void on_report_task(struct grpc_call *call, const uint8_t *data, size_t len)
 {
-    if (!begin_unary(call))
-        return;
-    struct svc *s = svc_of(call);
-    struct live_server *srv = auth(s, call);
+    struct svc *s;
+    struct live_server *srv = unary_start(call, &s);
     if (!srv)
         return;
     Proto__TaskResult *r = proto__task_result__unpack(NULL, len, data);
@@ -362,10 +369,8 @@ static void on_iostream_half_close(struct grpc_call *call)
 
 static void on_lookup_geoip(struct grpc_call *call, const uint8_t *data, size_t len)
 {
-    if (!begin_unary(call))
-        return;
-    struct svc *s = svc_of(call);
-    struct live_server *srv = auth(s, call);
+    struct svc *s;
+    struct live_server *srv = unary_start(call, &s);
     if (!srv)
         return;
     Proto__GeoIP *q = proto__geo_ip__unpack(NULL, len, data);

@@ -177,19 +177,7 @@ static ssize_t call_read(nghttp2_session *session, int32_t stream_id, uint8_t *o
     (void)stream_id;
     (void)user_data;
     struct grpc_ccall *call = source->ptr;
-    size_t avail = call->outq.len - call->out_off;
-    size_t n = avail < length ? avail : length;
-    if (n) {
-        memcpy(out, call->outq.data + call->out_off, n);
-        call->out_off += n;
-        if (call->out_off == call->outq.len) {
-            buf_reset(&call->outq);
-            call->out_off = 0;
-        } else if (call->out_off >= (64u << 10)) {
-            buf_consume(&call->outq, call->out_off);
-            call->out_off = 0;
-        }
-    }
+    size_t n = h2io_outq_take(&call->outq, &call->out_off, out, length);
     if (call->outq.len - call->out_off == 0) {
         if (call->close_send) {
             *data_flags |= NGHTTP2_DATA_FLAG_EOF;

@@ -193,3 +193,21 @@ int h2io_finished(const struct h2io *io)
 {
     return io->ng && !nghttp2_session_want_read(io->ng) && !nghttp2_session_want_write(io->ng);
 }
+
+size_t h2io_outq_take(struct buf *q, size_t *off, uint8_t *out, size_t length)
+{
+    size_t avail = q->len - *off;
+    size_t n = avail < length ? avail : length;
+    if (n) {
+        memcpy(out, q->data + *off, n);
+        *off += n;
+        if (*off == q->len) {
+            buf_reset(q);
+            *off = 0;
+        } else if (*off >= (64u << 10)) {
+            buf_consume(q, *off);
+            *off = 0;
+        }
+    }
+    return n;
+}

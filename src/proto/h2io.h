@@ -64,4 +64,12 @@ int h2io_flush(struct h2io *io);
 /* 1 when the session neither wants to read nor write any more (GOAWAY done, fatal). */
 int h2io_finished(const struct h2io *io);
 
+/*
+ * Copies up to `length` queued bytes of a call's outgoing queue q, starting at
+ * *off, into out (an nghttp2 DATA payload) and advances *off; empties or
+ * compacts q once it is consumed or 64 KiB of it are. Returns the bytes copied.
+ * Shared by the client's and the server's data-source read callbacks.
+ */
+size_t h2io_outq_take(struct buf *q, size_t *off, uint8_t *out, size_t length);
+
 #endif
