@@ -206,6 +206,7 @@ struct collect__status {
 struct collector {
     struct collect_opts opts;   /* copy; strings borrowed */
     int root_is_slash;          /* opts.root is "/" (live system: netlink, uname) */
+    int cg_mem_missing;         /* no cgroup v2 memory.max: not retried until the next Host */
     const char *nic_allow[COLLECT_NICS_MAX];
     size_t n_nic_allow;
 

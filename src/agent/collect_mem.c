@@ -110,7 +110,11 @@ static int mem_sample(struct collector *c, struct mem_sample *s)
     int container = c->os.guest && (strcmp(c->os.virt_system, "lxc") == 0 ||
                                      strcmp(c->os.virt_system, "docker") == 0);
     uint64_t limit, current, inactive = 0;
-    if (container && cg_number(c, "/sys/fs/cgroup/memory.max", &limit) == 0 && limit > 0 &&
+    int cg = container && !c->cg_mem_missing ? cg_number(c, "/sys/fs/cgroup/memory.max", &limit)
+                                             : -ENOENT;
+    if (container && cg == -ENOENT)
+        c->cg_mem_missing = 1; /* a failed open per report costs more than the whole file read */
+    if (cg == 0 && limit > 0 &&
         limit < s->total && cg_number(c, "/sys/fs/cgroup/memory.current", &current) == 0) {
         cg_inactive_file(c, &inactive);
         s->total = limit;
@@ -134,6 +138,7 @@ int collect__mem_state(struct collector *c, Proto__State *st, uint64_t now_mono_
 
 int collect__mem_host(struct collector *c, Proto__Host *h)
 {
+    c->cg_mem_missing = 0; /* look for a cgroup limit again (every Host report, 10 min) */
     struct mem_sample s;
     int rc = mem_sample(c, &s);
     if (rc)
