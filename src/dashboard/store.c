@@ -750,6 +750,43 @@ int store_server_del(struct store *st, uint64_t id)
     return sqlite3_changes(st->main.db) > 0 ? 0 : -ENOENT;
 }
 
+/*
+ * Steps q to the end, growing an owned array of `size`-byte elements filled
+ * by from_row (each element starts zeroed). On a step error releases what was
+ * read with release, logs `what` and returns -EIO; else hands the array over.
+ * q is done (reset) either way.
+ */
+static int collect_rows(struct store *st, sqlite3_stmt *q, size_t size,
+                        void (*from_row)(sqlite3_stmt *q, void *elem),
+                        void (*release)(void *elem), const char *what, void **out, size_t *n)
+{
+    char *list = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            list = xrealloc(list, cap * size);
+        }
+        memset(list + cnt * size, 0, size);
+        from_row(q, list + cnt * size);
+        cnt++;
+    }
+    stmt_done(q);
+    if (rc != SQLITE_DONE) {
+        db_log(st->main.db, what);
+        for (size_t i = 0; i < cnt; i++)
+            release(list + i * size);
+        free(list);
+        *out = NULL;
+        *n = 0;
+        return -EIO;
+    }
+    *out = list;
+    *n = cnt;
+    return 0;
+}
+
 static void server_from_row(sqlite3_stmt *q, struct store_server *s)
 {
     memset(s, 0, sizeof(*s));
@@ -797,6 +834,16 @@ int store_server_get(struct store *st, uint64_t id, struct store_server *out)
     return ret;
 }
 
+static void server_row_cb(sqlite3_stmt *q, void *e)
+{
+    server_from_row(q, e);
+}
+
+static void server_release_cb(void *e)
+{
+    store_server_release(e);
+}
+
 int store_server_list(struct store *st, struct store_server **out, size_t *n)
 {
     *out = NULL;
@@ -804,25 +851,11 @@ int store_server_list(struct store *st, struct store_server **out, size_t *n)
     sqlite3_stmt *q = stmt_get(&st->main, S_SERVER_LIST);
     if (!q)
         return -EIO;
-    struct store_server *list = NULL;
-    size_t cnt = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            list = xrealloc(list, cap * sizeof(*list));
-        }
-        server_from_row(q, &list[cnt++]);
-    }
-    stmt_done(q);
-    if (rc != SQLITE_DONE) {
-        db_log(st->main.db, "listing servers");
-        store_server_list_free(list, cnt);
-        return -EIO;
-    }
+    void *list;
+    int rc = collect_rows(st, q, sizeof(**out), server_row_cb, server_release_cb,
+                          "listing servers", &list, n);
     *out = list;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 void store_server_list_free(struct store_server *list, size_t n)
@@ -1351,6 +1384,16 @@ int store_token_add(struct store *st, uint64_t user_id, const uint8_t *token_has
     return ret;
 }
 
+static void token_row_cb(sqlite3_stmt *q, void *e)
+{
+    token_from_row(q, e);
+}
+
+static void token_release_cb(void *e)
+{
+    store_token_release(e);
+}
+
 int store_token_list(struct store *st, uint64_t user_id, struct store_token **out, size_t *n)
 {
     *out = NULL;
@@ -1362,25 +1405,11 @@ int store_token_list(struct store *st, uint64_t user_id, struct store_token **ou
         stmt_done(q);
         return -EIO;
     }
-    struct store_token *list = NULL;
-    size_t cnt = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            list = xrealloc(list, cap * sizeof(*list));
-        }
-        token_from_row(q, &list[cnt++]);
-    }
-    stmt_done(q);
-    if (rc != SQLITE_DONE) {
-        db_log(st->main.db, "listing API tokens");
-        store_token_list_free(list, cnt);
-        return -EIO;
-    }
+    void *list;
+    int rc = collect_rows(st, q, sizeof(**out), token_row_cb, token_release_cb,
+                          "listing API tokens", &list, n);
     *out = list;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 void store_token_list_free(struct store_token *list, size_t n)
@@ -1478,6 +1507,8 @@ int store_session_add(struct store *st, uint64_t user_id, const uint8_t *token_h
     return ret;
 }
 
+static void session_from_row(sqlite3_stmt *q, struct store_session *x);
+
 int store_session_find(struct store *st, const uint8_t *token_hash, int64_t now_ms,
                        struct store_session *out)
 {
@@ -1494,12 +1525,7 @@ int store_session_find(struct store *st, const uint8_t *token_hash, int64_t now_
     int rc = sqlite3_step(q);
     int ret = 0;
     if (rc == SQLITE_ROW) {
-        out->id = (uint64_t)sqlite3_column_int64(q, 0);
-        out->user_id = (uint64_t)sqlite3_column_int64(q, 1);
-        col_hash(q, 2, out->token_hash);
-        out->created_at = sqlite3_column_int64(q, 3);
-        out->expires_at = sqlite3_column_int64(q, 4);
-        out->csrf_token = col_text(q, 5);
+        session_from_row(q, out);
     } else if (rc == SQLITE_DONE) {
         ret = -ENOENT;
     } else {
@@ -1508,6 +1534,26 @@ int store_session_find(struct store *st, const uint8_t *token_hash, int64_t now_
     }
     stmt_done(q);
     return ret;
+}
+
+static void session_from_row(sqlite3_stmt *q, struct store_session *x)
+{
+    x->id = (uint64_t)sqlite3_column_int64(q, 0);
+    x->user_id = (uint64_t)sqlite3_column_int64(q, 1);
+    col_hash(q, 2, x->token_hash);
+    x->created_at = sqlite3_column_int64(q, 3);
+    x->expires_at = sqlite3_column_int64(q, 4);
+    x->csrf_token = col_text(q, 5);
+}
+
+static void session_row_cb(sqlite3_stmt *q, void *e)
+{
+    session_from_row(q, e);
+}
+
+static void session_release_cb(void *e)
+{
+    store_session_release(e);
 }
 
 int store_session_list(struct store *st, int64_t now_ms, struct store_session **out, size_t *n)
@@ -1521,31 +1567,11 @@ int store_session_list(struct store *st, int64_t now_ms, struct store_session **
         stmt_done(q);
         return -EIO;
     }
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            *out = xrealloc(*out, cap * sizeof(**out));
-        }
-        struct store_session *x = &(*out)[(*n)++];
-        memset(x, 0, sizeof(*x));
-        x->id = (uint64_t)sqlite3_column_int64(q, 0);
-        x->user_id = (uint64_t)sqlite3_column_int64(q, 1);
-        col_hash(q, 2, x->token_hash);
-        x->created_at = sqlite3_column_int64(q, 3);
-        x->expires_at = sqlite3_column_int64(q, 4);
-        x->csrf_token = col_text(q, 5);
-    }
-    stmt_done(q);
-    if (rc != SQLITE_DONE) {
-        db_log(st->main.db, "listing sessions");
-        store_session_list_free(*out, *n);
-        *out = NULL;
-        *n = 0;
-        return -EIO;
-    }
-    return 0;
+    void *list;
+    int rc = collect_rows(st, q, sizeof(**out), session_row_cb, session_release_cb,
+                          "listing sessions", &list, n);
+    *out = list;
+    return rc;
 }
 
 void store_session_list_free(struct store_session *list, size_t n)
