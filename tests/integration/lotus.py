@@ -101,6 +101,7 @@ class Dashboard:
              "--grpc", "127.0.0.1:%d" % self.grpc_port] + self.extra_args,
             stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         wait_port("127.0.0.1", self.grpc_port, proc=self.proc)
+        wait_port("127.0.0.1", self.http_port, proc=self.proc)
         return self
 
     def url(self, path):
