@@ -5,6 +5,7 @@
 # is listed. Crash inputs go to BUILD_DIR/crashes/. Prints one line per target:
 #   fuzz_NAME: EXECS execs in SECONDS s (EXECS/s), corpus A -> B, crash: no|yes (FILE)
 # and exits 1 when any target crashed. FUZZ_JOBS=N runs N targets at a time (default 1).
+# FUZZ_RUNS=N also stops each target after N executions (SECONDS is then the upper bound).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,17 +30,19 @@ run_one() {
   local args=(-max_total_time="$secs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
               -artifact_prefix="$out/crashes/$name-")
   [ -n "$dict" ] && args+=(-dict="$dict")
+  [ -n "${FUZZ_RUNS:-}" ] && args+=(-runs="$FUZZ_RUNS")
   "$bin" "${args[@]}" "$corpus" >"$log" 2>&1
   local rc=$?
   local execs; execs=$(awk '/stat::number_of_executed_units/ { print $NF }' "$log")
   local took; took=$(awk '/stat::average_exec_per_sec/ { print $NF }' "$log")
+  local secs_used; secs_used=$(awk '/Done [0-9]+ runs in/ { print $(NF-1) }' "$log")
   local after; after=$(find "$corpus" -type f | wc -l)
   local crash="no"
   if [ "$rc" -ne 0 ]; then
     crash="yes ($(grep -o "$out/crashes/$name-[^ ]*" "$log" | tail -1); see $log)"
   fi
   printf 'fuzz_%s: %s execs in %s s (%s/s), corpus %s -> %s, crash: %s\n' \
-    "$name" "${execs:-?}" "$secs" "${took:-?}" "$before" "$after" "$crash"
+    "$name" "${execs:-?}" "${secs_used:-$secs}" "${took:-?}" "$before" "$after" "$crash"
   [ "$rc" -eq 0 ]
 }
 
