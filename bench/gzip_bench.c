@@ -20,7 +20,7 @@
 #include "core/buf.h"
 #include "dashboard/http_gzip.h"
 
-#define ROUNDS 50
+#define ROUNDS    50
 #define MAX_INPUT (64u << 20)
 
 static double now_us(void)
@@ -68,8 +68,8 @@ int main(int argc, char **argv)
             total += dt;
             best = dt < best ? dt : best;
         }
-        printf("level=%d in=%zu out=%zu ratio=%.3f mean_us=%.0f best_us=%.0f MB_per_s=%.0f\n", level,
-               in.len, out.len, (double)out.len / (double)in.len, total / ROUNDS, best,
+        printf("level=%d in=%zu out=%zu ratio=%.3f mean_us=%.0f best_us=%.0f MB_per_s=%.0f\n",
+               level, in.len, out.len, (double)out.len / (double)in.len, total / ROUNDS, best,
                (double)in.len / best);
     }
     buf_release(&out);

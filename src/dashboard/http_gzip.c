@@ -179,7 +179,7 @@ int http_gzip_compressible(const char *content_type)
     if (n >= 5 && strncasecmp(t, "text/", 5) == 0)
         return 1;
     static const char *const types[] = {
-        "application/json", "application/javascript", "application/xml",
+        "application/json", "application/javascript",    "application/xml",
         "image/svg+xml",    "application/manifest+json",
     };
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)

@@ -36,10 +36,10 @@ struct buf;
  * (several header lines are one comma-separated list).
  */
 struct http_gzip_accept {
-    int seen;     /* any Accept-Encoding field fed at all */
-    int gzip_q;   /* highest weight given to "gzip" or "x-gzip" */
-    int ident_q;  /* highest weight given to "identity" */
-    int star_q;   /* highest weight given to "*" */
+    int seen;    /* any Accept-Encoding field fed at all */
+    int gzip_q;  /* highest weight given to "gzip" or "x-gzip" */
+    int ident_q; /* highest weight given to "identity" */
+    int star_q;  /* highest weight given to "*" */
 };
 
 /* Initialises caller storage: nothing seen. */

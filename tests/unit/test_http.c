@@ -681,8 +681,8 @@ static void test_http__gzip_negotiated(void **state)
     static char plain[1 << 18];
 
     /* Accepted: gzip body that inflates to the identity bytes, Vary once. */
-    struct resp *r = one(e, "GET /gz/big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, deflate\r\n\r\n",
-                         0);
+    struct resp *r =
+        one(e, "GET /gz/big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, deflate\r\n\r\n", 0);
     assert_int_equal(r->status, 200);
     assert_true(has_header(r, "\r\nContent-Encoding: gzip\r\n"));
     assert_int_equal(count_str(r->head, "\r\nVary: Accept-Encoding\r\n"), 1);
@@ -699,7 +699,8 @@ static void test_http__gzip_negotiated(void **state)
     /* HEAD: the same headers (length of the gzip form), no body. */
     struct client c;
     client_open(&c, e->port);
-    client_sends(&c, "HEAD /gz/big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n");
+    client_sends(&c, "HEAD /gz/big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n"
+                     "Connection: close\r\n\r\n");
     static struct resp h;
     assert_int_equal(read_resp(&c, &h, 1), 0);
     assert_true(is_eof(&c)); /* nothing after the head */
@@ -713,7 +714,8 @@ static void test_http__gzip_negotiated(void **state)
         "GET /gz/big HTTP/1.1\r\nHost: x\r\n\r\n",
         "GET /gz/big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip;q=0\r\n\r\n",
         "GET /gz/big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br\r\n\r\n",
-        "GET /gz/big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: *\r\nAccept-Encoding: gzip;q=0\r\n\r\n",
+        "GET /gz/big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: *\r\n"
+        "Accept-Encoding: gzip;q=0\r\n\r\n",
     };
     for (size_t i = 0; i < sizeof(refuse) / sizeof(refuse[0]); i++) {
         r = one(e, refuse[i], 0);
@@ -724,7 +726,8 @@ static void test_http__gzip_negotiated(void **state)
         assert_memory_equal(r->body, want.data, want.len);
     }
     /* A second Accept-Encoding line counts too. */
-    r = one(e, "GET /gz/big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br\r\naccept-encoding: GZIP\r\n\r\n",
+    r = one(e, "GET /gz/big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br\r\n"
+               "accept-encoding: GZIP\r\n\r\n",
             0);
     assert_true(has_header(r, "\r\nContent-Encoding: gzip\r\n"));
     buf_release(&want);
@@ -736,8 +739,8 @@ static void test_http__gzip_skipped(void **state)
     static const char *const kinds[] = {"small", "bin", "off", "304"};
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
         char req[256];
-        snprintf(req, sizeof(req), "GET /gz/%s HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n",
-                 kinds[i]);
+        snprintf(req, sizeof(req),
+                 "GET /gz/%s HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", kinds[i]);
         struct resp *r = one(e, req, 0);
         assert_false(has_header(r, "Content-Encoding"));
         /* No choice was made, so no Vary either. */

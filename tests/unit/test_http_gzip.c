@@ -29,13 +29,13 @@ static void test_gzip__accept_encoding(void **state)
         {"gzip", 1},
         {"GZip", 1},
         {"x-gzip", 1},
-        {"gzip, deflate, br, zstd", 1},    /* Chromium */
+        {"gzip, deflate, br, zstd", 1}, /* Chromium */
         {"deflate,gzip", 1},
-        {" , gzip ,", 1},                  /* empty elements and whitespace */
+        {" , gzip ,", 1}, /* empty elements and whitespace */
         {"gzip ; q=0.3", 1},
         {"gzip;Q=0.001", 1},
         {"gzip;q=1.000", 1},
-        {"gzip;level=9", 1},               /* unknown parameters are skipped */
+        {"gzip;level=9", 1}, /* unknown parameters are skipped */
         {"*", 1},
         {"*;q=0.5", 1},
         {"br;q=1, *;q=0.1", 1},
@@ -46,7 +46,7 @@ static void test_gzip__accept_encoding(void **state)
         {"deflate, br", 0},
         {"gzip;q=0", 0},
         {"gzip; q=0.000", 0},
-        {"gzip;q=0, *", 0},                /* the explicit entry wins over "*" */
+        {"gzip;q=0, *", 0}, /* the explicit entry wins over "*" */
         {"*, gzip;q=0", 0},
         {"*;q=0", 0},
         {"identity;q=0, gzip;q=0", 0},
