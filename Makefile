@@ -30,7 +30,7 @@ ifneq ($(WERROR),)
 WARN += -Werror
 endif
 
-DASH_PKGS  := libuv libnghttp2 libprotobuf-c openssl sqlite3 jansson libsodium yaml-0.1 libmaxminddb
+DASH_PKGS  := libuv libnghttp2 libprotobuf-c openssl sqlite3 jansson libsodium yaml-0.1 libmaxminddb zlib
 AGENT_PKGS := libuv libnghttp2 libprotobuf-c openssl yaml-0.1
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -fPIE -fstack-protector-strong $(OPT) $(WARN) \

@@ -2,7 +2,8 @@
 # API throughput: wrk on /api/v1/server/details (token auth) with N reporting servers, against
 # Debian's nginx serving a file holding the same response bytes, same connections and duration.
 # Usage: bench/api.sh [--quick|--smoke] [BUILD_DIR]
-# Final line: BENCH api servers=N lotus_rps=X nginx_rps=Y ratio=X/Y bytes=B
+# Final line: BENCH api servers=N lotus_rps=X nginx_rps=Y ratio=X/Y bytes=B ... gzip_rps=Z gzip_bytes=G
+# (gzip_*: the same requests with Accept-Encoding: gzip, compressed on the dashboard's work pool)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=1000 DUR=10 CONNS=64
@@ -72,6 +73,7 @@ url="http://127.0.0.1:$hp/api/v1/server/details"
 curl -fsS -H "Authorization: $token" -o "$tmp/details.json" "$url"
 grep -q '"code":0' "$tmp/details.json" || { echo "bench: token not accepted" >&2; exit 1; }
 bytes=$(stat -c %s "$tmp/details.json")
+gzip_bytes=$(curl -fsS -H "Authorization: $token" -H "Accept-Encoding: gzip" "$url" | wc -c)
 
 mkdir -p "$tmp/www/api/v1/server" "$tmp/nginx"
 cp "$tmp/details.json" "$tmp/www/api/v1/server/details"
@@ -104,8 +106,11 @@ cmp -s <(curl -fsS "http://127.0.0.1:$np/api/v1/server/details") "$tmp/details.j
 rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p'; }
 lotus=$(wrk -t1 -c"$CONNS" -d"${DUR}s" -H "Authorization: $token" "$url" | rps)
 ngx=$(wrk -t1 -c"$CONNS" -d"${DUR}s" "http://127.0.0.1:$np/api/v1/server/details" | rps)
+gz=$(wrk -t1 -c"$CONNS" -d"${DUR}s" -H "Authorization: $token" -H "Accept-Encoding: gzip" "$url" | rps)
 ratio=$(awk -v a="$lotus" -v b="$ngx" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 printf '%-52s %12s\n' "GET /api/v1/server/details ($N servers, $bytes bytes)" "req/s"
 printf '%-52s %12s\n' "lotus-dashboard (token auth, live render)" "$lotus"
 printf '%-52s %12s\n' "nginx (same bytes from a file)" "$ngx"
-echo "BENCH api servers=$N lotus_rps=$lotus nginx_rps=$ngx ratio=$ratio bytes=$bytes conns=$CONNS dur=${DUR}s"
+printf '%-52s %12s\n' "lotus-dashboard, Accept-Encoding: gzip ($gzip_bytes bytes)" "$gz"
+echo "BENCH api servers=$N lotus_rps=$lotus nginx_rps=$ngx ratio=$ratio bytes=$bytes conns=$CONNS dur=${DUR}s" \
+  "gzip_rps=$gz gzip_bytes=$gzip_bytes"

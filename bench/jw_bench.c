@@ -4,7 +4,8 @@
  * load average in 1/2048 steps as macOS reports it and two with two decimals
  * as Linux /proc/loadavg gives them, three temperatures with one decimal,
  * mixed display indexes so the sort runs) and prints ns per server and per
- * request (mean and best of 200 rounds).
+ * request (mean and best of 200 rounds). With a file name argument it also
+ * writes the details body there (input for bench/gzip_bench.c).
  *
  * Build and run from the repository root after `make unit-tests`:
  *   cc -O2 -std=c11 -D_GNU_SOURCE -Isrc -Ibuild/gen bench/jw_bench.c src/core/jw.c src/core/buf.c \
@@ -32,7 +33,7 @@ static double now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     static struct live_server srv[N];
     static struct live_server *ptr[N];
@@ -106,6 +107,13 @@ int main(void)
     buf_init(&b, 0);
     api_v1_render_details(&b, &lv, NULL, NULL); /* warm up, size the buffer */
     size_t bytes = b.len;
+    if (argc > 1) {
+        FILE *f = fopen(argv[1], "wb");
+        if (!f || fwrite(b.data, 1, b.len, f) != b.len || fclose(f) != 0) {
+            perror(argv[1]);
+            return 1;
+        }
+    }
     /* Report the mean and the best round: this kind of VM is noisy. */
     double best = 1e18;
     double t0 = now_ns();

@@ -8,7 +8,7 @@ PKGS=(
   build-essential pkg-config clang clang-format libclang-rt-dev
   libuv1-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   libssl-dev libsqlite3-dev libjansson-dev libsodium-dev libcmocka-dev
-  libhttp-parser-dev libwslay-dev libyaml-dev libmaxminddb-dev
+  libhttp-parser-dev libwslay-dev libyaml-dev libmaxminddb-dev zlib1g-dev
   python3-grpcio python3-grpc-tools python3-protobuf
   libmaxmind-db-writer-perl nghttp2-client sqlite3 openssl curl
   chromium fonts-wqy-microhei

@@ -17,6 +17,13 @@
  * meanwhile the request is orphaned: it stays valid, respond() then just
  * frees it. TLS is not implemented; the seam is conn_write()/the read path in
  * http.c (one place each).
+ *
+ * Compression: respond() gzips a JSON/text body of at least
+ * HTTP_GZIP_MIN_BYTES when the request's Accept-Encoding allows gzip
+ * (http_gzip.h), labels it Content-Encoding: gzip, and sends "Vary:
+ * Accept-Encoding" on every response where that choice was possible. A
+ * handler may send a body it compressed itself with http_request_respond_gzip
+ * or opt out with http_request_set_compress(req, 0).
  */
 #ifndef LOTUS_DASHBOARD_HTTP_H
 #define LOTUS_DASHBOARD_HTTP_H
@@ -119,6 +126,12 @@ void http_request_body(const struct http_request *req, struct slice *out);
 const char *http_request_peer_ip(const struct http_request *req);
 /* 0 once the client connection is gone (the answer will be dropped). */
 int http_request_alive(const struct http_request *req);
+/*
+ * 1 when the answer may be gzip-encoded: the Accept-Encoding header(s)
+ * accept gzip (http_gzip_accept_gzip: "gzip;q=0" refuses, "*" counts, an
+ * absent header means identity).
+ */
+int http_request_accepts_gzip(const struct http_request *req);
 
 /* ---- responses ---- */
 
@@ -137,6 +150,21 @@ int http_request_add_header(struct http_request *req, const char *name, const ch
  */
 int http_request_respond(struct http_request *req, int status, const char *content_type,
                          struct buf *body);
+/*
+ * allow 0: respond() sends the body as given even when the client accepts
+ * gzip (for bodies with their own negotiation, like the precompressed assets;
+ * no Vary is added then either). allow 1 is the default.
+ */
+void http_request_set_compress(struct http_request *req, int allow);
+/*
+ * respond() for a body that already is one gzip member (gzbody consumed like
+ * respond()'s body): adds Content-Encoding: gzip and Vary: Accept-Encoding
+ * (unless a Vary naming it was added). Only call it when
+ * http_request_accepts_gzip(req). HEAD answers keep its Content-Length. If
+ * the headers do not fit HTTP_MAX_RESP_HEADERS it answers 500 instead.
+ */
+int http_request_respond_gzip(struct http_request *req, int status, const char *content_type,
+                              struct buf *gzbody);
 /* respond() with Content-Type: application/json; charset=utf-8. */
 int http_request_respond_json(struct http_request *req, int status, struct buf *body);
 /* respond() with a copy of a NUL-terminated text (borrowed). */

@@ -1549,20 +1549,36 @@ static void h_view_password(struct http_request *req, void *ud)
 
 /* ---- embedded UI ---- */
 
+/*
+ * An embedded asset. When it has a build-time gzip form, the representation
+ * follows Accept-Encoding: each form has its own strong ETag (so a cached
+ * identity copy never validates the gzip one), and every answer, 304s
+ * included, says "Vary: Accept-Encoding". No on-the-fly compression here.
+ */
 static void send_asset(struct http_request *req, const struct webasset *a)
 {
-    http_request_add_header(req, "ETag", a->etag);
+    int gz = a->gz && http_request_accepts_gzip(req);
+    const char *etag = gz ? a->gz_etag : a->etag;
+    http_request_set_compress(req, 0);
+    if (a->gz)
+        http_request_add_header(req, "Vary", "Accept-Encoding");
+    http_request_add_header(req, "ETag", etag);
     http_request_add_header(req, "Cache-Control",
                             a->immutable ? "public, max-age=31536000, immutable" : "no-cache");
     const char *inm = http_request_header(req, "if-none-match");
-    if (inm && strcmp(inm, a->etag) == 0) {
+    if (inm && strcmp(inm, etag) == 0) {
         http_request_respond(req, 304, NULL, NULL);
         return;
     }
     struct buf b;
     buf_init(&b, 0);
-    buf_append(&b, a->data, a->len);
-    http_request_respond(req, 200, a->content_type, &b);
+    if (gz) {
+        buf_append(&b, a->gz, a->gz_len);
+        http_request_respond_gzip(req, 200, a->content_type, &b);
+    } else {
+        buf_append(&b, a->data, a->len);
+        http_request_respond(req, 200, a->content_type, &b);
+    }
     buf_release(&b);
 }
 

@@ -11,6 +11,10 @@
  * simply not found. The HTTP layer decides which routes map to "/index.html"
  * (/, /login, /admin/...) and which prefix (/static/) goes to the table.
  *
+ * Text assets of at least 1 KiB also carry a gzip form (level 9, made at
+ * build time) when it is at least 10 % smaller; the HTTP layer picks it by the
+ * request's Accept-Encoding. Already-compressed types (png, woff2) have none.
+ *
  * Thread-safe: the table is const and the lookup keeps no state.
  */
 #ifndef LOTUS_DASHBOARD_WEBASSETS_H
@@ -27,6 +31,10 @@ struct webasset {
     int immutable;             /* 1: name carries a content hash, serve with
                                   "Cache-Control: public, max-age=31536000, immutable";
                                   0: revalidate ("no-cache") */
+    const unsigned char *gz;   /* gzip form (one RFC 1952 member), gz_len bytes; NULL = none */
+    size_t gz_len;
+    const char *gz_etag;       /* strong ETag of the gzip form (SHA-256 of its bytes, like etag);
+                                  NULL when gz is */
 };
 
 /* Longest path stored in the table (bytes); longer lookups fail fast. */

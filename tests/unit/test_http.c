@@ -23,9 +23,11 @@
 #include <unistd.h>
 
 #include <uv.h>
+#include <zlib.h>
 
 #include "core/buf.h"
 #include "dashboard/http.h"
+#include "dashboard/http_gzip.h"
 #include "dashboard/http_query.h"
 
 struct env {
@@ -120,6 +122,52 @@ static void h_async(struct http_request *req, void *ud)
     uv_timer_start(&l->t, late_fire, 50, 0);
 }
 
+/* JSON-like text of n bytes or a little more (compresses to ~1/5, not to nothing). */
+static void fill_json(struct buf *b, size_t n)
+{
+    for (int i = 0; b->len < n; i++)
+        buf_printf(b, "{\"id\":%d,\"name\":\"server-%d\",\"cpu\":%d.%02d},", i, i * 7919 % 1000,
+                   i % 100, i * 31 % 100);
+}
+
+/* /gz/<kind>: bodies for the compression tests. */
+static void h_gz(struct http_request *req, void *ud)
+{
+    const char *kind = http_request_param(req, "kind");
+    struct buf b;
+    buf_init(&b, 0);
+    if (strcmp(kind, "small") == 0) {
+        fill_json(&b, HTTP_GZIP_MIN_BYTES - 100);
+        http_request_respond_json(req, 200, &b);
+    } else if (strcmp(kind, "big") == 0) {
+        fill_json(&b, 4000); /* compressed on the loop thread */
+        http_request_respond_json(req, 200, &b);
+    } else if (strcmp(kind, "huge") == 0) {
+        fill_json(&b, 200000); /* compressed on the work pool */
+        http_request_respond_json(req, 200, &b);
+    } else if (strcmp(kind, "bin") == 0) {
+        fill_json(&b, 4000);
+        http_request_respond(req, 200, "application/octet-stream", &b);
+    } else if (strcmp(kind, "off") == 0) {
+        fill_json(&b, 4000);
+        http_request_set_compress(req, 0);
+        http_request_respond_json(req, 200, &b);
+    } else if (strcmp(kind, "pre") == 0) {
+        struct buf plain;
+        buf_init(&plain, 0);
+        fill_json(&plain, 4000);
+        http_gzip_compress(plain.data, plain.len, 9, &b);
+        buf_release(&plain);
+        http_request_respond_gzip(req, 200, "application/json", &b);
+    } else if (strcmp(kind, "304") == 0) {
+        fill_json(&b, 4000);
+        http_request_respond(req, 304, NULL, &b);
+    } else {
+        http_request_respond_text(req, 404, "text/plain", "no");
+    }
+    buf_release(&b);
+}
+
 struct upw {
     uv_write_t w;
     uv_tcp_t *tcp;
@@ -179,6 +227,7 @@ static void *loop_thread(void *arg)
     http_server_route(e->srv, "GET", "/async", h_async, &e->loop);
     http_server_route(e->srv, "GET", "/static/*path", h_rest, NULL);
     http_server_route(e->srv, "GET", "/dir/", h_hello, NULL);
+    http_server_route(e->srv, "GET", "/gz/:kind", h_gz, NULL);
     http_server_set_upgrade(e->srv, on_upgrade, NULL);
     int rc = http_server_listen(e->srv, "127.0.0.1", 0);
     e->port = rc == 0 ? http_server_port(e->srv) : -1;
@@ -221,7 +270,7 @@ struct client {
 struct resp {
     int status;
     char head[8192];
-    char body[8192];
+    char body[1 << 16];
     size_t body_len;
 };
 
@@ -591,6 +640,166 @@ static void test_http__upgrade_hook_gets_socket_and_leftover(void **state)
     client_close(&c);
 }
 
+/* Inflates a gzip body (RFC 1952) into out (cap bytes); returns the length or -1. */
+static long gunzip(const char *in, size_t len, char *out, size_t cap)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    if (inflateInit2(&zs, 15 + 16) != Z_OK)
+        return -1;
+    zs.next_in = (Bytef *)(uintptr_t)in;
+    zs.avail_in = (uInt)len;
+    zs.next_out = (Bytef *)out;
+    zs.avail_out = (uInt)cap;
+    int rc = inflate(&zs, Z_FINISH);
+    long n = (long)zs.total_out;
+    inflateEnd(&zs);
+    return rc == Z_STREAM_END && zs.avail_in == 0 ? n : -1;
+}
+
+static size_t count_str(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strcasestr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* The "Content-Length" value of a response head. */
+static size_t content_length(const struct resp *r)
+{
+    const char *p = strcasestr(r->head, "\r\nContent-Length: ");
+    return p ? (size_t)strtoul(p + 18, NULL, 10) : (size_t)-1;
+}
+
+static void test_http__gzip_negotiated(void **state)
+{
+    struct env *e = *state;
+    struct buf want;
+    buf_init(&want, 0);
+    fill_json(&want, 4000);
+    static char plain[1 << 18];
+
+    /* Accepted: gzip body that inflates to the identity bytes, Vary once. */
+    struct resp *r =
+        one(e, "GET /gz/big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, deflate\r\n\r\n", 0);
+    assert_int_equal(r->status, 200);
+    assert_true(has_header(r, "\r\nContent-Encoding: gzip\r\n"));
+    assert_int_equal(count_str(r->head, "\r\nVary: Accept-Encoding\r\n"), 1);
+    assert_true(has_header(r, "\r\nContent-Type: application/json; charset=utf-8\r\n"));
+    check_security_headers(r);
+    assert_true(r->body_len < want.len / 2);
+    long n = gunzip(r->body, r->body_len, plain, sizeof(plain));
+    assert_int_equal(n, (long)want.len);
+    assert_memory_equal(plain, want.data, want.len);
+    size_t gz_len = r->body_len;
+    char get_head[8192];
+    snprintf(get_head, sizeof(get_head), "%s", r->head);
+
+    /* HEAD: the same headers (length of the gzip form), no body. */
+    struct client c;
+    client_open(&c, e->port);
+    client_sends(&c, "HEAD /gz/big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n"
+                     "Connection: close\r\n\r\n");
+    static struct resp h;
+    assert_int_equal(read_resp(&c, &h, 1), 0);
+    assert_true(is_eof(&c)); /* nothing after the head */
+    client_close(&c);
+    assert_true(has_header(&h, "\r\nContent-Encoding: gzip\r\n"));
+    assert_true(has_header(&h, "\r\nVary: Accept-Encoding\r\n"));
+    assert_int_equal(content_length(&h), gz_len);
+
+    /* Refused or not asked for: identity, still with Vary. */
+    static const char *const refuse[] = {
+        "GET /gz/big HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /gz/big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip;q=0\r\n\r\n",
+        "GET /gz/big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br\r\n\r\n",
+        "GET /gz/big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: *\r\n"
+        "Accept-Encoding: gzip;q=0\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(refuse) / sizeof(refuse[0]); i++) {
+        r = one(e, refuse[i], 0);
+        assert_int_equal(r->status, 200);
+        assert_false(has_header(r, "Content-Encoding"));
+        assert_true(has_header(r, "\r\nVary: Accept-Encoding\r\n"));
+        assert_int_equal(r->body_len, want.len);
+        assert_memory_equal(r->body, want.data, want.len);
+    }
+    /* A second Accept-Encoding line counts too. */
+    r = one(e, "GET /gz/big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br\r\n"
+               "accept-encoding: GZIP\r\n\r\n",
+            0);
+    assert_true(has_header(r, "\r\nContent-Encoding: gzip\r\n"));
+    buf_release(&want);
+}
+
+static void test_http__gzip_skipped(void **state)
+{
+    struct env *e = *state;
+    static const char *const kinds[] = {"small", "bin", "off", "304"};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        char req[256];
+        snprintf(req, sizeof(req),
+                 "GET /gz/%s HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", kinds[i]);
+        struct resp *r = one(e, req, 0);
+        assert_false(has_header(r, "Content-Encoding"));
+        /* No choice was made, so no Vary either. */
+        assert_false(has_header(r, "\r\nVary:"));
+        if (strcmp(kinds[i], "304") == 0) {
+            assert_int_equal(r->status, 304);
+            assert_int_equal(r->body_len, 0);
+        } else {
+            assert_int_equal(r->status, 200);
+            assert_true(r->body_len > 0 && r->body[0] == '{');
+        }
+    }
+    /* A body the handler compressed itself is labelled once, not compressed again. */
+    struct resp *r = one(e, "GET /gz/pre HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", 0);
+    assert_int_equal(count_str(r->head, "Content-Encoding: gzip"), 1);
+    assert_int_equal(count_str(r->head, "\r\nVary: Accept-Encoding\r\n"), 1);
+    static char plain[1 << 16];
+    long n = gunzip(r->body, r->body_len, plain, sizeof(plain));
+    assert_true(n >= 4000 && plain[0] == '{');
+}
+
+/* Bodies over 64 KiB are compressed on the work pool; pipelined answers keep their order. */
+static void test_http__gzip_pool_keeps_order(void **state)
+{
+    struct env *e = *state;
+    struct buf want;
+    buf_init(&want, 0);
+    fill_json(&want, 200000);
+    static char plain[1 << 18];
+    struct client c;
+    client_open(&c, e->port);
+    client_sends(&c, "GET /gz/huge HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n"
+                     "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+                     "GET /gz/huge HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n");
+    static struct resp r;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(read_resp(&c, &r, 0), 0);
+        assert_int_equal(r.status, 200);
+        if (i == 1) {
+            assert_string_equal(r.body, "hello");
+            continue;
+        }
+        assert_true(has_header(&r, "\r\nContent-Encoding: gzip\r\n"));
+        long n = gunzip(r.body, r.body_len, plain, sizeof(plain));
+        assert_int_equal(n, (long)want.len);
+        assert_memory_equal(plain, want.data, want.len);
+    }
+    client_close(&c);
+    /* The client leaves while its body is being compressed: the server carries on. */
+    for (int i = 0; i < 5; i++) {
+        client_open(&c, e->port);
+        client_sends(&c, "GET /gz/huge HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n");
+        client_close(&c);
+    }
+    struct resp *h = one(e, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    assert_int_equal(h->status, 200);
+    buf_release(&want);
+}
+
 static void test_http__memory_conn_byte_by_byte(void **state)
 {
     (void)state;
@@ -627,6 +836,9 @@ int main(void)
         cmocka_unit_test(test_http__survives_client_disconnects),
         cmocka_unit_test(test_http__upgrade_hook_gets_socket_and_leftover),
         cmocka_unit_test(test_http__memory_conn_byte_by_byte),
+        cmocka_unit_test(test_http__gzip_negotiated),
+        cmocka_unit_test(test_http__gzip_skipped),
+        cmocka_unit_test(test_http__gzip_pool_keeps_order),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

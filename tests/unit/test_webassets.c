@@ -5,8 +5,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
+#include "dashboard/http_gzip.h"
 #include "dashboard/webassets.h"
 
 static const struct webasset *find(const char *p)
@@ -135,6 +139,66 @@ static void test_webassets__install_script_embedded(void **state)
     assert_true(a->len > 0);
 }
 
+/* Inflates one gzip member; returns the owned result or NULL when it is not exactly one member. */
+static unsigned char *gunzip(const unsigned char *in, size_t len, size_t cap, size_t *out_len)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    if (inflateInit2(&zs, 15 + 16) != Z_OK)
+        return NULL;
+    unsigned char *out = malloc(cap + 1);
+    zs.next_in = (Bytef *)(uintptr_t)in;
+    zs.avail_in = (uInt)len;
+    zs.next_out = out;
+    zs.avail_out = (uInt)cap + 1;
+    int rc = inflate(&zs, Z_FINISH);
+    *out_len = zs.total_out;
+    inflateEnd(&zs);
+    if (rc != Z_STREAM_END || zs.avail_in != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static void test_webassets__gzip_forms(void **state)
+{
+    (void)state;
+    size_t with = 0;
+    for (size_t i = 0; i < webasset_count(); i++) {
+        const struct webasset *a = webasset_at(i);
+        if (!a->gz) {
+            assert_int_equal(a->gz_len, 0);
+            assert_null(a->gz_etag);
+            /* Only small text assets, or ones gzip does not shrink, go without. */
+            if (http_gzip_compressible(a->content_type) && a->len >= HTTP_GZIP_MIN_BYTES * 4)
+                fail_msg("%s (%zu bytes) has no gzip form", a->path, a->len);
+            continue;
+        }
+        with++;
+        assert_true(http_gzip_compressible(a->content_type));
+        assert_true(a->len >= HTTP_GZIP_MIN_BYTES);
+        assert_true(a->gz_len <= a->len * 9 / 10);
+        /* Its own strong ETag, same shape as the identity one. */
+        assert_non_null(a->gz_etag);
+        assert_int_equal(strlen(a->gz_etag), 18);
+        assert_string_not_equal(a->gz_etag, a->etag);
+        size_t n;
+        unsigned char *back = gunzip(a->gz, a->gz_len, a->len, &n);
+        if (!back)
+            fail_msg("%s: gzip form does not inflate", a->path);
+        assert_int_equal(n, a->len);
+        assert_memory_equal(back, a->data, n);
+        free(back);
+    }
+    assert_true(with > 10);
+    char path[WEBASSET_PATH_MAX + 1];
+    assert_int_equal(hashed_ref(".js", path, sizeof(path)), 0);
+    assert_non_null(find(path)->gz);
+    assert_int_equal(hashed_ref(".css", path, sizeof(path)), 0);
+    assert_non_null(find(path)->gz);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -144,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_webassets__table_sorted_and_every_entry_findable),
         cmocka_unit_test(test_webassets__unknown_and_traversal_not_found),
         cmocka_unit_test(test_webassets__install_script_embedded),
+        cmocka_unit_test(test_webassets__gzip_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
