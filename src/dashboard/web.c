@@ -27,6 +27,7 @@
 #include "dashboard/auth.h"
 #include "dashboard/config.h"
 #include "dashboard/http.h"
+#include "dashboard/http_gzip.h"
 #include "dashboard/live.h"
 #include "dashboard/store.h"
 #include "dashboard/svc.h"
@@ -53,7 +54,10 @@ struct api_cache {
     uint64_t gen;
     uint64_t at_ms; /* uv_now */
     uint64_t used;  /* for replacement */
+    uint64_t serial;    /* which render body holds (web.render_serial) */
+    uint64_t gz_serial; /* the render gz was compressed from; valid iff == serial */
     struct buf body;
+    struct buf gz; /* body as one gzip member, made on the work pool for gzip clients */
 };
 
 struct web {
@@ -75,6 +79,7 @@ struct web {
     char cookie_vp[160]; /* "<cookiename>-vp" */
     struct api_cache cache[CACHE_SLOTS];
     uint64_t cache_tick;
+    uint64_t render_serial;
     char agent_path[64];   /* "/static/lotus-agent-linux-<arch>" */
     struct buf agent_bin;  /* the lotus-agent next to this binary, read at start (may be empty) */
     char agent_etag[40];
@@ -90,6 +95,7 @@ struct job {
     struct http_request *req; /* NULL for fire-and-forget jobs */
     job_fn run;               /* pool thread, store lock held */
     job_fn done;              /* loop thread */
+    int no_db;                /* run without the store lock (CPU-only work) */
     int rc;
     uint64_t id;
     uint64_t user_id;
@@ -107,6 +113,7 @@ struct job {
     size_t n;
     uint64_t *ids;
     size_t n_ids;
+    struct buf in, out; /* gzip jobs */
 };
 
 static int64_t now_ms(void)
@@ -161,6 +168,10 @@ static void reply_result(struct http_request *req, int code, struct buf *result)
 static void job_work(uv_work_t *w)
 {
     struct job *j = w->data;
+    if (j->no_db) {
+        j->run(j);
+        return;
+    }
     uv_mutex_lock(j->web->lock);
     j->run(j);
     uv_mutex_unlock(j->web->lock);
@@ -175,6 +186,8 @@ static void job_free(struct job *j)
     store_server_release(&j->srv);
     store_user_release(&j->user);
     store_token_list_free(j->tokens, j->n);
+    buf_release(&j->in);
+    buf_release(&j->out);
     free(j);
 }
 
@@ -202,6 +215,8 @@ static struct job *job_new(struct web *web, struct http_request *req, job_fn run
     j->run = run;
     j->done = done;
     j->work.data = j;
+    buf_init(&j->in, 0);
+    buf_init(&j->out, 0);
     return j;
 }
 
@@ -841,6 +856,63 @@ static void h_token_del(struct http_request *req, void *ud)
 
 /* ---- /api/v1 ---- */
 
+static void v1_gzip_run(struct job *j)
+{
+    j->rc = http_gzip_compress(j->in.data, j->in.len, HTTP_GZIP_LEVEL, &j->out);
+}
+
+/* Loop thread: keeps the gzip form in its cache slot if that slot still holds the same render. */
+static void v1_gzip_done(struct job *j)
+{
+    struct web *w = j->web;
+    if (j->rc != 0) { /* cancelled or zlib failed: the identity body is still a valid answer */
+        http_request_set_compress(j->req, 0);
+        http_request_respond_json(j->req, 200, &j->in);
+        return;
+    }
+    if (!w->closing && j->id < CACHE_SLOTS && (int64_t)w->cache[j->id].serial == j->when) {
+        struct api_cache *slot = &w->cache[j->id];
+        buf_reset(&slot->gz);
+        buf_append(&slot->gz, j->out.data, j->out.len);
+        slot->gz_serial = slot->serial;
+    }
+    http_request_respond_gzip(j->req, 200, "application/json; charset=utf-8", &j->out);
+}
+
+/*
+ * Sends a rendered /api/v1 body (borrowed) from cache slot (NULL = not
+ * cached). gzip clients get the slot's gzip form when it was made from this
+ * render, else it is compressed on the work pool (a 1000-server details body
+ * takes 3.5-6 ms at level 1, too long for the loop) and kept in the slot, so
+ * a busy gzip client costs one compression per render, not one per request.
+ */
+static void v1_send(struct web *w, struct http_request *req, struct api_cache *slot,
+                    const struct buf *body)
+{
+    if (body->len < HTTP_GZIP_MIN_BYTES || !http_request_accepts_gzip(req)) {
+        struct buf b;
+        buf_init(&b, 0);
+        buf_append(&b, body->data, body->len);
+        http_request_respond_json(req, 200, &b);
+        buf_release(&b);
+        return;
+    }
+    if (slot && slot->gz_serial == slot->serial && slot->gz.len) {
+        struct buf b;
+        buf_init(&b, 0);
+        buf_append(&b, slot->gz.data, slot->gz.len);
+        http_request_respond_gzip(req, 200, "application/json; charset=utf-8", &b);
+        buf_release(&b);
+        return;
+    }
+    struct job *j = job_new(w, req, v1_gzip_run, v1_gzip_done);
+    j->no_db = 1;
+    j->id = slot ? (uint64_t)(slot - w->cache) : CACHE_SLOTS;
+    j->when = slot ? (int64_t)slot->serial : -1;
+    buf_append(&j->in, body->data, body->len);
+    job_start(j);
+}
+
 /*
  * Answers a list/details request from the cache when the registry has not
  * changed since the body was rendered, or it was rendered under
@@ -868,11 +940,7 @@ static void v1_render_cached(struct web *w, struct http_request *req, int detail
         }
         if (slot && (slot->gen == w->lv->gen || now - slot->at_ms < CACHE_MAX_AGE_MS)) {
             slot->used = ++w->cache_tick;
-            struct buf b;
-            buf_init(&b, 0);
-            buf_append(&b, slot->body.data, slot->body.len);
-            http_request_respond_json(req, 200, &b);
-            buf_release(&b);
+            v1_send(w, req, slot, &slot->body);
             return;
         }
         if (!slot) {
@@ -892,8 +960,9 @@ static void v1_render_cached(struct web *w, struct http_request *req, int detail
         slot->gen = w->lv->gen;
         slot->at_ms = now;
         slot->used = ++w->cache_tick;
+        slot->serial = ++w->render_serial;
     }
-    http_request_respond_json(req, 200, &b);
+    v1_send(w, req, slot, &b);
     buf_release(&b);
 }
 
@@ -1799,8 +1868,10 @@ int web_start(struct uv_loop_s *loop, const struct web_opts *o, struct live *lv,
     w->config_path = o->config_path;
     w->grpc_port = o->grpc_port;
     auth_init(&w->auth);
-    for (size_t i = 0; i < CACHE_SLOTS; i++)
+    for (size_t i = 0; i < CACHE_SLOTS; i++) {
         buf_init(&w->cache[i].body, 0);
+        buf_init(&w->cache[i].gz, 0);
+    }
     buf_init(&w->agent_bin, 64u << 20);
     load_agent_binary(w);
     randombytes_buf(w->vp_key, sizeof(w->vp_key));
@@ -1851,8 +1922,10 @@ void web_free(struct web *w)
     http_server_close(w->http, NULL, NULL);
     w->http = NULL;
     w->closing = 1;
-    for (size_t i = 0; i < CACHE_SLOTS; i++)
+    for (size_t i = 0; i < CACHE_SLOTS; i++) {
         buf_release(&w->cache[i].body);
+        buf_release(&w->cache[i].gz);
+    }
     buf_release(&w->agent_bin);
     if (w->pending == 0) {
         auth_release(&w->auth);

@@ -3,6 +3,7 @@ forms and the on-the-fly gzip of the JSON API, negotiated by Accept-Encoding, ch
 raw bytes (http.client does not decode) and with `curl --compressed` as a real client."""
 import gzip
 import http.client
+import time
 import json
 import os
 import re
@@ -151,6 +152,29 @@ def api_list_gzip_decompresses_to_the_identity_json():
 def api_details_gzip_decompresses_to_the_identity_json():
     ident = check_api("/api/v1/server/details")
     assert len(ident) > 65536, len(ident)  # compressed on the work pool
+
+
+@tap.test
+def api_gzip_form_follows_the_registry():
+    # The gzip form is cached next to the rendered body: repeated requests get the same
+    # bytes, and a change to the registry shows up in the gzip answer as in the identity one.
+    _, _, first = get("/api/v1/server/details", dict(GZ, **API))
+    _, _, again = get("/api/v1/server/details", dict(GZ, **API))
+    assert first == again
+    c = http.client.HTTPConnection("127.0.0.1", dash.http_port, timeout=10)
+    c.request("POST", "/api/v1/server/register", body=json.dumps({"Name": "gz-new"}),
+              headers=dict(API, **{"Content-Type": "application/json"}))
+    r = c.getresponse()
+    reply = json.loads(r.read())
+    c.close()
+    assert r.status == 200 and reply["code"] == 200, reply
+    time.sleep(0.25)  # past the 100 ms the API may serve a cached render
+    _, h, packed = get("/api/v1/server/details", dict(GZ, **API))
+    assert h["content-encoding"] == "gzip"
+    names = [s["name"] for s in json.loads(gzip.decompress(packed))["result"]]
+    assert "gz-new" in names and len(names) == N_SERVERS + 1, len(names)
+    _, _, ident = get("/api/v1/server/details", API)
+    assert json.loads(gzip.decompress(packed)) == json.loads(ident)
 
 
 @tap.test
