@@ -5,9 +5,8 @@
  *
  * Build (from the repository root):
  *   clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Isrc -Ibuild/gen \
- *     fuzz/fuzz_query.c src/dashboard/http_query.c src/core/buf.c src/core/xalloc.c src/core/log.c \
- *     -o build/fuzz_query
- *   build/fuzz_query fuzz/corpus/query
+ *     fuzz/fuzz_query.c src/dashboard/http_query.c src/core/buf.c src/core/xalloc.c src/core/log.c
+ * \ -o build/fuzz_query build/fuzz_query fuzz/corpus/query
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +44,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (v.ptr < hdr || v.ptr + v.len > hdr + strlen(hdr))
             abort();
     }
+    /* If-None-Match: a match needs the tag itself or "*" in the header. */
+    if (http_query_etag_match(hdr, "\"abc\"") && !strstr(hdr, "\"abc\"") && !strchr(hdr, '*'))
+        abort();
     free(hdr);
     return 0;
 }

@@ -172,3 +172,55 @@ int http_query_cookie(const char *header, const char *name, struct slice *out)
     }
     return -ENOENT;
 }
+
+/* etagc (RFC 9110 §8.8.3): %x21 / %x23-7E / obs-text. */
+static int is_etagc(unsigned char c)
+{
+    return c == 0x21 || (c >= 0x23 && c != 0x7f);
+}
+
+/* Skips an optional "W/" and returns the opaque tag's end ('"' included) or NULL if malformed. */
+static const char *etag_opaque(const char *p, const char **start)
+{
+    if (p[0] == 'W' && p[1] == '/')
+        p += 2;
+    if (*p != '"')
+        return NULL;
+    *start = p++;
+    while (is_etagc((unsigned char)*p))
+        p++;
+    return *p == '"' ? p + 1 : NULL;
+}
+
+int http_query_etag_match(const char *header, const char *etag)
+{
+    const char *want, *want_end = etag_opaque(etag, &want);
+    if (!want_end)
+        return 0;
+    size_t want_len = (size_t)(want_end - want);
+    const char *p = header;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '*') {
+        const char *q = p + 1;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        return *q == '\0';
+    }
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (!*p)
+            return 0;
+        const char *tag, *end = etag_opaque(p, &tag);
+        if (!end)
+            return 0;
+        if ((size_t)(end - tag) == want_len && memcmp(tag, want, want_len) == 0)
+            return 1;
+        p = end;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p && *p != ',')
+            return 0;
+    }
+}

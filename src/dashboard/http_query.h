@@ -15,8 +15,8 @@
 #define HTTP_QUERY_MAX_PARAMS 256
 
 struct http_query {
-    struct buf store;                       /* owned: decoded "key\0value\0" pairs */
-    size_t key_off[HTTP_QUERY_MAX_PARAMS];  /* offsets into store.data */
+    struct buf store;                      /* owned: decoded "key\0value\0" pairs */
+    size_t key_off[HTTP_QUERY_MAX_PARAMS]; /* offsets into store.data */
     size_t val_off[HTTP_QUERY_MAX_PARAMS];
     size_t n;
 };
@@ -57,5 +57,16 @@ const char *http_query_value(const struct http_query *q, size_t i);
  * -ENOENT when absent.
  */
 int http_query_cookie(const char *header, const char *name, struct slice *out);
+
+/*
+ * If-None-Match (RFC 9110 §13.1.2) against the current entity tag, both
+ * borrowed and NUL-terminated; etag is a quoted tag, optionally "W/"-prefixed.
+ * 1 when the header is "*" or lists a tag that matches etag by the weak
+ * comparison (opaque parts equal, W/ ignored), else 0. The header is a
+ * comma-separated list with optional whitespace; parsing stops at the first
+ * malformed element (what came before still counts), so a garbled header
+ * never matches by accident and a full answer is sent.
+ */
+int http_query_etag_match(const char *header, const char *etag);
 
 #endif

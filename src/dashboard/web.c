@@ -28,6 +28,7 @@
 #include "dashboard/config.h"
 #include "dashboard/http.h"
 #include "dashboard/http_gzip.h"
+#include "dashboard/http_query.h"
 #include "dashboard/live.h"
 #include "dashboard/store.h"
 #include "dashboard/svc.h"
@@ -1635,7 +1636,7 @@ static void send_asset(struct http_request *req, const struct webasset *a)
     http_request_add_header(req, "Cache-Control",
                             a->immutable ? "public, max-age=31536000, immutable" : "no-cache");
     const char *inm = http_request_header(req, "if-none-match");
-    if (inm && strcmp(inm, etag) == 0) {
+    if (inm && http_query_etag_match(inm, etag)) {
         http_request_respond(req, 304, NULL, NULL);
         return;
     }
@@ -1657,7 +1658,7 @@ static void send_agent(struct web *w, struct http_request *req)
     http_request_add_header(req, "ETag", w->agent_etag);
     http_request_add_header(req, "Cache-Control", "no-cache");
     const char *inm = http_request_header(req, "if-none-match");
-    if (inm && strcmp(inm, w->agent_etag) == 0) {
+    if (inm && http_query_etag_match(inm, w->agent_etag)) {
         http_request_respond(req, 304, NULL, NULL);
         return;
     }

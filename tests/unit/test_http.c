@@ -474,7 +474,8 @@ static void test_http__body_too_large_413(void **state)
 
     /* a body within the limit is echoed, with a request header round trip */
     client_open(&c, e->port);
-    client_sends(&c, "POST /echo HTTP/1.1\r\nHost: x\r\nX-Test: 42\r\nContent-Length: 5\r\n\r\nabcde");
+    client_sends(&c,
+                 "POST /echo HTTP/1.1\r\nHost: x\r\nX-Test: 42\r\nContent-Length: 5\r\n\r\nabcde");
     assert_int_equal(read_resp(&c, &r, 0), 0);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "abcde");
@@ -573,11 +574,11 @@ static void test_http__query_decoding(void **state)
     http_query_init(&q);
     const char *s = "k=v;x&&=empty&noval&%41%42=%e4%b8%ad&n=%00&t=a%2Bb";
     assert_int_equal(http_query_parse(&q, s, strlen(s)), 0);
-    assert_null(http_query_get(&q, "k"));       /* ';' drops the pair, as Go */
+    assert_null(http_query_get(&q, "k")); /* ';' drops the pair, as Go */
     assert_string_equal(http_query_get(&q, ""), "empty");
     assert_string_equal(http_query_get(&q, "noval"), "");
     assert_string_equal(http_query_get(&q, "AB"), "中");
-    assert_null(http_query_get(&q, "n"));       /* decoded NUL refused */
+    assert_null(http_query_get(&q, "n")); /* decoded NUL refused */
     assert_string_equal(http_query_get(&q, "t"), "a+b");
     http_query_release(&q);
 
@@ -587,11 +588,31 @@ static void test_http__query_decoding(void **state)
     assert_string_equal(out, "a+b");
 }
 
+static void test_http__etag_match(void **state)
+{
+    (void)state;
+    const char *tag = "\"a1\"";
+    assert_int_equal(http_query_etag_match("\"a1\"", tag), 1);
+    assert_int_equal(http_query_etag_match(" W/\"a1\" ", tag), 1); /* weak comparison */
+    assert_int_equal(http_query_etag_match("\"a1\"", "W/\"a1\""), 1);
+    assert_int_equal(http_query_etag_match("\"x\", \"a1\"", tag), 1); /* a list */
+    assert_int_equal(http_query_etag_match("\"x\",W/\"a1\",\"y\"", tag), 1);
+    assert_int_equal(http_query_etag_match("*", tag), 1);
+    assert_int_equal(http_query_etag_match(" * ", tag), 1);
+    assert_int_equal(http_query_etag_match("\"a1x\"", tag), 0);
+    assert_int_equal(http_query_etag_match("a1", tag), 0);                 /* unquoted */
+    assert_int_equal(http_query_etag_match("\"a1", tag), 0);               /* unterminated */
+    assert_int_equal(http_query_etag_match("\"x\" junk, \"a1\"", tag), 0); /* stops at junk */
+    assert_int_equal(http_query_etag_match("*, \"x\"", tag), 0);           /* "*" only alone */
+    assert_int_equal(http_query_etag_match("", tag), 0);
+    assert_int_equal(http_query_etag_match("\"a1\"", "bad"), 0);
+}
+
 static void test_http__cookies(void **state)
 {
     struct env *e = *state;
-    struct resp *r =
-        one(e, "GET /cookie HTTP/1.1\r\nHost: x\r\nCookie: a=1; bad name=2; sid=\"abc\"\r\n\r\n", 0);
+    struct resp *r = one(
+        e, "GET /cookie HTTP/1.1\r\nHost: x\r\nCookie: a=1; bad name=2; sid=\"abc\"\r\n\r\n", 0);
     assert_string_equal(r->body, "sid=abc");
     r = one(e, "GET /cookie HTTP/1.1\r\nHost: x\r\n\r\n", 0);
     assert_string_equal(r->body, "no sid");
@@ -600,7 +621,8 @@ static void test_http__cookies(void **state)
     assert_int_equal(http_query_cookie("x=1;  nezha-dashboard=tok ; y", "nezha-dashboard", &v), 0);
     assert_int_equal(v.len, 3);
     assert_memory_equal(v.ptr, "tok", 3);
-    assert_int_equal(http_query_cookie("sid=a\\b; sid=ok", "sid", &v), 0); /* invalid first skipped */
+    assert_int_equal(http_query_cookie("sid=a\\b; sid=ok", "sid", &v),
+                     0); /* invalid first skipped */
     assert_memory_equal(v.ptr, "ok", 2);
     assert_int_equal(http_query_cookie("sidx=1", "sid", &v), -ENOENT);
 }
@@ -726,8 +748,9 @@ static void test_http__gzip_negotiated(void **state)
         assert_memory_equal(r->body, want.data, want.len);
     }
     /* A second Accept-Encoding line counts too. */
-    r = one(e, "GET /gz/big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br\r\n"
-               "accept-encoding: GZIP\r\n\r\n",
+    r = one(e,
+            "GET /gz/big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br\r\n"
+            "accept-encoding: GZIP\r\n\r\n",
             0);
     assert_true(has_header(r, "\r\nContent-Encoding: gzip\r\n"));
     buf_release(&want);
@@ -833,6 +856,7 @@ int main(void)
         cmocka_unit_test(test_http__router),
         cmocka_unit_test(test_http__query_decoding),
         cmocka_unit_test(test_http__cookies),
+        cmocka_unit_test(test_http__etag_match),
         cmocka_unit_test(test_http__survives_client_disconnects),
         cmocka_unit_test(test_http__upgrade_hook_gets_socket_and_leftover),
         cmocka_unit_test(test_http__memory_conn_byte_by_byte),
