@@ -37,14 +37,14 @@
 #include "dashboard/http_query.h"
 #include "proto/tls.h"
 
-#define READ_CHUNK     65536
-#define MAX_UNPARSED   (2 * READ_CHUNK + 16384) /* bytes kept while parsing is paused */
-#define MAX_ROUTES     256
-#define MAX_SEGMENTS   32
-#define MAX_PATH_BYTES 8192
-#define MAX_TLS_BUFFERED MAX_UNPARSED /* ciphertext fed to OpenSSL and not yet decrypted */
-#define TLS_RECORD     16384        /* largest TLS plaintext record */
-#define TLS_RECORD_HANDSHAKE 0x16   /* first byte of a TLS client hello */
+#define READ_CHUNK           65536
+#define MAX_UNPARSED         (2 * READ_CHUNK + 16384) /* bytes kept while parsing is paused */
+#define MAX_ROUTES           256
+#define MAX_SEGMENTS         32
+#define MAX_PATH_BYTES       8192
+#define MAX_TLS_BUFFERED     MAX_UNPARSED /* ciphertext fed to OpenSSL and not yet decrypted */
+#define TLS_RECORD           16384        /* largest TLS plaintext record */
+#define TLS_RECORD_HANDSHAKE 0x16         /* first byte of a TLS client hello */
 
 enum timer_mode { TM_NONE, TM_HEADERS, TM_IDLE, TM_BODY, TM_LINGER };
 
@@ -384,7 +384,7 @@ static void sock_write(struct http_conn *c, char *hdr, size_t hlen, char *body, 
     c->write_bytes += wr->len;
 }
 
-/* Sends the ciphertext OpenSSL has produced (handshake, records, alerts). Returns 0 or -1 (closed). */
+/* Sends the ciphertext OpenSSL made (handshake, records, alerts). Returns 0, or -1 once closed. */
 static int tls_flush(struct http_conn *c)
 {
     struct buf ct;

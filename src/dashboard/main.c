@@ -52,7 +52,7 @@ static void usage(FILE *out)
             "  --grpc ADDR:PORT      gRPC listener for agents (default 0.0.0.0:5555)\n"
             "  --grpc-tls-cert FILE  serve gRPC over TLS with this PEM certificate\n"
             "  --grpc-tls-key FILE   ... and this PEM key\n"
-            "  --http-tls-cert FILE  serve the web UI and API over HTTPS with this PEM certificate\n"
+            "  --http-tls-cert FILE  serve HTTP over TLS (HTTPS) with this PEM certificate\n"
             "  --http-tls-key FILE   ... and this PEM key\n"
             "  --geoip FILE          MaxMind-format country database for LookupGeoIP\n"
             "  -d, --debug           verbose log\n"

@@ -50,8 +50,8 @@ static void make_cert(struct fx *f)
     X509_gmtime_adj(X509_getm_notAfter(x), 3600);
     X509_set_pubkey(x, pk);
     X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
-                               -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
+                               0);
     X509_set_issuer_name(x, name);
     assert_true(X509_sign(x, pk, EVP_sha256()) > 0);
     FILE *fp = fopen(f->cert, "w");
@@ -154,7 +154,8 @@ static void start(struct fx *f, int http, const unsigned char *alpn, unsigned al
     new_client(f, alpn, alen);
 }
 
-static const unsigned char h2_and_http11[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+static const unsigned char h2_and_http11[] = {2,   'h', '2', 8,   'h', 't',
+                                              't', 'p', '/', '1', '.', '1'};
 static const unsigned char h2_only[] = {2, 'h', '2'};
 static const unsigned char http11_only[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
@@ -271,8 +272,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tls__http_context_never_picks_h2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls__http_context_without_alpn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls__grpc_context_still_h2_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tls__plain_http_is_a_handshake_error, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_tls__plain_http_is_a_handshake_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls__bad_files_fail_with_a_reason, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
