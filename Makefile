@@ -173,6 +173,7 @@ bench: all bench-tools
 	bash bench/grpc-unary.sh $(OUT)
 	bash bench/api.sh $(OUT)
 	bash bench/ws-fanout.sh $(OUT)
+	bash bench/https-idle.sh $(OUT)
 
 # make run: build, then start a dashboard on ./data plus a local agent reporting to it.
 run: all

@@ -294,13 +294,16 @@ int dash_run(const struct dash_opts *o)
         .cfg = o->cfg,
         .config_path = o->config_path,
         .grpc_port = svc_port(d->svc),
+        .tls_cert = o->http_tls_cert,
+        .tls_key = o->http_tls_key,
     };
     if (web_start(&d->loop, &wo, &d->lv, d->st, &d->db_lock, d->svc, &d->web, err,
                   sizeof(err)) != 0) {
         fprintf(stderr, "lotus-dashboard: HTTP: %s\n", err);
         goto out;
     }
-    log_info("HTTP listening on http://%s:%d/", o->http_host, web_port(d->web));
+    log_info("HTTP listening on %s://%s:%d/", o->http_tls_cert ? "https" : "http", o->http_host,
+             web_port(d->web));
     struct ws_config wc;
     ws_config_defaults(&wc);
     d->hub = ws_hub_new(&d->loop, &wc);

@@ -17,6 +17,8 @@ struct dash_opts {
     int grpc_port;
     const char *grpc_tls_cert; /* NULL = h2c */
     const char *grpc_tls_key;
+    const char *http_tls_cert; /* NULL = plain HTTP */
+    const char *http_tls_key;
     const char *geoip_db;   /* NULL or "" = none */
     unsigned task_keepalive_ms; /* 0 = 60 s */
     unsigned task_hostinfo_ms;  /* 0 = 15 s */

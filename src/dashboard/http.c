@@ -9,7 +9,15 @@
  *    handler from dispatch until respond(); if the connection dies first the
  *    request is orphaned (req->conn = NULL) and respond() just frees it;
  *  - nothing is freed inside its own callback: closing marks the connection
- *    and lets libuv's close callbacks do the freeing.
+ *    and lets libuv's close callbacks do the freeing;
+ *  - an upgraded connection's socket and TLS state move into a struct
+ *    http_stream, freed by the close callback of its socket.
+ *
+ * TLS (when the server has a context): ciphertext read from the socket is fed
+ * to the connection's tls_conn; after the handshake, plaintext is pulled into
+ * `in` only while it has room (the rest waits inside OpenSSL, which is bounded
+ * because reading stops like it does for plain input); sock_write() is the one
+ * place bytes reach the socket, conn_write() encrypts before it.
  */
 #include "http.h"
 
@@ -28,12 +36,16 @@
 #include "core/xalloc.h"
 #include "dashboard/http_gzip.h"
 #include "dashboard/http_query.h"
+#include "proto/tls.h"
 
-#define READ_CHUNK     65536
-#define MAX_UNPARSED   (2 * READ_CHUNK + 16384) /* bytes kept while parsing is paused */
-#define MAX_ROUTES     256
-#define MAX_SEGMENTS   32
-#define MAX_PATH_BYTES 8192
+#define READ_CHUNK           65536
+#define MAX_UNPARSED         (2 * READ_CHUNK + 16384) /* bytes kept while parsing is paused */
+#define MAX_ROUTES           256
+#define MAX_SEGMENTS         32
+#define MAX_PATH_BYTES       8192
+#define MAX_TLS_BUFFERED     MAX_UNPARSED /* ciphertext fed to OpenSSL and not yet decrypted */
+#define TLS_RECORD           16384        /* largest TLS plaintext record */
+#define TLS_RECORD_HANDSHAKE 0x16         /* first byte of a TLS client hello */
 
 enum timer_mode { TM_NONE, TM_HEADERS, TM_IDLE, TM_BODY, TM_LINGER };
 
@@ -59,6 +71,7 @@ struct http_server {
     int closing;
     http_server_closed_cb closed_cb;
     void *closed_ud;
+    struct tls_ctx *tls;        /* owned; NULL = plain HTTP */
     char readbuf[READ_CHUNK];   /* shared: read_cb consumes it immediately */
     time_t date_at;
     char date[40];
@@ -74,6 +87,7 @@ struct http_request {
     int responded;
     int headers_done;
     int last_was_value;
+    int tls;                    /* came over TLS */
     size_t head_bytes;
     struct buf url;             /* raw request target */
     struct buf hdrs;            /* "name\0value\0" ... */
@@ -92,14 +106,17 @@ struct http_request {
     int vary_ae;                /* a Vary header naming Accept-Encoding is set */
     char peer[64];
     struct slice leftover;      /* upgrade only */
-    uv_tcp_t *taken;            /* upgrade only: socket handed to the callback */
+    struct http_stream *taken;  /* upgrade only: stream handed to the callback */
 };
 
 struct http_conn {
     struct http_server *srv;
     struct http_conn *prev, *next;
     uv_tcp_t *tcp;              /* owned until closed or taken; NULL for memory conns */
-    struct http_request *taken_req; /* set by http_request_take_socket (upgrade dispatch) */
+    struct tls_conn *tls;       /* owned until freed or taken; NULL = plain */
+    int tls_ready;              /* handshake complete */
+    int tls_started;            /* first byte seen (a TLS record or not) */
+    struct http_request *taken_req; /* set by http_request_take_stream (upgrade dispatch) */
     uv_timer_t timer;
     int timer_open;
     int handles_open;           /* tcp + timer not yet through their close callbacks */
@@ -130,6 +147,29 @@ struct wreq {
     char *hdr;
     char *body;
     size_t len;
+};
+
+/* An upgraded connection (see http.h). */
+struct http_stream {
+    uv_tcp_t *tcp;              /* owned; tcp->data = the stream */
+    struct tls_conn *tls;       /* owned; NULL = plain */
+    char *rbuf;                 /* caller's read buffer (borrowed) */
+    size_t rcap;
+    http_stream_read_cb read_cb;
+    void *read_ud;
+    int closing;
+    char peer[64];
+};
+
+/* A write or shutdown of a stream. */
+struct swreq {
+    union {
+        uv_write_t w;
+        uv_shutdown_t sd;
+    } u;
+    http_stream_done_cb cb;
+    void *ud;
+    char *owned;                /* ciphertext copy (TLS) or NULL */
 };
 
 static const char security_headers[] = "X-Content-Type-Options: nosniff\r\n"
@@ -166,6 +206,7 @@ static struct http_request *req_new(struct http_conn *c)
     buf_init(&r->resp_hdrs, HTTP_MAX_RESP_HEADERS);
     http_query_init(&r->query);
     memcpy(r->peer, c->peer, sizeof(r->peer));
+    r->tls = c->tls != NULL;
     return r;
 }
 
@@ -252,6 +293,11 @@ int http_request_alive(const struct http_request *req)
     return req->conn != NULL && !req->conn->closing;
 }
 
+int http_request_is_tls(const struct http_request *req)
+{
+    return req->tls;
+}
+
 int http_request_add_header(struct http_request *req, const char *name, const char *value)
 {
     if (req->responded)
@@ -330,21 +376,17 @@ static void on_write(uv_write_t *w, int status)
         return;
     }
     update_io(c);
-    if (!c->in_feed && !c->pending && c->in.len && !c->close_after_write)
+    /* Backpressure may have left input (or, under TLS, undecrypted records) waiting. */
+    if (!c->in_feed && !c->pending && (c->in.len || c->tls) && !c->close_after_write)
         process(c);
 }
 
-/* Sends hdr (owned, consumed) + body (owned, consumed, may be NULL). The one place bytes leave. */
-static void conn_write(struct http_conn *c, char *hdr, size_t hlen, char *body, size_t blen)
+/*
+ * Writes hdr (owned, consumed) + body (owned, consumed, may be NULL) to the
+ * socket as they are. The one place bytes reach the socket.
+ */
+static void sock_write(struct http_conn *c, char *hdr, size_t hlen, char *body, size_t blen)
 {
-    if (c->mem_out) {
-        buf_append(c->mem_out, hdr, hlen);
-        if (blen)
-            buf_append(c->mem_out, body, blen);
-        free(hdr);
-        free(body);
-        return;
-    }
     if (!c->tcp || c->closing) {
         free(hdr);
         free(body);
@@ -366,6 +408,54 @@ static void conn_write(struct http_conn *c, char *hdr, size_t hlen, char *body, 
     }
     c->nwrites++;
     c->write_bytes += wr->len;
+}
+
+/* Sends the ciphertext OpenSSL made (handshake, records, alerts). Returns 0, or -1 once closed. */
+static int tls_flush(struct http_conn *c)
+{
+    struct buf ct;
+    buf_init(&ct, 0);
+    if (tls_conn_drain(c->tls, &ct) != 0) {
+        buf_release(&ct);
+        conn_close(c);
+        return -1;
+    }
+    if (ct.len == 0) {
+        buf_release(&ct);
+        return 0;
+    }
+    size_t n;
+    char *p = buf_detach(&ct, &n);
+    sock_write(c, p, n, NULL, 0);
+    return c->closing ? -1 : 0;
+}
+
+/* Sends hdr (owned, consumed) + body (owned, consumed, may be NULL): encrypted under TLS. */
+static void conn_write(struct http_conn *c, char *hdr, size_t hlen, char *body, size_t blen)
+{
+    if (c->mem_out) {
+        buf_append(c->mem_out, hdr, hlen);
+        if (blen)
+            buf_append(c->mem_out, body, blen);
+        free(hdr);
+        free(body);
+        return;
+    }
+    if (c->tls) {
+        int rc = c->tls_ready && !c->closing && c->tcp ? 0 : -EPIPE;
+        if (rc == 0)
+            rc = tls_conn_write(c->tls, (const uint8_t *)hdr, hlen);
+        if (rc == 0 && blen)
+            rc = tls_conn_write(c->tls, (const uint8_t *)body, blen);
+        free(hdr);
+        free(body);
+        if (rc != 0)
+            conn_close(c);
+        else
+            tls_flush(c);
+        return;
+    }
+    sock_write(c, hdr, hlen, body, blen);
 }
 
 static int is_api_path(const char *url)
@@ -1025,36 +1115,226 @@ static void dispatch(struct http_conn *c, struct http_request *r)
 
 /* ---------------------------------------------------------------- upgrade */
 
-struct uv_tcp_s *http_request_take_socket(struct http_request *req, struct slice *leftover)
+static void tls_flush_stream(struct http_stream *st);
+
+struct http_stream *http_request_take_stream(struct http_request *req, struct slice *leftover)
 {
     struct http_conn *c = req->conn;
     if (!c || c->closing || !c->tcp || req->responded)
         return NULL;
-    uv_tcp_t *tcp = c->tcp;
-    uv_read_stop((uv_stream_t *)tcp);
+    struct http_stream *st = xcalloc(1, sizeof(*st));
+    st->tcp = c->tcp;
+    st->tls = c->tls;
+    memcpy(st->peer, c->peer, sizeof(st->peer));
+    uv_read_stop((uv_stream_t *)st->tcp);
+    st->tcp->data = st;
     c->tcp = NULL;
+    c->tls = NULL;
     c->reading = 0;
     c->handles_open--;
-    tcp->data = NULL;
-    req->taken = tcp;
+    req->taken = st;
     req->responded = 1;
     c->taken_req = req;
     *leftover = req->leftover;
-    return tcp;
+    return st;
 }
 
-static void on_taken_close(uv_handle_t *h)
+static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
-    free(h);
+    struct http_stream *st = h->data;
+    (void)suggested;
+    b->base = st->rbuf;
+    b->len = st->rcap;
 }
 
-void http_socket_close(struct uv_tcp_s *tcp)
+static void stream_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
-    if (tcp && !uv_is_closing((uv_handle_t *)tcp))
-        uv_close((uv_handle_t *)tcp, on_taken_close);
+    struct http_stream *st = s->data;
+    if (nread == 0 || st->closing)
+        return;
+    if (nread < 0 || !st->tls) {
+        st->read_cb(st, (long)nread, nread < 0 ? NULL : b->base, st->read_ud);
+        return;
+    }
+    /* Nothing stays undecrypted: every record is read out right away. */
+    if (tls_conn_feed(st->tls, (const uint8_t *)b->base, (size_t)nread) != 0) {
+        st->read_cb(st, UV_ENOMEM, NULL, st->read_ud);
+        return;
+    }
+    while (!st->closing) {
+        uint8_t tmp[TLS_RECORD];
+        int n = tls_conn_read(st->tls, tmp, sizeof(tmp));
+        if (n == 0)
+            break;
+        if (n < 0) {
+            st->read_cb(st, n == -ECONNRESET ? UV_EOF : UV_EPROTO, NULL, st->read_ud);
+            return;
+        }
+        st->read_cb(st, n, (const char *)tmp, st->read_ud);
+    }
+    if (!st->closing)
+        tls_flush_stream(st); /* answers to post-handshake messages */
+}
+
+int http_stream_read_start(struct http_stream *st, char *buf, size_t cap, http_stream_read_cb cb,
+                           void *ud)
+{
+    if (st->closing)
+        return UV_EINVAL;
+    st->rbuf = buf;
+    st->rcap = cap;
+    st->read_cb = cb;
+    st->read_ud = ud;
+    return uv_read_start((uv_stream_t *)st->tcp, stream_alloc, stream_on_read);
+}
+
+static void stream_write_done(uv_write_t *w, int status)
+{
+    struct swreq *r = (struct swreq *)w;
+    free(r->owned);
+    if (r->cb)
+        r->cb(r->ud, status);
+    free(r);
+}
+
+/* Queues len bytes at data; owned (consumed, may be NULL) is freed after the write. */
+static int stream_raw_write(struct http_stream *st, const char *data, size_t len, char *owned,
+                            http_stream_done_cb cb, void *ud)
+{
+    if (len > UINT32_MAX) {
+        free(owned);
+        return -E2BIG;
+    }
+    struct swreq *r = xcalloc(1, sizeof(*r));
+    r->cb = cb;
+    r->ud = ud;
+    r->owned = owned;
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    int rc = uv_write(&r->u.w, (uv_stream_t *)st->tcp, &b, 1, stream_write_done);
+    if (rc < 0) {
+        free(owned);
+        free(r);
+    }
+    return rc;
+}
+
+/* Sends pending ciphertext with no completion callback (errors show up on the next write). */
+static void tls_flush_stream(struct http_stream *st)
+{
+    struct buf ct;
+    buf_init(&ct, 0);
+    if (tls_conn_drain(st->tls, &ct) != 0 || ct.len == 0) {
+        buf_release(&ct);
+        return;
+    }
+    size_t n;
+    char *p = buf_detach(&ct, &n);
+    (void)stream_raw_write(st, p, n, p, NULL, NULL);
+}
+
+int http_stream_write(struct http_stream *st, const char *data, size_t len, http_stream_done_cb cb,
+                      void *ud)
+{
+    if (st->closing)
+        return UV_EPIPE;
+    if (!st->tls)
+        return stream_raw_write(st, data, len, NULL, cb, ud);
+    if (tls_conn_write(st->tls, (const uint8_t *)data, len) != 0)
+        return -EPROTO;
+    struct buf ct;
+    buf_init(&ct, 0);
+    if (tls_conn_drain(st->tls, &ct) != 0) {
+        buf_release(&ct);
+        return -EPROTO;
+    }
+    size_t n;
+    char *p = buf_detach(&ct, &n);
+    return stream_raw_write(st, p, n, p, cb, ud);
+}
+
+size_t http_stream_write_queue_size(const struct http_stream *st)
+{
+    return uv_stream_get_write_queue_size((const uv_stream_t *)st->tcp);
+}
+
+static void stream_shutdown_done(uv_shutdown_t *sd, int status)
+{
+    struct swreq *r = (struct swreq *)sd;
+    r->cb(r->ud, status);
+    free(r);
+}
+
+int http_stream_shutdown(struct http_stream *st, http_stream_done_cb cb, void *ud)
+{
+    if (st->closing)
+        return UV_EPIPE;
+    if (st->tls) {
+        tls_conn_close_notify(st->tls);
+        tls_flush_stream(st);
+    }
+    struct swreq *r = xcalloc(1, sizeof(*r));
+    r->cb = cb;
+    r->ud = ud;
+    int rc = uv_shutdown(&r->u.sd, (uv_stream_t *)st->tcp, stream_shutdown_done);
+    if (rc < 0)
+        free(r);
+    return rc;
+}
+
+int http_stream_is_tls(const struct http_stream *st)
+{
+    return st->tls != NULL;
+}
+
+static void stream_on_close(uv_handle_t *h)
+{
+    struct http_stream *st = h->data;
+    tls_conn_free(st->tls);
+    free(st->tcp);
+    free(st);
+}
+
+void http_stream_close(struct http_stream *st)
+{
+    if (!st || st->closing)
+        return;
+    st->closing = 1;
+    uv_close((uv_handle_t *)st->tcp, stream_on_close);
 }
 
 /* ---------------------------------------------------------------- input processing */
+
+/*
+ * Moves decrypted bytes into c->in while it has room. A close_notify from the
+ * peer counts as EOF. Returns 0, or -1 when the connection was closed (bad
+ * record).
+ */
+static int tls_pull(struct http_conn *c)
+{
+    if (!c->tls_ready)
+        return 0;
+    int rc = 0;
+    while (c->in.len < MAX_UNPARSED) {
+        uint8_t tmp[TLS_RECORD];
+        size_t room = MAX_UNPARSED - c->in.len;
+        rc = tls_conn_read(c->tls, tmp, room < sizeof(tmp) ? room : sizeof(tmp));
+        if (rc <= 0)
+            break;
+        buf_append(&c->in, tmp, (size_t)rc);
+        if (c->tmode == TM_BODY)
+            c->rearm = 1; /* restart the body gap timer */
+    }
+    if (rc == -ECONNRESET) {
+        c->eof = 1; /* answer what was sent, then close (update_io stops reading) */
+        rc = 0;
+    } else if (rc < 0) {
+        log_debug("http: bad TLS record from %s", c->peer);
+        conn_close(c);
+        return -1;
+    }
+    /* Reading may answer post-handshake messages (key update). */
+    return tls_flush(c);
+}
 
 /* Parses buffered input and dispatches complete requests, in order. */
 static void process(struct http_conn *c)
@@ -1062,8 +1342,12 @@ static void process(struct http_conn *c)
     if (c->in_feed)
         return;
     c->in_feed = 1;
-    while (!c->closing && !c->pending && !c->close_after_write && c->in.len > 0 &&
+    while (!c->closing && !c->pending && !c->close_after_write &&
            c->write_bytes <= c->srv->cfg.max_write_queue) {
+        if (c->tls && tls_pull(c) != 0)
+            break;
+        if (c->in.len == 0)
+            break;
         if (!c->req)
             c->req = req_new(c);
         size_t n = http_parser_execute(&c->parser, &parser_settings, c->in.data, c->in.len);
@@ -1121,13 +1405,67 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     b->len = sizeof(c->srv->readbuf);
 }
 
+/* Plain HTTP on the HTTPS port: a short 400 in clear text, then close (as Go and nginx do). */
+static void reject_plain_http(struct http_conn *c)
+{
+    static const char msg[] = "Client sent an HTTP request to an HTTPS server.\n";
+    struct buf b;
+    buf_init(&b, 0);
+    buf_printf(&b,
+               "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+               "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+               sizeof(msg) - 1, msg);
+    size_t n;
+    char *p = buf_detach(&b, &n);
+    log_debug("http: plain HTTP from %s on the HTTPS port", c->peer);
+    sock_write(c, p, n, NULL, 0);
+    c->close_after_write = 1;
+    update_io(c); /* FIN once written, then linger: the client reads the 400 */
+}
+
+/* Ciphertext from the socket: handshake, then decrypted requests. */
+static void tls_input(struct http_conn *c, const char *p, size_t n)
+{
+    if (!c->tls_started) {
+        c->tls_started = 1;
+        if ((unsigned char)p[0] != TLS_RECORD_HANDSHAKE) {
+            if (p[0] >= 'A' && p[0] <= 'Z')
+                reject_plain_http(c);
+            else
+                conn_close(c);
+            return;
+        }
+    }
+    if (tls_conn_buffered(c->tls) + n > MAX_TLS_BUFFERED ||
+        tls_conn_feed(c->tls, (const uint8_t *)p, n) != 0) {
+        conn_close(c);
+        return;
+    }
+    if (!c->tls_ready) {
+        char err[256];
+        int rc = tls_conn_handshake(c->tls, err, sizeof(err));
+        if (tls_flush(c) != 0)
+            return;
+        if (rc < 0) {
+            log_debug("http: TLS handshake with %s failed: %s", c->peer, err);
+            conn_close(c);
+            return;
+        }
+        if (rc == 0)
+            return; /* more handshake input needed; the header timer runs */
+        c->tls_ready = 1;
+    }
+    process(c);
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 {
     struct http_conn *c = st->data;
     if (nread == 0 || !c)
         return;
     if (nread < 0) {
-        if (nread == UV_EOF && !c->lingering && (c->pending || c->in.len || c->nwrites)) {
+        if (nread == UV_EOF && !c->lingering &&
+            (c->pending || c->in.len || c->nwrites || (c->tls && tls_conn_buffered(c->tls)))) {
             c->eof = 1;
             uv_read_stop(st);
             c->reading = 0;
@@ -1140,6 +1478,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     }
     if (c->lingering)
         return; /* discarding until EOF or the linger timer */
+    if (c->tls) {
+        tls_input(c, b->base, (size_t)nread);
+        return;
+    }
     if (c->in.len + (size_t)nread > MAX_UNPARSED) {
         conn_close(c);
         return;
@@ -1179,6 +1521,11 @@ static void update_io(struct http_conn *c)
         return;
     if (c->close_after_write) {
         if (c->nwrites == 0 && !c->lingering && !c->eof) {
+            if (c->tls && c->tls_ready) {
+                tls_conn_close_notify(c->tls);
+                if (tls_flush(c) != 0)
+                    return;
+            }
             uv_shutdown_t *sr = xcalloc(1, sizeof(*sr));
             sr->data = c;
             if (uv_shutdown(sr, (uv_stream_t *)c->tcp, on_shutdown) < 0) {
@@ -1258,6 +1605,7 @@ static void conn_maybe_free(struct http_conn *c)
         return;
     struct http_server *s = c->srv;
     buf_release(&c->in);
+    tls_conn_free(c->tls);
     free(c);
     s->nconns--;
     server_maybe_finish(s);
@@ -1345,6 +1693,8 @@ static void on_connection(uv_stream_t *server, int status)
     c->timer.data = c;
     c->timer_open = 1;
     c->handles_open = 2;
+    if (s->tls)
+        c->tls = tls_conn_new(s->tls, 1, NULL);
     peer_name(tcp, c->peer, sizeof(c->peer));
     c->tmode = TM_NONE;
     /* A new connection gets the header timeout right away (Go's ReadHeaderTimeout). */
@@ -1411,10 +1761,24 @@ void http_server_set_upgrade(struct http_server *s, http_upgrade_cb cb, void *ud
     s->upgrade_ud = ud;
 }
 
+void http_server_set_tls(struct http_server *s, struct tls_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    tls_ctx_free(s->tls);
+    s->tls = ctx;
+}
+
+int http_server_is_tls(const struct http_server *s)
+{
+    return s->tls != NULL;
+}
+
 static void server_free(struct http_server *s)
 {
     for (size_t i = 0; i < s->nroutes; i++)
         free_route(&s->routes[i]);
+    tls_ctx_free(s->tls); /* live TLS streams keep OpenSSL's context referenced */
     http_server_closed_cb cb = s->closed_cb;
     void *ud = s->closed_ud;
     free(s);
@@ -1490,6 +1854,7 @@ void http_conn_free_memory(struct http_conn *c)
     conn_close(c);
     struct http_server *s = c->srv;
     buf_release(&c->in);
+    tls_conn_free(c->tls);
     free(c);
     s->nconns--;
     server_maybe_finish(s);

@@ -13,10 +13,9 @@
  *
  * Handlers may answer later (async): every dispatched request must be
  * answered exactly once with http_request_respond*() (or taken with
- * http_request_take_socket() in an upgrade callback). If the client goes away
+ * http_request_take_stream() in an upgrade callback). If the client goes away
  * meanwhile the request is orphaned: it stays valid, respond() then just
- * frees it. TLS is not implemented; the seam is conn_write()/the read path in
- * http.c (one place each).
+ * frees it.
  *
  * Compression: respond() gzips a JSON/text body of at least
  * HTTP_GZIP_MIN_BYTES when the request's Accept-Encoding allows gzip
@@ -24,6 +23,12 @@
  * Accept-Encoding" on every response where that choice was possible. A
  * handler may send a body it compressed itself with http_request_respond_gzip
  * or opt out with http_request_set_compress(req, 0).
+ *
+ * HTTPS: with a TLS context (http_server_set_tls) every accepted connection
+ * is TLS (OpenSSL memory BIOs, proto/tls.h); the handshake runs under the
+ * header timeout, and plain HTTP sent to the port gets a 400 and is closed.
+ * An upgraded connection is handed over as a struct http_stream, which hides
+ * whether bytes are encrypted.
  */
 #ifndef LOTUS_DASHBOARD_HTTP_H
 #define LOTUS_DASHBOARD_HTTP_H
@@ -35,11 +40,12 @@ struct buf;
 struct slice;
 struct http_query;
 struct uv_loop_s;
-struct uv_tcp_s;
+struct tls_ctx;
 
 struct http_server;
 struct http_request;
 struct http_conn;
+struct http_stream;
 
 /* Hard upper bounds of the configurable limits. */
 #define HTTP_MAX_HEADERS      128
@@ -65,7 +71,7 @@ typedef void (*http_handler_cb)(struct http_request *req, void *ud);
 /*
  * Called for a request that asks for a protocol upgrade (Upgrade +
  * Connection: upgrade, as http-parser reports it). The callback either takes
- * the socket with http_request_take_socket() (and writes the 101 itself), or
+ * the connection with http_request_take_stream() (and writes the 101 itself), or
  * answers with http_request_respond*() (e.g. 400/403/404); the connection is
  * then closed after that response. Without an upgrade callback the server
  * answers 404.
@@ -96,6 +102,14 @@ int http_server_route(struct http_server *s, const char *method, const char *pat
                       http_handler_cb cb, void *ud);
 /* Sets the upgrade hook (ud borrowed). */
 void http_server_set_upgrade(struct http_server *s, http_upgrade_cb cb, void *ud);
+/*
+ * Serves HTTPS: connections accepted from now on speak TLS with ctx
+ * (consumed: freed with the server; build it with tls_ctx_new_server_http).
+ * Call before http_server_listen. NULL is a no-op.
+ */
+void http_server_set_tls(struct http_server *s, struct tls_ctx *ctx);
+/* 1 when the server has a TLS context (https), else 0. */
+int http_server_is_tls(const struct http_server *s);
 /*
  * Stops listening and closes every connection (pending requests become
  * orphans), then frees the server and calls cb(ud) (cb may be NULL). With no
@@ -132,6 +146,8 @@ int http_request_alive(const struct http_request *req);
  * absent header means identity).
  */
 int http_request_accepts_gzip(const struct http_request *req);
+/* 1 when the request came over TLS (https), else 0. */
+int http_request_is_tls(const struct http_request *req);
 
 /* ---- responses ---- */
 
@@ -171,17 +187,58 @@ int http_request_respond_json(struct http_request *req, int status, struct buf *
 int http_request_respond_text(struct http_request *req, int status, const char *content_type,
                               const char *text);
 
+/* ---- upgraded streams ---- */
+
 /*
- * Upgrade callbacks only: takes the client socket. Returns the uv_tcp_t, now
- * owned by the caller (reading stopped, handle->data free for the caller's
- * use; close it with http_socket_close), and points *leftover at bytes
- * already received after the request head (borrowed: valid only until the
- * upgrade callback returns). req is freed when the callback returns.
- * Returns NULL if the connection is already gone.
+ * Read callback of a stream: n > 0 bytes at data (borrowed for the call;
+ * plaintext also under TLS), or n < 0 with UV_EOF (also a TLS close_notify),
+ * UV_EPROTO (bad TLS record) or another libuv error; data is then NULL.
+ * The stream stays valid until http_stream_close, which the callback may call.
  */
-struct uv_tcp_s *http_request_take_socket(struct http_request *req, struct slice *leftover);
-/* Closes and frees a socket obtained from http_request_take_socket (consumed). */
-void http_socket_close(struct uv_tcp_s *tcp);
+typedef void (*http_stream_read_cb)(struct http_stream *st, long n, const char *data, void *ud);
+/* Completion of a write or shutdown: status 0 or a negative libuv code (UV_ECANCELED on close). */
+typedef void (*http_stream_done_cb)(void *ud, int status);
+
+/*
+ * Upgrade callbacks only: takes the client connection as a stream (owned by
+ * the caller; close it with http_stream_close), reading stopped, and points
+ * *leftover at bytes already received after the request head (plaintext;
+ * borrowed: valid only until the upgrade callback returns). req is freed
+ * when the callback returns. Returns NULL if the connection is already gone
+ * (or is a socket-less memory connection).
+ */
+struct http_stream *http_request_take_stream(struct http_request *req, struct slice *leftover);
+/*
+ * Starts reading into buf[0..cap) (borrowed until the stream is closed; it
+ * is only used during a callback, so several streams may share one). cb is
+ * called for every piece; ud borrowed. Returns 0 or a negative libuv code.
+ */
+int http_stream_read_start(struct http_stream *st, char *buf, size_t cap, http_stream_read_cb cb,
+                           void *ud);
+/*
+ * Writes data[0..len). Plain: zero-copy, data is borrowed until cb runs, so
+ * one buffer may be written to many streams. TLS: encrypted into the
+ * stream's own copy at once, data borrowed for the call only. cb(ud, status)
+ * runs once the bytes are handed to the kernel (or fail, or the stream is
+ * closed). Returns 0, or a negative code (-E2BIG over 4 GiB, -EPROTO, a libuv
+ * error) and cb is never called.
+ */
+int http_stream_write(struct http_stream *st, const char *data, size_t len, http_stream_done_cb cb,
+                      void *ud);
+/* Bytes queued for the socket and not yet written (ciphertext under TLS). */
+size_t http_stream_write_queue_size(const struct http_stream *st);
+/*
+ * Ends our direction after the queued writes: TLS close_notify, then FIN.
+ * cb as for writes. Returns 0 or a negative libuv code (cb never called).
+ */
+int http_stream_shutdown(struct http_stream *st, http_stream_done_cb cb, void *ud);
+/* 1 for a TLS stream. */
+int http_stream_is_tls(const struct http_stream *st);
+/*
+ * Closes and frees the stream (consumed; NULL is a no-op). Pending write and
+ * shutdown callbacks still run, with UV_ECANCELED; no read callback follows.
+ */
+void http_stream_close(struct http_stream *st);
 
 /* ---- socket-less seam (tests, fuzzing) ---- */
 

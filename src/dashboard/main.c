@@ -27,6 +27,8 @@ struct opts {
     const char *grpc;
     const char *grpc_tls_cert;
     const char *grpc_tls_key;
+    const char *http_tls_cert;
+    const char *http_tls_key;
     const char *geoip;
     int debug;
 };
@@ -50,6 +52,8 @@ static void usage(FILE *out)
             "  --grpc ADDR:PORT      gRPC listener for agents (default 0.0.0.0:5555)\n"
             "  --grpc-tls-cert FILE  serve gRPC over TLS with this PEM certificate\n"
             "  --grpc-tls-key FILE   ... and this PEM key\n"
+            "  --http-tls-cert FILE  serve HTTP over TLS (HTTPS) with this PEM certificate\n"
+            "  --http-tls-key FILE   ... and this PEM key\n"
             "  --geoip FILE          MaxMind-format country database for LookupGeoIP\n"
             "  -d, --debug           verbose log\n"
             "  -v, --version         print the version\n"
@@ -89,6 +93,8 @@ static int parse_opts(int argc, char **argv, struct opts *o, int *first_cmd)
         {"--grpc", NULL, offsetof(struct opts, grpc)},
         {"--grpc-tls-cert", NULL, offsetof(struct opts, grpc_tls_cert)},
         {"--grpc-tls-key", NULL, offsetof(struct opts, grpc_tls_key)},
+        {"--http-tls-cert", NULL, offsetof(struct opts, http_tls_cert)},
+        {"--http-tls-key", NULL, offsetof(struct opts, http_tls_key)},
         {"--geoip", NULL, offsetof(struct opts, geoip)},
     };
     int i;
@@ -227,6 +233,12 @@ static int serve(const struct opts *o, const char *db_path)
         fprintf(stderr, "lotus-dashboard: gRPC TLS needs both a certificate and a key\n");
         goto out_usage;
     }
+    const char *hcert = o->http_tls_cert ? o->http_tls_cert : cfg.httptlscert;
+    const char *hkey = o->http_tls_key ? o->http_tls_key : cfg.httptlskey;
+    if ((hcert && hcert[0]) != (hkey && hkey[0])) {
+        fprintf(stderr, "lotus-dashboard: HTTPS needs both a certificate and a key\n");
+        goto out_usage;
+    }
     struct dash_opts d = {
         .data_dir = o->data_dir,
         .db_path = db_path,
@@ -236,6 +248,8 @@ static int serve(const struct opts *o, const char *db_path)
         .grpc_port = grpc_port,
         .grpc_tls_cert = cert && cert[0] ? cert : NULL,
         .grpc_tls_key = key && key[0] ? key : NULL,
+        .http_tls_cert = hcert && hcert[0] ? hcert : NULL,
+        .http_tls_key = hkey && hkey[0] ? hkey : NULL,
         .geoip_db = o->geoip ? o->geoip : cfg.geoipdb,
         .task_keepalive_ms = env_ms("LOTUS_TEST_KEEPALIVE_MS"),
         .task_hostinfo_ms = env_ms("LOTUS_TEST_HOSTINFO_MS"),

@@ -34,6 +34,7 @@
 #include "dashboard/svc.h"
 #include "dashboard/webassets.h"
 #include "nezha_v0.pb-c.h"
+#include "proto/tls.h"
 
 #define MSG_LOGIN_REQUIRED "访问此接口需要登录"
 #define MSG_API_AUTH       "访问此接口需要认证"
@@ -445,12 +446,13 @@ int web_request_is_admin(struct web *w, const void *r)
     return session_of(w, (struct http_request *)r) != NULL;
 }
 
+/* Cookies set over HTTPS carry Secure, so the browser never sends them over plain HTTP. */
 static void set_cookie(struct http_request *req, const char *name, const char *value,
                        long max_age)
 {
     char c[512];
-    snprintf(c, sizeof(c), "%s=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax", name, value,
-             max_age);
+    snprintf(c, sizeof(c), "%s=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s", name, value,
+             max_age, http_request_is_tls(req) ? "; Secure" : "");
     http_request_add_header(req, "Set-Cookie", c);
 }
 
@@ -1391,10 +1393,11 @@ static void h_install(struct http_request *req, void *ud)
     const char *http_host = http_request_header(req, "host");
     char cmd[1024];
     const char *dash = http_host ? http_host : host;
+    const char *scheme = http_request_is_tls(req) ? "https" : "http";
     snprintf(cmd, sizeof(cmd),
-             "curl -fsSL http://%s/static/install-agent.sh | sudo LOTUS_DASHBOARD_URL=http://%s "
+             "curl -fsSL %s://%s/static/install-agent.sh | sudo LOTUS_DASHBOARD_URL=%s://%s "
              "sh -s -- -s %s:%d -p %s%s",
-             dash, dash, grpc_host, port, s->secret, w->cfg->tls ? " --tls" : "");
+             scheme, dash, scheme, dash, grpc_host, port, s->secret, w->cfg->tls ? " --tls" : "");
     struct buf b;
     struct jw jw;
     buf_init(&b, 0);
@@ -1859,6 +1862,13 @@ int web_start(struct uv_loop_s *loop, const struct web_opts *o, struct live *lv,
               struct store *st, uv_mutex_t *db_lock, struct svc *svc, struct web **out,
               char *err, size_t errlen)
 {
+    struct tls_ctx *tls = NULL;
+    if (o->tls_cert) {
+        /* First, so a bad certificate stops start-up before anything is created. */
+        int trc = tls_ctx_new_server_http(o->tls_cert, o->tls_key, &tls, err, errlen);
+        if (trc != 0)
+            return trc;
+    }
     struct web *w = xcalloc(1, sizeof(*w));
     w->loop = loop;
     w->lv = lv;
@@ -1881,6 +1891,7 @@ int web_start(struct uv_loop_s *loop, const struct web_opts *o, struct live *lv,
     if (rc == 0)
         rc = ensure_admin(w, err, errlen);
     if (rc != 0) {
+        tls_ctx_free(tls);
         auth_release(&w->auth);
         free(w);
         return rc;
@@ -1891,6 +1902,7 @@ int web_start(struct uv_loop_s *loop, const struct web_opts *o, struct live *lv,
      * without refusing real users (the gRPC side has its own cap). */
     hc.max_connections = 16384;
     w->http = http_server_new(loop, &hc);
+    http_server_set_tls(w->http, tls); /* consumed; NULL = plain HTTP */
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         http_server_route(w->http, routes[i].method, routes[i].path, routes[i].cb, w);
     rc = http_server_listen(w->http, o->host, o->port);

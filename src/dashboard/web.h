@@ -29,6 +29,8 @@ struct web_opts {
     struct dash_config *cfg;       /* borrowed for the web's life; settings edits change it */
     const char *config_path;       /* where settings are saved (0600); borrowed for life */
     int grpc_port;                 /* the port agents dial when the config names none */
+    const char *tls_cert;          /* PEM paths, borrowed during start; NULL = plain HTTP, */
+    const char *tls_key;           /* else HTTPS (both set) */
 };
 
 /*
@@ -36,7 +38,9 @@ struct web_opts {
  * (on the calling thread, before the loop runs). lv, st, db_lock and svc are
  * borrowed for the web's life. If the store has no user, creates `admin` with
  * a random password and prints it once to stdout ("initial admin password:").
- * 0 and an owned *out, or a negative code and a reason in err.
+ * With tls_cert/tls_key the listener serves HTTPS; a certificate or key that
+ * does not load fails start-up. 0 and an owned *out, or a negative code and a
+ * reason in err.
  */
 int web_start(struct uv_loop_s *loop, const struct web_opts *o, struct live *lv,
               struct store *st, uv_mutex_t *db_lock, struct svc *svc, struct web **out,

@@ -2,12 +2,15 @@
  * ws: live-update WebSocket hub and the v0 frame renderer (see ws.h and
  * docs/internals/ws.md). Relies on libuv (sockets, timer), wslay (client
  * frame parsing, ping/pong/close replies), OpenSSL libcrypto (SHA-1 and
- * base64 of the handshake) and the HTTP server's socket hand-over.
+ * base64 of the handshake) and the HTTP server's stream hand-over
+ * (struct http_stream: plain or TLS, the same calls for both).
  *
  * Output path: data frames never go through wslay. Server frames are not
  * masked, so one encoded frame (header + payload) is valid for every client:
- * it is built once per broadcast and audience, refcounted, and each
- * connection queues a uv_write that points into it. wslay only emits control
+ * it is built once per broadcast and audience, refcounted, and each plain
+ * connection queues a write that points into it (a TLS stream necessarily
+ * encrypts its own copy at once; the reference is still held until the write
+ * completes, which keeps the queue accounting identical). wslay only emits control
  * frames (pong, ping, close); its send callback always accepts everything
  * into a small per-connection buffer that is written as one uv_write after
  * wslay_event_send() returns, so a wslay frame is never split around one of
@@ -16,7 +19,6 @@
 #include "ws.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,7 +196,7 @@ struct ws_conn {
     struct ws_conn *prev, *next; /* hub->open[audience] while open, else hub->closing */
     int audience;
     enum conn_state state;
-    uv_tcp_t *tcp;              /* owned; NULL for memory conns and once closed */
+    struct http_stream *st;     /* owned; NULL for memory conns and once closed */
     struct buf *mem_out;        /* memory conns: output sink (borrowed) */
     wslay_event_context_ptr ws; /* owned */
     const uint8_t *rd;          /* input cursor for the wslay recv callback */
@@ -237,7 +239,6 @@ struct ws_hub {
 };
 
 struct wwrite {
-    uv_write_t req;
     struct ws_conn *c;
     struct ws_frame *frame; /* a reference, or NULL */
     char *owned;            /* control bytes / handshake, or NULL */
@@ -339,10 +340,9 @@ static void conn_drop(struct ws_conn *c, const char *why)
         log_debug("ws: closing connection from %s: %s", c->peer, why);
     leave_open(c);
     c->state = CS_DEAD;
-    if (c->tcp) {
-        c->tcp->data = NULL;
-        http_socket_close(c->tcp);
-        c->tcp = NULL;
+    if (c->st) {
+        http_stream_close(c->st);
+        c->st = NULL;
     }
 }
 
@@ -384,9 +384,9 @@ static void hub_reap(struct ws_hub *hub)
 
 static void conn_progress(struct ws_conn *c);
 
-static void on_write(uv_write_t *req, int status)
+static void on_write(void *ud, int status)
 {
-    struct wwrite *w = (struct wwrite *)req;
+    struct wwrite *w = ud;
     struct ws_conn *c = w->c;
     c->nwrites--;
     if (w->frame) {
@@ -416,11 +416,6 @@ static void conn_write(struct ws_conn *c, struct ws_frame *f, char *p, size_t n)
     }
     const char *bytes = f ? f->bytes : p;
     size_t len = f ? f->len : n;
-    if (len > UINT_MAX) {
-        free(p);
-        conn_drop(c, "frame too large");
-        return;
-    }
     struct wwrite *w = xcalloc(1, sizeof(*w));
     w->c = c;
     w->owned = p;
@@ -430,8 +425,7 @@ static void conn_write(struct ws_conn *c, struct ws_frame *f, char *p, size_t n)
         c->data_inflight++;
     }
     c->nwrites++;
-    uv_buf_t b = uv_buf_init((char *)bytes, (unsigned)len);
-    int rc = uv_write(&w->req, (uv_stream_t *)c->tcp, &b, 1, on_write);
+    int rc = http_stream_write(c->st, bytes, len, on_write, w);
     if (rc < 0) {
         c->nwrites--;
         if (f) {
@@ -461,15 +455,13 @@ static void conn_send(struct ws_conn *c)
         buf_init(&c->ctl, CTL_MAX);
         conn_write(c, NULL, p, n);
     }
-    if (c->tcp &&
-        uv_stream_get_write_queue_size((uv_stream_t *)c->tcp) > c->hub->cfg.max_queue_bytes)
+    if (c->st && http_stream_write_queue_size(c->st) > c->hub->cfg.max_queue_bytes)
         conn_drop(c, "write queue over its limit");
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status)
+static void on_shutdown(void *ud, int status)
 {
-    struct ws_conn *c = req->data;
-    free(req);
+    struct ws_conn *c = ud;
     c->nwrites--;
     if (status < 0)
         conn_drop(c, NULL);
@@ -507,10 +499,7 @@ static void conn_progress(struct ws_conn *c)
     }
     if (c->shut)
         return;
-    uv_shutdown_t *sr = xcalloc(1, sizeof(*sr));
-    sr->data = c;
-    if (uv_shutdown(sr, (uv_stream_t *)c->tcp, on_shutdown) < 0) {
-        free(sr);
+    if (http_stream_shutdown(c->st, on_shutdown, c) < 0) {
         conn_drop(c, NULL);
         return;
     }
@@ -592,22 +581,14 @@ static void conn_input(struct ws_conn *c, const void *data, size_t len)
     c->busy--;
 }
 
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+static void on_read(struct http_stream *st, long nread, const char *data, void *ud)
 {
-    struct ws_conn *c = h->data;
-    b->base = c->hub->readbuf;
-    b->len = sizeof(c->hub->readbuf);
-}
-
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
-{
-    struct ws_conn *c = st->data;
-    if (!c || nread == 0)
-        return;
+    struct ws_conn *c = ud;
+    (void)st;
     if (nread < 0) {
         conn_drop(c, nread == UV_EOF ? NULL : uv_strerror((int)nread));
     } else {
-        conn_input(c, b->base, (size_t)nread);
+        conn_input(c, data, (size_t)nread);
     }
     conn_release_if_done(c);
 }
@@ -637,7 +618,7 @@ static void conn_push(struct ws_conn *c, struct ws_frame *f)
 {
     const struct ws_config *cfg = &c->hub->cfg;
     if (c->data_inflight >= cfg->max_queue_frames ||
-        (c->tcp && uv_stream_get_write_queue_size((uv_stream_t *)c->tcp) > cfg->max_queue_bytes)) {
+        (c->st && http_stream_write_queue_size(c->st) > cfg->max_queue_bytes)) {
         log_info("ws: dropping slow consumer %s (%u frames queued)", c->peer, c->data_inflight);
         conn_drop(c, NULL);
         return;
@@ -921,18 +902,16 @@ int ws_hub_upgrade(struct ws_hub *hub, struct http_request *req, int audience)
     char peer[64];
     snprintf(peer, sizeof(peer), "%s", http_request_peer_ip(req));
     struct slice left;
-    uv_tcp_t *tcp = http_request_take_socket(req, &left);
-    if (!tcp) /* closing, or a socket-less http_conn: still answer (frees an orphan) */
+    struct http_stream *st = http_request_take_stream(req, &left);
+    if (!st) /* closing, or a socket-less http_conn: still answer (frees an orphan) */
         return reject(hub, req, 503, -EPIPE);
     struct ws_conn *c = conn_new(hub, audience);
     if (!c) {
-        http_socket_close(tcp);
+        http_stream_close(st);
         return -ENOMEM;
     }
     memcpy(c->peer, peer, sizeof(peer));
-    c->tcp = tcp;
-    tcp->data = c;
-    uv_tcp_nodelay(tcp, 1);
+    c->st = st;
     c->busy++;
     struct buf head;
     buf_init(&head, 0);
@@ -943,7 +922,8 @@ int ws_hub_upgrade(struct ws_hub *hub, struct http_request *req, int audience)
     size_t hn;
     char *hp = buf_detach(&head, &hn);
     conn_write(c, NULL, hp, hn);
-    if (c->state != CS_DEAD && uv_read_start((uv_stream_t *)tcp, alloc_cb, on_read) < 0)
+    if (c->state != CS_DEAD &&
+        http_stream_read_start(st, c->hub->readbuf, sizeof(c->hub->readbuf), on_read, c) < 0)
         conn_drop(c, "read start failed");
     if (left.len)
         conn_input(c, left.ptr, left.len);

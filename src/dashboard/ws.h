@@ -6,8 +6,9 @@
  *  - ws_render_frame(): the v0 JSON frame `{"now":<ms>,"servers":[...]}` from
  *    the live registry (pure: no clock, no sockets);
  *  - the hub: validates and answers the upgrade (RFC 6455 handshake, gorilla's
- *    same-origin rule), then owns the socket and runs a server-side wslay
- *    context on it for the receive side (client frames, ping/pong, close).
+ *    same-origin rule), then owns the connection (an http_stream: ws:// or
+ *    wss://) and runs a server-side wslay context on it for the receive side
+ *    (client frames, ping/pong, close).
  *    ws_hub_broadcast() serialises each audience's frame ONCE into a
  *    refcounted WebSocket frame that every connection of that audience writes
  *    from (no per-client copy); server frames are unmasked, so the same bytes
@@ -97,8 +98,8 @@ struct ws_hub *ws_hub_new(struct uv_loop_s *loop, const struct ws_config *cfg);
  * Handles a WebSocket upgrade request; call it from the http_server's upgrade
  * callback (http_server_set_upgrade) after routing (`/ws`) and auth. req is
  * borrowed and always answered (see below): on success the 101 is written,
- * the socket is taken (http_request_take_socket) and the connection joins
- * `audience` (enum ws_audience; any value but WS_AUDIENCE_ADMIN counts as
+ * the connection is taken (http_request_take_stream; plain or TLS) and
+ * joins `audience` (enum ws_audience; any value but WS_AUDIENCE_ADMIN counts as
  * guest, the safe side); the audience's last broadcast frame, if any,
  * is sent at once. Checks, in gorilla's order: method GET (else 405),
  * `Connection` has the token "upgrade" and `Upgrade` the token "websocket"

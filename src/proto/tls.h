@@ -2,11 +2,17 @@
  * tls: OpenSSL 3 glue for TLS over an event loop with memory BIOs. The socket
  * code feeds received ciphertext in (tls_conn_feed), drives the handshake,
  * reads plaintext out, writes plaintext in and drains ciphertext to send.
- * No sockets here, so the same code serves the gRPC server and client.
+ * No sockets here, so the same code serves the gRPC server and client and the
+ * dashboard's HTTPS listener.
  *
- * Contexts: the server context loads a PEM certificate chain and key and selects
- * ALPN "h2"; the client context offers ALPN "h2" and verifies the peer against
- * the system store (or ca_file) unless insecure.
+ * Contexts: the gRPC server context loads a PEM certificate chain and key and
+ * selects ALPN "h2"; the HTTP server context does the same but selects
+ * "http/1.1" (or no ALPN); the client context offers ALPN "h2" and verifies
+ * the peer against the system store (or ca_file) unless insecure.
+ *
+ * Memory: SSL_MODE_RELEASE_BUFFERS frees OpenSSL's record buffers while a
+ * connection is idle, and a memory BIO that grew past a few KiB is replaced
+ * once it is empty, so an idle connection holds only the SSL object.
  */
 #ifndef LOTUS_PROTO_TLS_H
 #define LOTUS_PROTO_TLS_H
@@ -24,6 +30,13 @@ struct tls_conn;
  */
 int tls_ctx_new_server(const char *cert_pem, const char *key_pem, struct tls_ctx **out, char *err,
                        size_t errlen);
+/*
+ * Like tls_ctx_new_server, for an HTTP/1.1 listener: TLS >= 1.2, ALPN
+ * "http/1.1" when the client offers it, else no ALPN (a client that offers
+ * only h2 gets none and must speak HTTP/1.1).
+ */
+int tls_ctx_new_server_http(const char *cert_pem, const char *key_pem, struct tls_ctx **out,
+                            char *err, size_t errlen);
 /*
  * Client context: TLS >= 1.2, ALPN h2. insecure = no certificate checks;
  * ca_file (borrowed, may be NULL) adds trusted CAs, else the system store.
@@ -57,5 +70,9 @@ int tls_conn_read(struct tls_conn *t, uint8_t *out, size_t cap);
 int tls_conn_write(struct tls_conn *t, const uint8_t *p, size_t n);
 /* Moves all pending ciphertext to the end of out (borrowed). Returns 0 or -E2BIG. */
 int tls_conn_drain(struct tls_conn *t, struct buf *out);
+/* Bytes fed but not yet read out: ciphertext waiting plus decrypted bytes held by OpenSSL. */
+size_t tls_conn_buffered(const struct tls_conn *t);
+/* Queues a close_notify alert (after the handshake only); tls_conn_drain sends it. */
+void tls_conn_close_notify(struct tls_conn *t);
 
 #endif

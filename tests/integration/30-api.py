@@ -45,6 +45,7 @@ def login_session_me_and_logout():
     assert me["code"] == 0 and me["result"]["login"] == "admin" and me["result"]["csrf"] == c.csrf
     cookie = [ck for ck in c.jar if ck.name == "nezha-dashboard"][0]
     assert len(cookie.value) == 32 and cookie.has_nonstandard_attr("HttpOnly")
+    assert not cookie.secure, "Secure only under HTTPS (35-https.py)"
     st, _, j = c.call("POST", "/api/logout", {})
     assert j["code"] == 200, j
     st, _, me = c.call("GET", "/api/me")

@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${LOTUS_BUILD:-build}
-names=("agent-footprint smoke" "ingest smoke" "storage smoke" "grpc-unary smoke" "api smoke" "ws-fanout smoke")
+names=("agent-footprint smoke" "ingest smoke" "storage smoke" "grpc-unary smoke" "api smoke" "ws-fanout smoke" "https-idle smoke")
 echo "1..${#names[@]}"
 case "$OUT" in
   *asan*)
@@ -87,9 +87,17 @@ sane_ws() {
   eq connected 50
 }
 
+sane_https() {
+  local line=$1 r
+  r=$(pos tls_rss_delta_kib tls_kib_per_conn); [ -n "$r" ] && { echo "$r"; return; }
+  r=$(eq failed 0); [ -n "$r" ] && { echo "$r"; return; }
+  eq conns 20
+}
+
 check 1 "${names[0]}" sane_footprint bash bench/agent-footprint.sh --smoke "$OUT"
 check 2 "${names[1]}" sane_ingest bash bench/ingest.sh --smoke "$OUT"
 check 3 "${names[2]}" sane_storage bash bench/storage.sh --smoke "$OUT"
 check 4 "${names[3]}" sane_unary bash bench/grpc-unary.sh --quick "$OUT"
 check 5 "${names[4]}" sane_api bash bench/api.sh --smoke "$OUT"
 check 6 "${names[5]}" sane_ws bash bench/ws-fanout.sh --smoke "$OUT"
+check 7 "${names[6]}" sane_https bash bench/https-idle.sh --smoke "$OUT"

@@ -210,12 +210,16 @@ class Tap:
 class Http:
     """A tiny HTTP client with a cookie jar and the CSRF header (stdlib only)."""
 
-    def __init__(self, base):
+    def __init__(self, base, ssl_context=None):
+        """ssl_context: an ssl.SSLContext for https:// bases (e.g. trusting a test certificate)."""
         import http.cookiejar
         import urllib.request
         self.base = base
         self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        handlers = [urllib.request.HTTPCookieProcessor(self.jar)]
+        if ssl_context is not None:
+            handlers.append(urllib.request.HTTPSHandler(context=ssl_context))
+        self.opener = urllib.request.build_opener(*handlers)
         self.csrf = None
 
     def call(self, method, path, body=None, headers=None, raw=None):

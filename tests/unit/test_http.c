@@ -169,15 +169,15 @@ static void h_gz(struct http_request *req, void *ud)
 }
 
 struct upw {
-    uv_write_t w;
-    uv_tcp_t *tcp;
+    struct http_stream *st;
     char *data;
 };
 
-static void up_written(uv_write_t *w, int status)
+static void up_written(void *ud, int status)
 {
-    struct upw *u = (struct upw *)w;
-    http_socket_close(u->tcp);
+    struct upw *u = ud;
+    (void)status;
+    http_stream_close(u->st);
     free(u->data);
     free(u);
 }
@@ -189,17 +189,17 @@ static void on_upgrade(struct http_request *req, void *ud)
         return;
     }
     struct slice left;
-    uv_tcp_t *tcp = http_request_take_socket(req, &left);
-    if (!tcp)
+    struct http_stream *st = http_request_take_stream(req, &left);
+    if (!st)
         return;
     static const char head[] = "HTTP/1.1 101 Switching Protocols\r\n\r\n";
     struct upw *u = calloc(1, sizeof(*u));
-    u->tcp = tcp;
+    u->st = st;
     u->data = malloc(sizeof(head) + left.len);
     memcpy(u->data, head, sizeof(head) - 1);
     memcpy(u->data + sizeof(head) - 1, left.ptr, left.len);
-    uv_buf_t b = uv_buf_init(u->data, (unsigned)(sizeof(head) - 1 + left.len));
-    uv_write(&u->w, (uv_stream_t *)tcp, &b, 1, up_written);
+    if (http_stream_write(st, u->data, sizeof(head) - 1 + left.len, up_written, u) != 0)
+        up_written(u, -1);
 }
 
 static void on_stop(uv_async_t *a)
