@@ -285,6 +285,7 @@ def shutdown_with_an_open_wss_viewer_says_going_away_and_exits_0():
             assert payload[:2] == struct.pack("!H", 1001), payload
             break
     s.close()
+    dash.proc.wait(10)  # the one SIGTERM above; stop() would send another if it were still draining
     rc = dash.stop()
     assert rc == 0, (rc, dash.output()[-3000:])
 
