@@ -104,7 +104,8 @@ static inline int u64_digits(uint64_t v)
 {
     /* bits * 1233 / 4096 is floor(log10(2^bits)), at most one too small. */
     int t = ((64 - __builtin_clzll(v | 1)) * 1233) >> 12;
-    return t + (v >= pow10_u64[t]) + (t == 0 && v < 1);
+    /* v | 1 makes 0 count one digit and changes nothing else (10^t is even for t > 0). */
+    return t + ((v | 1) >= pow10_u64[t]);
 }
 
 /*
@@ -327,25 +328,26 @@ static int shortest_e(double v, uint64_t *n, int *k)
         vp--;
     unsigned last = 0; /* the most significant dropped digit */
     int removed = 0;
-    /* Four digits at a time while the interval allows, then one at a time. */
-    while (vp / 10000 > vm / 10000) {
-        uint64_t r = vr % 10000;
-        vm_tz = vm_tz && vm % 10000 == 0;
-        vr_tz = vr_tz && last == 0 && r % 1000 == 0;
-        last = (unsigned)(r / 1000);
-        vr /= 10000;
-        vp /= 10000;
-        vm /= 10000;
-        removed += 4;
-    }
-    while (vp / 10 > vm / 10) {
-        vm_tz = vm_tz && vm % 10 == 0;
-        vr_tz = vr_tz && last == 0;
-        last = (unsigned)(vr % 10);
-        vr /= 10;
-        vp /= 10;
-        vm /= 10;
-        removed++;
+    /*
+     * Drop digits while the interval still holds a shorter decimal: eight at
+     * a time, then at most four, two and one (had two chunks of a size fit,
+     * the next larger chunk would have).
+     */
+    for (int step = 8; step >= 1; step /= 2) {
+        uint64_t dv = pow10_u64[step];
+        uint64_t top = pow10_u64[step - 1];
+        while (vp / dv > vm / dv) {
+            uint64_t r = vr % dv;
+            vm_tz = vm_tz && vm % dv == 0;
+            vr_tz = vr_tz && last == 0 && r % top == 0;
+            last = (unsigned)(r / top);
+            vr /= dv;
+            vp /= dv;
+            vm /= dv;
+            removed += step;
+            if (step < 8)
+                break;
+        }
     }
     if (vm_tz) {
         /* The lower end itself is allowed: its zeros can go too. */
@@ -619,6 +621,7 @@ char *jw_put_str(char *d, const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
+    size_t run = 0; /* s[run..i) was copied as is, ending at d */
     *d++ = '"';
     for (;;) {
         /* Eight clean bytes at a time; the output never runs ahead of the
@@ -632,11 +635,35 @@ char *jw_put_str(char *d, const char *str, size_t n)
             d += 8;
             i += 8;
         }
+        /* A short clean rest: one word ending at n (overlapping bytes before
+         * i of the current verbatim run, rewritten with the same values), or
+         * two overlapping 4-byte halves. */
+        if (n - i < 8 && i < n && n - run >= 8) {
+            uint64_t x;
+            memcpy(&x, s + n - 8, 8);
+            if (!word_needs_care(x)) {
+                memcpy(d - (i - (n - 8)), &x, 8);
+                d += n - i;
+                break;
+            }
+        } else if (n - i < 8 && n - i >= 4) {
+            uint32_t a;
+            uint32_t b;
+            memcpy(&a, s + i, 4);
+            memcpy(&b, s + n - 4, 4);
+            if (!word_needs_care((uint64_t)a | (uint64_t)b << 32)) {
+                memcpy(d + (n - 4 - i), &b, 4);
+                memcpy(d, &a, 4);
+                d += n - i;
+                break;
+            }
+        }
         while (i < n && !needs_care[s[i]])
             *d++ = (char)s[i++];
         if (i == n)
             break;
         d = escape_one(d, s, n, &i);
+        run = i;
     }
     *d++ = '"';
     return d;
