@@ -249,9 +249,25 @@ static void test_jw_float__strings_word_at_a_time(void **state)
         }
     }
     /* random mixes of ASCII, specials, UTF-8 (valid, U+2028/9, broken) */
-    static const char *pieces[] = {"abcdefgh", "<", ">", "&", "\"", "\\", "\n", "\x01", "\x7f",
-                                   "香港",     "\xE2\x80\xA8", "\xE2\x80\xA9", "\xF0\x9F\x98\x80",
-                                   "\xff",     "\xC0\xAF", "\xED\xA0\x80", "\xE2\x82", " ", "é"};
+    static const char *pieces[] = {"abcdefgh",
+                                   "<",
+                                   ">",
+                                   "&",
+                                   "\"",
+                                   "\\",
+                                   "\n",
+                                   "\x01",
+                                   "\x7f",
+                                   "香港",
+                                   "\xE2\x80\xA8",
+                                   "\xE2\x80\xA9",
+                                   "\xF0\x9F\x98\x80",
+                                   "\xff",
+                                   "\xC0\xAF",
+                                   "\xED\xA0\x80",
+                                   "\xE2\x82",
+                                   " ",
+                                   "é"};
     struct rng r = {0xA4093822299F31D0ull};
     for (int i = 0; i < 20000; i++) {
         struct buf in;
