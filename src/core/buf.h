@@ -32,6 +32,12 @@ void buf_init(struct buf *b, size_t max);
 void buf_release(struct buf *b);
 /* Empties the buffer and clears the sticky error, keeping capacity. */
 void buf_reset(struct buf *b);
+/*
+ * Makes room for extra more bytes (and the NUL) without changing the content,
+ * so that data[len .. len+extra] may be written directly; returns 0 or -E2BIG
+ * (sticky) when len + extra would pass the maximum. data may move.
+ */
+int buf_reserve(struct buf *b, size_t extra);
 /* Appends; returns 0 or -E2BIG (over max, or sticky error already set). */
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);

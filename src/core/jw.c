@@ -1,7 +1,17 @@
 /*
  * jw: streaming JSON writer with Go encoding/json output (see jw.h).
  *
- * Doubles: shortest round-trip digits are found in three tiers, fastest first:
+ * Doubles: shortest round-trip digits are found in tiers, fastest first:
+ *  E. exact 128-bit integer arithmetic for normal 2^-13 <= v < 2^53 (nearly
+ *     every metric): v = m*2^-q, so the rounding interval scaled by 10^K
+ *     (K chosen so the interval is wider than 10) has endpoints that are
+ *     integers over 2^(q+2), with every product below 2^128. Digits are
+ *     dropped while the interval still holds a shorter decimal, tracking
+ *     whether the dropped digits were all zero; the kept digits are then
+ *     rounded to the nearest (ties to even, which cannot decide a result
+ *     here). That is the shortest decimal in the interval, closest to v: the
+ *     same answer as tiers A-C, which remain the reference for the other
+ *     values (tests/unit/test_jw_float.c compares the two on millions).
  *  A. exact double arithmetic: for k = 0, 1, ... take n = the integer nearest
  *     to v*10^k (fma gives the exact residual) while n < 2^53; n and 10^k are
  *     then exact doubles, so n / 10^k is the correctly rounded value of the
@@ -68,23 +78,76 @@ static const char digit_pairs[201] = "00010203040506070809"
                                      "80818283848586878889"
                                      "90919293949596979899";
 
-/* Writes v in decimal ending just before end; returns the start. */
-static char *u64_rev(uint64_t v, char *end)
+static const uint64_t pow10_u64[20] = {1ull,
+                                       10ull,
+                                       100ull,
+                                       1000ull,
+                                       10000ull,
+                                       100000ull,
+                                       1000000ull,
+                                       10000000ull,
+                                       100000000ull,
+                                       1000000000ull,
+                                       10000000000ull,
+                                       100000000000ull,
+                                       1000000000000ull,
+                                       10000000000000ull,
+                                       100000000000000ull,
+                                       1000000000000000ull,
+                                       10000000000000000ull,
+                                       100000000000000000ull,
+                                       1000000000000000000ull,
+                                       10000000000000000000ull};
+
+/* Number of decimal digits of v (1 for 0). */
+static inline int u64_digits(uint64_t v)
 {
+    /* bits * 1233 / 4096 is floor(log10(2^bits)), at most one too small. */
+    int t = ((64 - __builtin_clzll(v | 1)) * 1233) >> 12;
+    /* v | 1 makes 0 count one digit and changes nothing else (10^t is even for t > 0). */
+    return t + ((v | 1) >= pow10_u64[t]);
+}
+
+/*
+ * Writes v in decimal at o (at most 20 bytes, no NUL) and returns the end:
+ * the digit count is known first, so the digits go straight to their place.
+ */
+static inline char *u64_fwd(char *o, uint64_t v)
+{
+    char *end = o + u64_digits(v);
     char *p = end;
-    while (v >= 100) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * r, 2);
+    if (v >= 100000000) {
+        /* Eight low digits with 32-bit arithmetic, the rest below. */
+        uint32_t lo = (uint32_t)(v % 100000000);
+        v /= 100000000;
+        for (int i = 0; i < 4; i++) {
+            p -= 2;
+            memcpy(p, digit_pairs + 2 * (lo % 100), 2);
+            lo /= 100;
+        }
+        if (v >= 100000000) {
+            lo = (uint32_t)(v % 100000000);
+            v /= 100000000;
+            for (int i = 0; i < 4; i++) {
+                p -= 2;
+                memcpy(p, digit_pairs + 2 * (lo % 100), 2);
+                lo /= 100;
+            }
+        }
     }
-    if (v >= 10) {
+    uint32_t w = (uint32_t)v;
+    while (w >= 100) {
         p -= 2;
-        memcpy(p, digit_pairs + 2 * v, 2);
+        memcpy(p, digit_pairs + 2 * (w % 100), 2);
+        w /= 100;
+    }
+    if (w >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * w, 2);
     } else {
-        *--p = (char)('0' + v);
+        *--p = (char)('0' + w);
     }
-    return p;
+    return end;
 }
 
 /*
@@ -93,13 +156,10 @@ static char *u64_rev(uint64_t v, char *end)
  */
 static int digits_from_u64(uint64_t n, int k, char *d, int *dp)
 {
-    char tmp[24];
-    char *s = u64_rev(n, tmp + sizeof(tmp));
-    int len = (int)(tmp + sizeof(tmp) - s);
+    int len = (int)(u64_fwd(d, n) - d);
     *dp = len - k;
-    while (len > 1 && s[len - 1] == '0')
+    while (len > 1 && d[len - 1] == '0')
         len--;
-    memcpy(d, s, (size_t)len);
     return len;
 }
 
@@ -214,6 +274,99 @@ static int shortest_b(double v, int k0, char *d, int *dp)
 }
 #endif
 
+__extension__ typedef unsigned __int128 jw_u128;
+
+/* floor(x * log10(2)) for |x| <= 1650 (78913 / 2^18 approximates log10(2)). */
+static int floor_log10_pow2(int x)
+{
+    if (x >= 0)
+        return (int)(((unsigned)x * 78913u) >> 18);
+    /* x*log10(2) is never an integer for x != 0 */
+    return -(int)((((unsigned)-x * 78913u) >> 18) + 1);
+}
+
+/*
+ * Tier E (see the top of the file). On success returns 1 with the shortest
+ * digits as *n * 10^-*k (n may end in zeros); returns 0 when v (finite,
+ * > 0) is outside the tier's range.
+ */
+static int shortest_e(double v, uint64_t *n, int *k)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    unsigned bexp = (unsigned)(bits >> 52) & 0x7FF;
+    uint64_t frac = bits & 0xFFFFFFFFFFFFFull;
+    if (bexp == 0 || bexp > 1075) /* subnormal, or v >= 2^53 */
+        return 0;
+    int q = 1075 - (int)bexp; /* v = m * 2^-q, 0 <= q */
+    /* v >= 10^f with f = floor((52 - q) * log10(2)), so at scale 10^K with
+     * K = 17 - f the interval (one ulp = 2^-q, 3/4 ulp above a power of two)
+     * is at least 16 wide: at least one digit is always dropped, and the
+     * dropped digits decide the rounding. */
+    int kk = 17 - floor_log10_pow2(52 - q);
+    if (kk > 21) /* (4m+2) * 10^K must stay below 2^128: 10^21 < 2^70 */
+        return 0;
+    uint64_t m = frac | (1ull << 52);
+    jw_u128 p = kk <= 19 ? (jw_u128)pow10_u64[kk] : (jw_u128)pow10_u64[19] * pow10_u64[kk - 19];
+    /* Interval (scaled by 2^(q+2)): [4m - 2, 4m + 2], or [4m - 1, 4m + 2]
+     * just above a power of two, where the lower neighbour is closer. */
+    uint64_t lower = 4 * m - ((frac == 0 && bexp > 1) ? 1 : 2);
+    int shift = q + 2;
+    jw_u128 mask = ((jw_u128)1 << shift) - 1;
+    jw_u128 c = (jw_u128)(4 * m) * p;
+    jw_u128 u = (jw_u128)(4 * m + 2) * p;
+    jw_u128 l = (jw_u128)lower * p;
+    uint64_t vr = (uint64_t)(c >> shift);
+    uint64_t vp = (uint64_t)(u >> shift);
+    uint64_t vm = (uint64_t)(l >> shift);
+    /* A decimal exactly on an interval end reads back as v only when m is
+     * even (strtod rounds ties to even). */
+    int accept = (m & 1) == 0;
+    int vr_tz = (c & mask) == 0; /* everything below vr's last digit is zero */
+    int vm_tz = accept && (l & mask) == 0;
+    if (!accept && (u & mask) == 0)
+        vp--;
+    unsigned last = 0; /* the most significant dropped digit */
+    int removed = 0;
+    /*
+     * Drop digits while the interval still holds a shorter decimal: eight at
+     * a time, then at most four, two and one (had two chunks of a size fit,
+     * the next larger chunk would have).
+     */
+    for (int step = 8; step >= 1; step /= 2) {
+        uint64_t dv = pow10_u64[step];
+        uint64_t top = pow10_u64[step - 1];
+        while (vp / dv > vm / dv) {
+            uint64_t r = vr % dv;
+            vm_tz = vm_tz && vm % dv == 0;
+            vr_tz = vr_tz && last == 0 && r % top == 0;
+            last = (unsigned)(r / top);
+            vr /= dv;
+            vp /= dv;
+            vm /= dv;
+            removed += step;
+            if (step < 8)
+                break;
+        }
+    }
+    if (vm_tz) {
+        /* The lower end itself is allowed: its zeros can go too. */
+        while (vm % 10 == 0) {
+            vr_tz = vr_tz && last == 0;
+            last = (unsigned)(vr % 10);
+            vr /= 10;
+            vp /= 10;
+            vm /= 10;
+            removed++;
+        }
+    }
+    if (vr_tz && last == 5 && vr % 2 == 0)
+        last = 4;
+    *n = vr + ((vr == vm && (!accept || !vm_tz)) || last >= 5);
+    *k = kk - removed;
+    return 1;
+}
+
 /* Tier C: always decides. */
 static int shortest_c(double v, char *d, int *dp)
 {
@@ -263,33 +416,47 @@ static int shortest_c(double v, char *d, int *dp)
     return 1;
 }
 
-int jw_format_double(double v, char out[JW_DOUBLE_MAX])
+/*
+ * Shortest digits of v (finite, > 0) into d (no trailing zeros) with the
+ * decimal point position *dp (value = 0.d1d2... * 10^dp); returns the count.
+ * fast = 0 skips tier E (the reference path of the unit tests).
+ */
+static int shortest_digits(double v, int fast, char *d, int *dp)
 {
-    if (!isfinite(v))
-        return -EINVAL;
-    char *o = out;
+    uint64_t n = 0;
+    int k = 0;
+    if (fast && shortest_e(v, &n, &k))
+        return digits_from_u64(n, k, d, dp);
+    int nd = 0;
+    int k_end = 0;
+    if (v >= 1e-7 && v < TWO53)
+        nd = shortest_a(v, d, dp, &k_end);
+#if LDBL_MANT_DIG >= 64
+    if (!nd && v >= 1e-6 && v < TWO53)
+        nd = shortest_b(v, k_end, d, dp);
+#endif
+    if (!nd)
+        nd = shortest_c(v, d, dp);
+    return nd;
+}
+
+/*
+ * Writes v (finite) in Go's layout at o (room for JW_DOUBLE_MAX - 1 bytes,
+ * no NUL) and returns the end.
+ */
+static char *format_double(char *o, double v, int fast)
+{
     if (signbit(v)) {
         *o++ = '-';
         v = -v;
     }
     if (v == 0) {
         *o++ = '0';
-        *o = '\0';
-        return (int)(o - out);
+        return o;
     }
     char d[24];
     int dp = 0;
-    int nd = 0;
-    int k_end = 0;
-    if (v >= 1e-7 && v < TWO53)
-        nd = shortest_a(v, d, &dp, &k_end);
-#if LDBL_MANT_DIG >= 64
-    if (!nd && v >= 1e-6 && v < TWO53)
-        nd = shortest_b(v, k_end, d, &dp);
-#endif
-    if (!nd)
-        nd = shortest_c(v, d, &dp);
-
+    int nd = shortest_digits(v, fast, d, &dp);
     if (v >= 1e-6 && v < 1e21) {
         if (dp <= 0) {
             *o++ = '0';
@@ -310,26 +477,30 @@ int jw_format_double(double v, char out[JW_DOUBLE_MAX])
             memcpy(o, d + dp, (size_t)(nd - dp));
             o += nd - dp;
         }
-    } else {
-        *o++ = d[0];
-        if (nd > 1) {
-            *o++ = '.';
-            memcpy(o, d + 1, (size_t)(nd - 1));
-            o += nd - 1;
-        }
-        int x = dp - 1;
-        *o++ = 'e';
-        *o++ = x < 0 ? '-' : '+';
-        /* Go prints at least two exponent digits, and encoding/json then
-         * drops the leading zero of a negative one: e-07 -> e-7. */
-        unsigned ax = (unsigned)(x < 0 ? -x : x);
-        char tmp[8];
-        char *s = u64_rev(ax, tmp + sizeof(tmp));
-        if (x >= 0 && ax < 10)
-            *o++ = '0';
-        memcpy(o, s, (size_t)(tmp + sizeof(tmp) - s));
-        o += tmp + sizeof(tmp) - s;
+        return o;
     }
+    *o++ = d[0];
+    if (nd > 1) {
+        *o++ = '.';
+        memcpy(o, d + 1, (size_t)(nd - 1));
+        o += nd - 1;
+    }
+    int x = dp - 1;
+    *o++ = 'e';
+    *o++ = x < 0 ? '-' : '+';
+    /* Go prints at least two exponent digits, and encoding/json then
+     * drops the leading zero of a negative one: e-07 -> e-7. */
+    unsigned ax = (unsigned)(x < 0 ? -x : x);
+    if (x >= 0 && ax < 10)
+        *o++ = '0';
+    return u64_fwd(o, ax);
+}
+
+int jw_format_double(double v, char out[JW_DOUBLE_MAX])
+{
+    if (!isfinite(v))
+        return -EINVAL;
+    char *o = format_double(out, v, 1);
     *o = '\0';
     return (int)(o - out);
 }
@@ -389,88 +560,202 @@ static size_t utf8_seq(const unsigned char *s, size_t n, unsigned *cp)
     return 4;
 }
 
-int jw_append_string(struct buf *out, const char *str, size_t n)
+/*
+ * True when one of the 8 bytes in x needs care (see needs_care). Each test
+ * is exact about whether some byte matches (false alarms only cost a byte
+ * loop): bytes < 0x20, bytes >= 0x80, and bytes equal to 0x22/0x26 (`"` `&`,
+ * folded by setting bit 2), 0x3C/0x3E (`<` `>`, bit 1) or 0x5C (`\`).
+ */
+static inline int word_needs_care(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    const uint64_t high = 0x8080808080808080ull;
+    uint64_t q = (x | ones * 0x04) ^ (ones * 0x26);
+    uint64_t a = (x | ones * 0x02) ^ (ones * 0x3E);
+    uint64_t bs = x ^ (ones * 0x5C);
+    uint64_t hit = ((x - ones * 0x20) & ~x) | x;
+    hit |= (q - ones) & ~q;
+    hit |= (a - ones) & ~a;
+    hit |= (bs - ones) & ~bs;
+    return (hit & high) != 0;
+}
+
+/* Handles the byte at s[*i] that needs care: writes it (escaped or, for
+ * valid UTF-8, as is) at d, advances *i, returns the new end. */
+static char *escape_one(char *d, const unsigned char *s, size_t n, size_t *i)
 {
     static const char hex[] = "0123456789abcdef";
+    unsigned c = s[*i];
+    if (c >= 0x80) {
+        unsigned cp = 0;
+        size_t l = utf8_seq(s + *i, n - *i, &cp);
+        if (l && cp != 0x2028 && cp != 0x2029) {
+            memcpy(d, s + *i, l);
+            *i += l;
+            return d + l;
+        }
+        if (l)
+            memcpy(d, cp == 0x2028 ? "\\u2028" : "\\u2029", 6);
+        else
+            memcpy(d, "\\ufffd", 6);
+        *i += l ? l : 1;
+        return d + 6;
+    }
+    *i += 1;
+    d[0] = '\\';
+    if (c == '"' || c == '\\') {
+        d[1] = (char)c;
+        return d + 2;
+    }
+    if (c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f') {
+        d[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c == '\b' ? 'b' : 'f';
+        return d + 2;
+    }
+    memcpy(d + 1, "u00", 3);
+    d[4] = hex[c >> 4];
+    d[5] = hex[c & 15];
+    return d + 6;
+}
+
+char *jw_put_str(char *d, const char *str, size_t n)
+{
     const unsigned char *s = (const unsigned char *)str;
-    int rc = putch(out, '"');
-    size_t run = 0; /* start of the pending verbatim run */
     size_t i = 0;
-    while (i < n) {
-        if (!needs_care[s[i]]) {
-            i++;
-            continue;
+    size_t run = 0; /* s[run..i) was copied as is, ending at d */
+    *d++ = '"';
+    for (;;) {
+        /* Eight clean bytes at a time; the output never runs ahead of the
+         * bound since every input byte produces at least one. */
+        while (n - i >= 8) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            if (word_needs_care(x))
+                break;
+            memcpy(d, &x, 8);
+            d += 8;
+            i += 8;
         }
-        unsigned c = s[i];
-        char esc[8];
-        size_t elen = 0;
-        size_t adv = 1;
-        if (c >= 0x80) {
-            unsigned cp = 0;
-            size_t l = utf8_seq(s + i, n - i, &cp);
-            if (l && cp != 0x2028 && cp != 0x2029) {
-                i += l;
-                continue;
+        /* A short clean rest: one word ending at n (overlapping bytes before
+         * i of the current verbatim run, rewritten with the same values), or
+         * two overlapping 4-byte halves. */
+        if (n - i < 8 && i < n && n - run >= 8) {
+            uint64_t x;
+            memcpy(&x, s + n - 8, 8);
+            if (!word_needs_care(x)) {
+                memcpy(d - (i - (n - 8)), &x, 8);
+                d += n - i;
+                break;
             }
-            if (l) {
-                memcpy(esc, cp == 0x2028 ? "\\u2028" : "\\u2029", 6);
-                adv = l;
-            } else {
-                memcpy(esc, "\\ufffd", 6);
+        } else if (n - i < 8 && n - i >= 4) {
+            uint32_t a;
+            uint32_t b;
+            memcpy(&a, s + i, 4);
+            memcpy(&b, s + n - 4, 4);
+            if (!word_needs_care((uint64_t)a | (uint64_t)b << 32)) {
+                memcpy(d + (n - 4 - i), &b, 4);
+                memcpy(d, &a, 4);
+                d += n - i;
+                break;
             }
-            elen = 6;
-        } else if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            elen = 2;
-        } else if (c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f') {
-            esc[0] = '\\';
-            esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c == '\b' ? 'b' : 'f';
-            elen = 2;
-        } else {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
         }
-        if (i > run)
-            rc = put(out, s + run, i - run);
-        rc = put(out, esc, elen);
-        i += adv;
+        while (i < n && !needs_care[s[i]])
+            *d++ = (char)s[i++];
+        if (i == n)
+            break;
+        d = escape_one(d, s, n, &i);
         run = i;
     }
-    if (i > run)
-        rc = put(out, s + run, i - run);
-    rc = putch(out, '"');
-    return rc;
+    *d++ = '"';
+    return d;
+}
+
+char *jw_put_u64(char *d, uint64_t v)
+{
+    return u64_fwd(d, v);
+}
+
+char *jw_put_i64(char *d, int64_t v)
+{
+    if (v < 0) {
+        *d++ = '-';
+        return u64_fwd(d, (uint64_t)0 - (uint64_t)v);
+    }
+    return u64_fwd(d, (uint64_t)v);
+}
+
+char *jw_put_double(char *d, double v)
+{
+    if (!isfinite(v))
+        return d;
+    return format_double(d, v, 1);
+}
+
+char *jw_reserve(struct buf *out, size_t n)
+{
+    if (out->err || (out->max && (out->len > out->max || n > out->max - out->len)))
+        return NULL;
+    if (out->len + n >= out->cap && buf_reserve(out, n) != 0)
+        return NULL;
+    return out->data + out->len;
+}
+
+void jw_commit(struct buf *out, char *end)
+{
+    out->len = (size_t)(end - out->data);
+    out->data[out->len] = '\0';
+}
+
+/*
+ * Writes len bytes produced by a cursor writer through the reservation, or
+ * (near the buffer's maximum, where the worst case may not fit though the
+ * real output does) through a scratch buffer and buf_append.
+ */
+#define VIA_CURSOR(out, bound, call)                                                               \
+    do {                                                                                           \
+        char *d_ = jw_reserve((out), (bound));                                                     \
+        if (d_) {                                                                                  \
+            char *d = d_;                                                                          \
+            jw_commit((out), (call));                                                              \
+        } else if (!(out)->err) {                                                                  \
+            struct buf t_;                                                                         \
+            buf_init(&t_, 0);                                                                      \
+            char *d = jw_reserve(&t_, (bound));                                                    \
+            if (d) {                                                                               \
+                jw_commit(&t_, (call));                                                            \
+                buf_append((out), t_.data, t_.len);                                                \
+            }                                                                                      \
+            buf_release(&t_);                                                                      \
+        }                                                                                          \
+    } while (0)
+
+int jw_append_string(struct buf *out, const char *s, size_t n)
+{
+    if (n > (SIZE_MAX - 2) / 6)
+        return buf_reserve(out, SIZE_MAX); /* cannot fit: sets the buffer's error */
+    VIA_CURSOR(out, JW_STR_BOUND(n), jw_put_str(d, s, n));
+    return out->err;
 }
 
 static int before_value(struct jw *w);
 
 int jw_append_u64(struct buf *out, uint64_t v)
 {
-    char tmp[24];
-    char *s = u64_rev(v, tmp + sizeof(tmp));
-    return put(out, s, (size_t)(tmp + sizeof(tmp) - s));
+    char tmp[JW_INT_BOUND];
+    return put(out, tmp, (size_t)(u64_fwd(tmp, v) - tmp));
 }
 
 int jw_append_i64(struct buf *out, int64_t v)
 {
-    char tmp[24];
-    uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    char *s = u64_rev(a, tmp + sizeof(tmp));
-    if (v < 0)
-        *--s = '-';
-    return put(out, s, (size_t)(tmp + sizeof(tmp) - s));
+    char tmp[JW_INT_BOUND];
+    return put(out, tmp, (size_t)(jw_put_i64(tmp, v) - tmp));
 }
 
 int jw_append_double(struct buf *out, double v)
 {
+    if (!isfinite(v))
+        return -EINVAL;
     char tmp[JW_DOUBLE_MAX];
-    int n = jw_format_double(v, tmp);
-    if (n < 0)
-        return n;
-    return put(out, tmp, (size_t)n);
+    return put(out, tmp, (size_t)(format_double(tmp, v, 1) - tmp));
 }
 
 int jw_append_lit(struct buf *out, const char *s, size_t n)
@@ -653,9 +938,8 @@ void jw_u64(struct jw *w, uint64_t v)
 {
     if (before_value(w))
         return;
-    char tmp[24];
-    char *s = u64_rev(v, tmp + sizeof(tmp));
-    put(w->out, s, (size_t)(tmp + sizeof(tmp) - s));
+    char tmp[JW_INT_BOUND];
+    put(w->out, tmp, (size_t)(u64_fwd(tmp, v) - tmp));
     after_write(w);
 }
 
@@ -663,12 +947,8 @@ void jw_i64(struct jw *w, int64_t v)
 {
     if (before_value(w))
         return;
-    char tmp[24];
-    uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    char *s = u64_rev(a, tmp + sizeof(tmp));
-    if (v < 0)
-        *--s = '-';
-    put(w->out, s, (size_t)(tmp + sizeof(tmp) - s));
+    char tmp[JW_INT_BOUND];
+    put(w->out, tmp, (size_t)(jw_put_i64(tmp, v) - tmp));
     after_write(w);
 }
 

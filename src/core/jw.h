@@ -83,6 +83,35 @@ int jw_append_double(struct buf *out, double v);
 /* s[0..n) verbatim (a fused run of punctuation and keys). */
 int jw_append_lit(struct buf *out, const char *s, size_t n);
 /*
+ * Cursor writers for the hottest fixed-shape output (1000 servers' details):
+ * the caller reserves a worst-case size once with jw_reserve, writes with
+ * the jw_put_* functions into the returned memory (each takes the cursor and
+ * returns the new end, and never writes more than its bound below), and ends
+ * with jw_commit. No check or NUL per value, so exceeding the reservation is
+ * a memory error: the caller must sum the bounds.
+ */
+#define JW_STR_BOUND(n) (6 * (size_t)(n) + 2) /* "..." with every byte escaped as \u00xx */
+#define JW_INT_BOUND    20                    /* -9223372036854775808, 18446744073709551615 */
+#define JW_DOUBLE_BOUND (JW_DOUBLE_MAX - 1)
+/*
+ * Returns where out's next byte goes, with room for n more bytes (and the
+ * NUL): borrowed, valid until out next changes. Returns NULL and changes
+ * nothing when out is in error or len + n would pass its maximum (the caller
+ * may then write to a scratch buf and buf_append it, which applies the
+ * maximum to the real size).
+ */
+char *jw_reserve(struct buf *out, size_t n);
+/* Ends a reserved write: end (inside the reservation) becomes the end of out's data. */
+void jw_commit(struct buf *out, char *end);
+/* s[0..n) (borrowed) quoted and escaped like jw_append_string at d; at most JW_STR_BOUND(n) bytes. */
+char *jw_put_str(char *d, const char *s, size_t n);
+/* At most JW_INT_BOUND bytes. */
+char *jw_put_u64(char *d, uint64_t v);
+char *jw_put_i64(char *d, int64_t v);
+/* At most JW_DOUBLE_BOUND bytes; v must be finite (NaN/Inf write nothing). */
+char *jw_put_double(char *d, double v);
+
+/*
  * Emits the separator for one value that the caller then appends directly to
  * the returned buf (borrowed, = w->out) with the jw_append_* helpers; the
  * caller must append exactly one complete JSON value and fold any error into

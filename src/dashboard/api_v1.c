@@ -47,15 +47,62 @@ void api_v1_split_ip(const char *ip, struct api_v1_ips *o)
 }
 
 /*
- * The hot fixed-shape objects are appended straight to the buffer with their
- * punctuation and keys fused into literals (see bench/jw_bench.c); buf errors
- * are sticky, so each function checks once at the end.
+ * The hot fixed-shape objects are written with jw's cursor writers: the
+ * worst-case size of one object is reserved once, then punctuation and keys
+ * (fused into literals, inlined as fixed-size copies) and values are written
+ * without any per-value check (see bench/jw_bench.c).
  */
-#define LIT(b, s) jw_append_lit((b), s, sizeof(s) - 1)
+#define LIT(p, s) (memcpy((p), s, sizeof(s) - 1), (p) += sizeof(s) - 1)
 
-static void put_str(struct buf *b, const char *s)
+/*
+ * Bytes of one object beyond its strings and list items: all 47 literals of
+ * put_entry/put_host/put_state together (950 bytes, counting both of each
+ * alternative and the null forms), about 10 single punctuation bytes,
+ * 3 + 4 + 11 integers of at most JW_INT_BOUND and 5 doubles of at most
+ * JW_DOUBLE_BOUND: under 1500 bytes. More, for safety; cursor_end aborts if
+ * a write ever passes its bound.
+ */
+#define ENTRY_FIXED_BOUND 2304
+/* One temperature beyond its name: `,{"Name":` `,"Temperature":` `}` and a double. */
+#define TEMP_FIXED_BOUND (32 + JW_DOUBLE_BOUND)
+
+static size_t str_bound(const char *s)
 {
-    jw_append_string(b, s ? s : "", s ? strlen(s) : 0);
+    return JW_STR_BOUND(s ? strlen(s) : 0);
+}
+
+static size_t list_bound(char **v, size_t n)
+{
+    size_t sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += str_bound(v[i]) + 1;
+    return sum;
+}
+
+static size_t host_bound(const struct Proto__Host *h)
+{
+    if (!h)
+        return 0;
+    return str_bound(h->platform) + str_bound(h->platform_version) + list_bound(h->cpu, h->n_cpu) +
+           str_bound(h->arch) + str_bound(h->virtualization) + str_bound(h->country_code) +
+           str_bound(h->version) + list_bound(h->gpu, h->n_gpu);
+}
+
+static size_t state_bound(const struct Proto__State *s)
+{
+    if (!s)
+        return 0;
+    size_t sum = 0;
+    for (size_t i = 0; i < s->n_temperatures; i++) {
+        const Proto__StateSensorTemperature *t = s->temperatures[i];
+        sum += TEMP_FIXED_BOUND + str_bound(t ? t->name : NULL);
+    }
+    return sum;
+}
+
+static char *put_str(char *p, const char *s)
+{
+    return jw_put_str(p, s ? s : "", s ? strlen(s) : 0);
 }
 
 /*
@@ -63,123 +110,118 @@ static void put_str(struct buf *b, const char *s)
  * Lotus renders such a value as 0 so one bad agent report cannot break the
  * API for every server (docs/compatibility.md, "API").
  */
-static void put_double(struct buf *b, double v)
+static char *put_double(char *p, double v)
 {
-    if (!isfinite(v))
-        v = 0;
-    jw_append_double(b, v);
+    return jw_put_double(p, isfinite(v) ? v : 0);
 }
 
-static void put_str_list(struct buf *b, char **v, size_t n)
+static char *put_str_list(char *p, char **v, size_t n)
 {
-    if (n == 0) {
-        LIT(b, "null");
-        return;
-    }
-    jw_append_lit(b, "[", 1);
+    if (n == 0)
+        return LIT(p, "null");
+    *p++ = '[';
     for (size_t i = 0; i < n; i++) {
         if (i)
-            jw_append_lit(b, ",", 1);
-        put_str(b, v[i]);
+            *p++ = ',';
+        p = put_str(p, v[i]);
     }
-    jw_append_lit(b, "]", 1);
+    *p++ = ']';
+    return p;
 }
 
-static void put_host(struct buf *b, const struct Proto__Host *h)
+static char *put_host(char *p, const struct Proto__Host *h)
 {
-    if (!h) {
-        LIT(b, "{\"Platform\":\"\",\"PlatformVersion\":\"\",\"CPU\":null,\"MemTotal\":0,"
-               "\"DiskTotal\":0,\"SwapTotal\":0,\"Arch\":\"\",\"Virtualization\":\"\","
-               "\"BootTime\":0,\"CountryCode\":\"\",\"Version\":\"\",\"GPU\":null}");
-        return;
-    }
-    LIT(b, "{\"Platform\":");
-    put_str(b, h->platform);
-    LIT(b, ",\"PlatformVersion\":");
-    put_str(b, h->platform_version);
-    LIT(b, ",\"CPU\":");
-    put_str_list(b, h->cpu, h->n_cpu);
-    LIT(b, ",\"MemTotal\":");
-    jw_append_u64(b, h->mem_total);
-    LIT(b, ",\"DiskTotal\":");
-    jw_append_u64(b, h->disk_total);
-    LIT(b, ",\"SwapTotal\":");
-    jw_append_u64(b, h->swap_total);
-    LIT(b, ",\"Arch\":");
-    put_str(b, h->arch);
-    LIT(b, ",\"Virtualization\":");
-    put_str(b, h->virtualization);
-    LIT(b, ",\"BootTime\":");
-    jw_append_u64(b, h->boot_time);
-    LIT(b, ",\"CountryCode\":");
-    put_str(b, h->country_code);
-    LIT(b, ",\"Version\":");
-    put_str(b, h->version);
-    LIT(b, ",\"GPU\":");
-    put_str_list(b, h->gpu, h->n_gpu);
-    LIT(b, "}");
+    if (!h)
+        return LIT(p, "{\"Platform\":\"\",\"PlatformVersion\":\"\",\"CPU\":null,\"MemTotal\":0,"
+                      "\"DiskTotal\":0,\"SwapTotal\":0,\"Arch\":\"\",\"Virtualization\":\"\","
+                      "\"BootTime\":0,\"CountryCode\":\"\",\"Version\":\"\",\"GPU\":null}");
+    LIT(p, "{\"Platform\":");
+    p = put_str(p, h->platform);
+    LIT(p, ",\"PlatformVersion\":");
+    p = put_str(p, h->platform_version);
+    LIT(p, ",\"CPU\":");
+    p = put_str_list(p, h->cpu, h->n_cpu);
+    LIT(p, ",\"MemTotal\":");
+    p = jw_put_u64(p, h->mem_total);
+    LIT(p, ",\"DiskTotal\":");
+    p = jw_put_u64(p, h->disk_total);
+    LIT(p, ",\"SwapTotal\":");
+    p = jw_put_u64(p, h->swap_total);
+    LIT(p, ",\"Arch\":");
+    p = put_str(p, h->arch);
+    LIT(p, ",\"Virtualization\":");
+    p = put_str(p, h->virtualization);
+    LIT(p, ",\"BootTime\":");
+    p = jw_put_u64(p, h->boot_time);
+    LIT(p, ",\"CountryCode\":");
+    p = put_str(p, h->country_code);
+    LIT(p, ",\"Version\":");
+    p = put_str(p, h->version);
+    LIT(p, ",\"GPU\":");
+    p = put_str_list(p, h->gpu, h->n_gpu);
+    *p++ = '}';
+    return p;
 }
 
-static void put_state(struct buf *b, const struct Proto__State *s)
+static char *put_state(char *p, const struct Proto__State *s)
 {
-    if (!s) {
-        LIT(b, "{\"CPU\":0,\"MemUsed\":0,\"SwapUsed\":0,\"DiskUsed\":0,\"NetInTransfer\":0,"
-               "\"NetOutTransfer\":0,\"NetInSpeed\":0,\"NetOutSpeed\":0,\"Uptime\":0,"
-               "\"Load1\":0,\"Load5\":0,\"Load15\":0,\"TcpConnCount\":0,\"UdpConnCount\":0,"
-               "\"ProcessCount\":0,\"Temperatures\":null,\"GPU\":0}");
-        return;
-    }
-    LIT(b, "{\"CPU\":");
-    put_double(b, s->cpu);
-    LIT(b, ",\"MemUsed\":");
-    jw_append_u64(b, s->mem_used);
-    LIT(b, ",\"SwapUsed\":");
-    jw_append_u64(b, s->swap_used);
-    LIT(b, ",\"DiskUsed\":");
-    jw_append_u64(b, s->disk_used);
-    LIT(b, ",\"NetInTransfer\":");
-    jw_append_u64(b, s->net_in_transfer);
-    LIT(b, ",\"NetOutTransfer\":");
-    jw_append_u64(b, s->net_out_transfer);
-    LIT(b, ",\"NetInSpeed\":");
-    jw_append_u64(b, s->net_in_speed);
-    LIT(b, ",\"NetOutSpeed\":");
-    jw_append_u64(b, s->net_out_speed);
-    LIT(b, ",\"Uptime\":");
-    jw_append_u64(b, s->uptime);
-    LIT(b, ",\"Load1\":");
-    put_double(b, s->load1);
-    LIT(b, ",\"Load5\":");
-    put_double(b, s->load5);
-    LIT(b, ",\"Load15\":");
-    put_double(b, s->load15);
-    LIT(b, ",\"TcpConnCount\":");
-    jw_append_u64(b, s->tcp_conn_count);
-    LIT(b, ",\"UdpConnCount\":");
-    jw_append_u64(b, s->udp_conn_count);
-    LIT(b, ",\"ProcessCount\":");
-    jw_append_u64(b, s->process_count);
-    LIT(b, ",\"Temperatures\":");
+    if (!s)
+        return LIT(p, "{\"CPU\":0,\"MemUsed\":0,\"SwapUsed\":0,\"DiskUsed\":0,\"NetInTransfer\":0,"
+                      "\"NetOutTransfer\":0,\"NetInSpeed\":0,\"NetOutSpeed\":0,\"Uptime\":0,"
+                      "\"Load1\":0,\"Load5\":0,\"Load15\":0,\"TcpConnCount\":0,\"UdpConnCount\":0,"
+                      "\"ProcessCount\":0,\"Temperatures\":null,\"GPU\":0}");
+    LIT(p, "{\"CPU\":");
+    p = put_double(p, s->cpu);
+    LIT(p, ",\"MemUsed\":");
+    p = jw_put_u64(p, s->mem_used);
+    LIT(p, ",\"SwapUsed\":");
+    p = jw_put_u64(p, s->swap_used);
+    LIT(p, ",\"DiskUsed\":");
+    p = jw_put_u64(p, s->disk_used);
+    LIT(p, ",\"NetInTransfer\":");
+    p = jw_put_u64(p, s->net_in_transfer);
+    LIT(p, ",\"NetOutTransfer\":");
+    p = jw_put_u64(p, s->net_out_transfer);
+    LIT(p, ",\"NetInSpeed\":");
+    p = jw_put_u64(p, s->net_in_speed);
+    LIT(p, ",\"NetOutSpeed\":");
+    p = jw_put_u64(p, s->net_out_speed);
+    LIT(p, ",\"Uptime\":");
+    p = jw_put_u64(p, s->uptime);
+    LIT(p, ",\"Load1\":");
+    p = put_double(p, s->load1);
+    LIT(p, ",\"Load5\":");
+    p = put_double(p, s->load5);
+    LIT(p, ",\"Load15\":");
+    p = put_double(p, s->load15);
+    LIT(p, ",\"TcpConnCount\":");
+    p = jw_put_u64(p, s->tcp_conn_count);
+    LIT(p, ",\"UdpConnCount\":");
+    p = jw_put_u64(p, s->udp_conn_count);
+    LIT(p, ",\"ProcessCount\":");
+    p = jw_put_u64(p, s->process_count);
+    LIT(p, ",\"Temperatures\":");
     if (s->n_temperatures == 0) {
-        LIT(b, "null");
+        LIT(p, "null");
     } else {
-        jw_append_lit(b, "[", 1);
+        *p++ = '[';
         for (size_t i = 0; i < s->n_temperatures; i++) {
             const Proto__StateSensorTemperature *t = s->temperatures[i];
             if (i)
-                LIT(b, ",{\"Name\":");
+                LIT(p, ",{\"Name\":");
             else
-                LIT(b, "{\"Name\":");
-            put_str(b, t ? t->name : "");
-            LIT(b, ",\"Temperature\":");
-            put_double(b, t ? t->temperature : 0);
-            jw_append_lit(b, "}", 1);
+                LIT(p, "{\"Name\":");
+            p = put_str(p, t ? t->name : "");
+            LIT(p, ",\"Temperature\":");
+            p = put_double(p, t ? t->temperature : 0);
+            *p++ = '}';
         }
-        jw_append_lit(b, "]", 1);
+        *p++ = ']';
     }
-    LIT(b, ",\"GPU\":");
-    put_double(b, s->gpu);
-    LIT(b, "}");
+    LIT(p, ",\"GPU\":");
+    p = put_double(p, s->gpu);
+    *p++ = '}';
+    return p;
 }
 
 static void fold_err(struct jw *w, const struct buf *b)
@@ -188,12 +230,48 @@ static void fold_err(struct jw *w, const struct buf *b)
         w->err = b->err;
 }
 
+/*
+ * A cursor with room for bound bytes: in b itself, or (when the worst case
+ * would pass b's maximum) in the scratch buf tmp (caller storage, released
+ * by cursor_end), so that the maximum applies to the real size. NULL when b
+ * is in error.
+ */
+static char *cursor_begin(struct buf *b, struct buf *tmp, size_t bound)
+{
+    buf_init(tmp, 0);
+    char *p = jw_reserve(b, bound);
+    if (p || b->err)
+        return p;
+    p = jw_reserve(tmp, bound);
+    if (!p) /* only for an absurd bound: make it b's error */
+        buf_reserve(b, SIZE_MAX);
+    return p;
+}
+
+/* Ends what cursor_begin started; end (borrowed) is where writing stopped. */
+static void cursor_end(struct buf *b, struct buf *tmp, char *start, char *end, size_t bound)
+{
+    if ((size_t)(end - start) > bound)
+        abort(); /* a bound above is wrong: memory is already corrupt */
+    if (tmp->cap) {
+        jw_commit(tmp, end);
+        buf_append(b, tmp->data, tmp->len);
+        buf_release(tmp);
+    } else {
+        jw_commit(b, end);
+    }
+}
+
 void api_v1_write_host(struct jw *w, const struct Proto__Host *host)
 {
     struct buf *b = jw_raw_value(w);
     if (!b)
         return;
-    put_host(b, host);
+    struct buf tmp;
+    size_t bound = ENTRY_FIXED_BOUND + host_bound(host);
+    char *p = cursor_begin(b, &tmp, bound);
+    if (p)
+        cursor_end(b, &tmp, p, put_host(p, host), bound);
     fold_err(w, b);
 }
 
@@ -202,8 +280,45 @@ void api_v1_write_state(struct jw *w, const struct Proto__State *state)
     struct buf *b = jw_raw_value(w);
     if (!b)
         return;
-    put_state(b, state);
+    struct buf tmp;
+    size_t bound = ENTRY_FIXED_BOUND + state_bound(state);
+    char *p = cursor_begin(b, &tmp, bound);
+    if (p)
+        cursor_end(b, &tmp, p, put_state(p, state), bound);
     fold_err(w, b);
+}
+
+static char *put_entry(char *p, const struct live_server *sv, const struct api_v1_ips *ips,
+                       int details)
+{
+    LIT(p, "{\"id\":");
+    p = jw_put_u64(p, sv->id);
+    LIT(p, ",\"name\":");
+    p = put_str(p, sv->name);
+    LIT(p, ",\"tag\":");
+    p = put_str(p, sv->tag);
+    LIT(p, ",\"last_active\":");
+    p = jw_put_i64(p, sv->last_active ? sv->last_active : API_V1_ZERO_TIME);
+    LIT(p, ",\"ipv4\":");
+    p = jw_put_str(p, ips->ipv4, ips->ipv4_len);
+    LIT(p, ",\"ipv6\":");
+    p = jw_put_str(p, ips->ipv6, ips->ipv6_len);
+    LIT(p, ",\"valid_ip\":");
+    p = jw_put_str(p, ips->valid, ips->valid_len);
+    LIT(p, ",\"display_index\":");
+    p = jw_put_i64(p, sv->display_index);
+    if (sv->hide_for_guest)
+        LIT(p, ",\"hide_for_guest\":true");
+    else
+        LIT(p, ",\"hide_for_guest\":false");
+    if (details) {
+        LIT(p, ",\"host\":");
+        p = put_host(p, sv->host);
+        LIT(p, ",\"status\":");
+        p = put_state(p, sv->state);
+    }
+    *p++ = '}';
+    return p;
 }
 
 /* One CommonServerInfo (list) or StatusResponse (details) object. */
@@ -214,33 +329,15 @@ static void write_entry(struct jw *w, const struct live_server *sv, int details)
         return;
     struct api_v1_ips ips;
     api_v1_split_ip(sv->host ? sv->host->ip : NULL, &ips);
-    LIT(b, "{\"id\":");
-    jw_append_u64(b, sv->id);
-    LIT(b, ",\"name\":");
-    put_str(b, sv->name);
-    LIT(b, ",\"tag\":");
-    put_str(b, sv->tag);
-    LIT(b, ",\"last_active\":");
-    jw_append_i64(b, sv->last_active ? sv->last_active : API_V1_ZERO_TIME);
-    LIT(b, ",\"ipv4\":");
-    jw_append_string(b, ips.ipv4, ips.ipv4_len);
-    LIT(b, ",\"ipv6\":");
-    jw_append_string(b, ips.ipv6, ips.ipv6_len);
-    LIT(b, ",\"valid_ip\":");
-    jw_append_string(b, ips.valid, ips.valid_len);
-    LIT(b, ",\"display_index\":");
-    jw_append_i64(b, sv->display_index);
-    if (sv->hide_for_guest)
-        LIT(b, ",\"hide_for_guest\":true");
-    else
-        LIT(b, ",\"hide_for_guest\":false");
-    if (details) {
-        LIT(b, ",\"host\":");
-        put_host(b, sv->host);
-        LIT(b, ",\"status\":");
-        put_state(b, sv->state);
-    }
-    LIT(b, "}");
+    size_t bound = ENTRY_FIXED_BOUND + str_bound(sv->name) + str_bound(sv->tag) +
+                   JW_STR_BOUND(ips.ipv4_len) + JW_STR_BOUND(ips.ipv6_len) +
+                   JW_STR_BOUND(ips.valid_len);
+    if (details)
+        bound += host_bound(sv->host) + state_bound(sv->state);
+    struct buf tmp;
+    char *p = cursor_begin(b, &tmp, bound);
+    if (p)
+        cursor_end(b, &tmp, p, put_entry(p, sv, &ips, details), bound);
     fold_err(w, b);
 }
 
