@@ -953,6 +953,8 @@ static void v1_render_cached(struct web *w, struct http_request *req, int detail
     }
     struct buf b;
     buf_init(&b, 0);
+    if (slot && slot->body.len) /* the last render's size (+1/8): one allocation, no doubling */
+        buf_reserve(&b, slot->body.len + slot->body.len / 8);
     if (details)
         api_v1_render_details(&b, w->lv, tag, ids);
     else
