@@ -28,6 +28,12 @@ dash.start()
 wait_for(dash.admin_password, what="initial admin password printed")
 PW = dash.admin_password()
 
+# A client that starts a TLS handshake and stalls: opened now, checked near the end of the file
+# (the header timeout, 10 s from accept, covers the handshake), so it costs no extra wall time.
+STALL = socket.create_connection(("127.0.0.1", dash.http_port), timeout=20)
+STALL.sendall(b"\x16\x03\x01\x02\x00\x01")  # a record header and one byte of a ClientHello
+STALL_T0 = time.monotonic()
+
 
 def ctx():
     """Client context trusting only the test certificate (hostname checked against its SAN)."""
@@ -269,6 +275,22 @@ def certificate_without_key_exits_2_with_one_line():
         f.write("httptlscert: %s\nhttptlskey: %s\n" % (CERT, KEY))
     r = run_dashboard("-c", cfg, "--http-tls-cert", os.path.join(dash.tmp, "missing.pem"))
     assert r.returncode == 1 and "cannot load TLS certificate" in r.stderr, r.stderr
+
+
+@tap.test
+def a_stalled_handshake_is_closed_by_the_header_timeout():
+    # Meanwhile every other test was served; now the stalled client must be cut off at 10 s.
+    STALL.settimeout(max(1.0, 16 - (time.monotonic() - STALL_T0)))
+    try:
+        data = STALL.recv(4096)
+    except ConnectionResetError:
+        data = b""
+    took = time.monotonic() - STALL_T0
+    STALL.close()
+    assert data == b"", data
+    assert 9.5 <= took < 15, took
+    st, _, j = admin_client().call("GET", "/api/v1/server/list")
+    assert st == 200, (st, j)
 
 
 @tap.test
