@@ -285,6 +285,36 @@ static int floor_log10_pow2(int x)
     return -(int)((((unsigned)-x * 78913u) >> 18) + 1);
 }
 
+/* Tier E's digit-dropping state: the scaled value, interval ends and what was dropped. */
+struct drop {
+    uint64_t vr, vp, vm;
+    unsigned last; /* the most significant dropped digit */
+    int removed;   /* digits dropped */
+    int vr_tz;     /* everything below vr's last digit is zero */
+    int vm_tz;     /* ... and below vm's, with the lower end allowed */
+};
+
+/*
+ * Drops `step` digits (dv = 10^step, top = 10^(step-1)) if the interval still
+ * holds a decimal that much shorter; returns 1 if it did. Always inlined and
+ * called with literals, so the divisions become multiplications.
+ */
+static inline __attribute__((always_inline)) int drop_digits(struct drop *st, uint64_t dv,
+                                                             uint64_t top, int step)
+{
+    if (st->vp / dv <= st->vm / dv)
+        return 0;
+    uint64_t r = st->vr % dv;
+    st->vm_tz = st->vm_tz && st->vm % dv == 0;
+    st->vr_tz = st->vr_tz && st->last == 0 && r % top == 0;
+    st->last = (unsigned)(r / top);
+    st->vr /= dv;
+    st->vp /= dv;
+    st->vm /= dv;
+    st->removed += step;
+    return 1;
+}
+
 /*
  * Tier E (see the top of the file). On success returns 1 with the shortest
  * digits as *n * 10^-*k (n may end in zeros); returns 0 when v (finite,
@@ -326,44 +356,33 @@ static int shortest_e(double v, uint64_t *n, int *k)
     int vm_tz = accept && (l & mask) == 0;
     if (!accept && (u & mask) == 0)
         vp--;
-    unsigned last = 0; /* the most significant dropped digit */
-    int removed = 0;
+    struct drop st = {vr, vp, vm, 0, 0, vr_tz, vm_tz};
     /*
      * Drop digits while the interval still holds a shorter decimal: eight at
      * a time, then at most four, two and one (had two chunks of a size fit,
-     * the next larger chunk would have).
+     * the next larger chunk would have). Literal divisors let the compiler
+     * turn every division into a multiplication.
      */
-    for (int step = 8; step >= 1; step /= 2) {
-        uint64_t dv = pow10_u64[step];
-        uint64_t top = pow10_u64[step - 1];
-        while (vp / dv > vm / dv) {
-            uint64_t r = vr % dv;
-            vm_tz = vm_tz && vm % dv == 0;
-            vr_tz = vr_tz && last == 0 && r % top == 0;
-            last = (unsigned)(r / top);
-            vr /= dv;
-            vp /= dv;
-            vm /= dv;
-            removed += step;
-            if (step < 8)
-                break;
-        }
-    }
-    if (vm_tz) {
+    while (drop_digits(&st, 100000000u, 10000000u, 8))
+        ;
+    drop_digits(&st, 10000u, 1000u, 4);
+    drop_digits(&st, 100u, 10u, 2);
+    drop_digits(&st, 10u, 1u, 1);
+    if (st.vm_tz) {
         /* The lower end itself is allowed: its zeros can go too. */
-        while (vm % 10 == 0) {
-            vr_tz = vr_tz && last == 0;
-            last = (unsigned)(vr % 10);
-            vr /= 10;
-            vp /= 10;
-            vm /= 10;
-            removed++;
+        while (st.vm % 10 == 0) {
+            st.vr_tz = st.vr_tz && st.last == 0;
+            st.last = (unsigned)(st.vr % 10);
+            st.vr /= 10;
+            st.vp /= 10;
+            st.vm /= 10;
+            st.removed++;
         }
     }
-    if (vr_tz && last == 5 && vr % 2 == 0)
-        last = 4;
-    *n = vr + ((vr == vm && (!accept || !vm_tz)) || last >= 5);
-    *k = kk - removed;
+    if (st.vr_tz && st.last == 5 && st.vr % 2 == 0)
+        st.last = 4;
+    *n = st.vr + ((st.vr == st.vm && (!accept || !st.vm_tz)) || st.last >= 5);
+    *k = kk - st.removed;
     return 1;
 }
 
