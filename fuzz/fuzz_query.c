@@ -1,18 +1,21 @@
 /*
- * fuzz_query: query-string parsing, percent-decoding and Cookie header
- * lookup on arbitrary bytes. Invariants: decoded lengths never exceed the
- * input, results are NUL-terminated, cookie slices point inside the header.
+ * fuzz_query: the small header and URL parsers of the HTTP server on
+ * arbitrary bytes: query strings, percent-decoding, Cookie lookup,
+ * Accept-Encoding negotiation (whole and split over two header lines) and
+ * If-None-Match matching. Invariants: decoded lengths never exceed the input,
+ * results are NUL-terminated, cookie slices point inside the header, weights
+ * stay in [-1, 1000], gzip is only chosen when named or "*" is present, and an
+ * entity tag only matches when it (or "*") is in the header.
  *
- * Build (from the repository root):
- *   clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Isrc -Ibuild/gen \
- *     fuzz/fuzz_query.c src/dashboard/http_query.c src/core/buf.c src/core/xalloc.c src/core/log.c
- * \ -o build/fuzz_query build/fuzz_query fuzz/corpus/query
+ * Build: `make fuzz` (clang, libFuzzer) or the gcc corpus replayer built with
+ * the unit tests (build/asan/replay/fuzz_query fuzz/corpus/query).
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dashboard/http_gzip.h"
 #include "dashboard/http_query.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -44,6 +47,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (v.ptr < hdr || v.ptr + v.len > hdr + strlen(hdr))
             abort();
     }
+    /* Accept-Encoding: weights stay in range, fed whole or as two header lines. */
+    struct http_gzip_accept ae;
+    http_gzip_accept_init(&ae);
+    http_gzip_accept_feed(&ae, s, size / 2);
+    http_gzip_accept_feed(&ae, s + size / 2, size - size / 2);
+    if (ae.gzip_q < -1 || ae.gzip_q > 1000 || ae.ident_q < -1 || ae.ident_q > 1000 ||
+        ae.star_q < -1 || ae.star_q > 1000 || (unsigned)http_gzip_accept_gzip(&ae) > 1)
+        abort();
+    if (http_gzip_accepts(hdr) && !strcasestr(hdr, "gzip") && !strchr(hdr, '*'))
+        abort(); /* gzip needs to be named, or "*" */
     /* If-None-Match: a match needs the tag itself or "*" in the header. */
     if (http_query_etag_match(hdr, "\"abc\"") && !strstr(hdr, "\"abc\"") && !strchr(hdr, '*'))
         abort();
