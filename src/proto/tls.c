@@ -50,36 +50,34 @@ static void set_err(char *err, size_t errlen, const char *what)
     ERR_clear_error();
 }
 
+/* What a server context accepts in ALPN: one protocol, and what to do when the client lacks it. */
+struct alpn_policy {
+    const unsigned char *wire; /* length-prefixed protocol name */
+    size_t wire_len;
+    int missing; /* SSL_TLSEXT_ERR_ALERT_FATAL (gRPC: h2 or nothing) or _NOACK (HTTP/1.1) */
+};
+
+static const struct alpn_policy alpn_grpc = {alpn_h2, sizeof(alpn_h2), SSL_TLSEXT_ERR_ALERT_FATAL};
+/* HTTP/1.1 listener: picks "http/1.1" when offered, else no ALPN at all (never h2). */
+static const struct alpn_policy alpn_http = {alpn_http11, sizeof(alpn_http11),
+                                             SSL_TLSEXT_ERR_NOACK};
+
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                        const unsigned char *in, unsigned int inlen, void *arg)
 {
     (void)ssl;
-    (void)arg;
+    const struct alpn_policy *pol = arg;
     unsigned char *sel = NULL;
-    if (SSL_select_next_proto(&sel, outlen, alpn_h2, sizeof(alpn_h2), in, inlen) !=
+    if (SSL_select_next_proto(&sel, outlen, pol->wire, (unsigned)pol->wire_len, in, inlen) !=
             OPENSSL_NPN_NEGOTIATED ||
-        *outlen != 2 || memcmp(sel, "h2", 2) != 0)
-        return SSL_TLSEXT_ERR_ALERT_FATAL;
+        *outlen != pol->wire[0] || memcmp(sel, pol->wire + 1, pol->wire[0]) != 0)
+        return pol->missing;
     *out = sel;
     return SSL_TLSEXT_ERR_OK;
 }
 
-/* HTTP/1.1 listener: picks "http/1.1" when offered, else no ALPN at all (never h2). */
-static int alpn_select_http11(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-                              const unsigned char *in, unsigned int inlen, void *arg)
-{
-    (void)ssl;
-    (void)arg;
-    unsigned char *sel = NULL;
-    if (SSL_select_next_proto(&sel, outlen, alpn_http11, sizeof(alpn_http11), in, inlen) !=
-            OPENSSL_NPN_NEGOTIATED ||
-        *outlen != 8 || memcmp(sel, "http/1.1", 8) != 0)
-        return SSL_TLSEXT_ERR_NOACK;
-    *out = sel;
-    return SSL_TLSEXT_ERR_OK;
-}
-
-static int new_server(const char *cert_pem, const char *key_pem, SSL_CTX_alpn_select_cb_func alpn,
+/* alpn: static policy, borrowed for the context's lifetime. */
+static int new_server(const char *cert_pem, const char *key_pem, const struct alpn_policy *alpn,
                       struct tls_ctx **out, char *err, size_t errlen)
 {
     SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
@@ -102,7 +100,7 @@ static int new_server(const char *cert_pem, const char *key_pem, SSL_CTX_alpn_se
         set_err(err, errlen, "TLS key does not match the certificate");
         goto fail;
     }
-    SSL_CTX_set_alpn_select_cb(ssl, alpn, NULL);
+    SSL_CTX_set_alpn_select_cb(ssl, alpn_select, (void *)alpn);
     struct tls_ctx *c = xcalloc(1, sizeof(*c));
     c->ssl = ssl;
     *out = c;
@@ -115,13 +113,13 @@ fail:
 int tls_ctx_new_server(const char *cert_pem, const char *key_pem, struct tls_ctx **out, char *err,
                        size_t errlen)
 {
-    return new_server(cert_pem, key_pem, alpn_select, out, err, errlen);
+    return new_server(cert_pem, key_pem, &alpn_grpc, out, err, errlen);
 }
 
 int tls_ctx_new_server_http(const char *cert_pem, const char *key_pem, struct tls_ctx **out,
                             char *err, size_t errlen)
 {
-    return new_server(cert_pem, key_pem, alpn_select_http11, out, err, errlen);
+    return new_server(cert_pem, key_pem, &alpn_http, out, err, errlen);
 }
 
 int tls_ctx_new_client(int insecure, const char *ca_file, struct tls_ctx **out, char *err,
