@@ -371,6 +371,23 @@ static struct auth_session *admin(struct web *w, struct http_request *req)
     return s;
 }
 
+/*
+ * For handlers of logged-in admin requests: answers the request and returns
+ * NULL when there is no valid session (see admin()); otherwise a new job for
+ * it with user_id set, and *out the session (borrowed from the auth table).
+ */
+static struct job *admin_job(struct web *w, struct http_request *req, job_fn run, job_fn done,
+                             struct auth_session **out)
+{
+    struct auth_session *s = admin(w, req);
+    if (!s)
+        return NULL;
+    struct job *j = job_new(w, req, run, done);
+    j->user_id = s->user_id;
+    *out = s;
+    return j;
+}
+
 static void touch_run(struct job *j)
 {
     store_token_touch(j->web->st, j->id, j->when);
@@ -599,10 +616,10 @@ static void logout_done(struct job *j)
 static void h_logout(struct http_request *req, void *ud)
 {
     struct web *w = ud;
-    struct auth_session *s = admin(w, req);
-    if (!s)
+    struct auth_session *s;
+    struct job *j = admin_job(w, req, logout_run, logout_done, &s);
+    if (!j)
         return;
-    struct job *j = job_new(w, req, logout_run, logout_done);
     memcpy(j->hash, s->hash, AUTH_HASH_LEN);
     job_start(j);
 }
@@ -630,11 +647,10 @@ static void me_done(struct job *j)
 static void h_me(struct http_request *req, void *ud)
 {
     struct web *w = ud;
-    struct auth_session *s = admin(w, req);
-    if (!s)
+    struct auth_session *s;
+    struct job *j = admin_job(w, req, me_run, me_done, &s);
+    if (!j)
         return;
-    struct job *j = job_new(w, req, me_run, me_done);
-    j->user_id = s->user_id;
     memcpy(j->csrf, s->csrf, sizeof(j->csrf));
     job_start(j);
 }
@@ -752,11 +768,10 @@ static void tokens_done(struct job *j)
 static void h_tokens(struct http_request *req, void *ud)
 {
     struct web *w = ud;
-    struct auth_session *s = admin(w, req);
-    if (!s)
+    struct auth_session *s;
+    struct job *j = admin_job(w, req, tokens_run, tokens_done, &s);
+    if (!j)
         return;
-    struct job *j = job_new(w, req, tokens_run, tokens_done);
-    j->user_id = s->user_id;
     job_start(j);
 }
 
