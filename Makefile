@@ -66,7 +66,8 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 DASHBOARD := $(OUT)/lotus-dashboard
 AGENT     := $(OUT)/lotus-agent
 
-.PHONY: all deps dev run test unit-tests check install uninstall clean static-agent bench bench-tools fuzz fuzz-bins
+.PHONY: all deps dev run test unit-tests check mutants install uninstall clean static-agent bench bench-tools fuzz \
+        fuzz-bins
 .DEFAULT_GOAL := all
 
 all: deps $(DASHBOARD) $(AGENT)
@@ -188,6 +189,13 @@ test: deps
 
 check:
 	bash scripts/check-src
+
+# make mutants: the mutation check of docs/testing.md (tests/mutants.ini). Not part of `make test`
+# (it rebuilds once per mutant); run it before resolving an issue that touches a guarded module.
+MUTANTS_MIN ?= 90
+mutants: deps
+	$(MAKE) WERROR=1 all unit-tests
+	python3 scripts/mutants --min $(MUTANTS_MIN) $(if $(MUTANTS),--only $(MUTANTS))
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system

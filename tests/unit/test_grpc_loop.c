@@ -66,6 +66,7 @@ struct fx {
     int silent_open;
     uv_tcp_t *silent_peer;
     char tmpdir[64];
+    size_t max_conns; /* server's max_connections (0 = its default) */
     /* bench */
     int bench_on;
     uint64_t bench_calls;
@@ -335,6 +336,7 @@ static void start_server(struct fx *f, const char *cert, const char *key)
         .tls_key = key,
         .methods = methods,
         .n_methods = sizeof(methods) / sizeof(methods[0]),
+        .max_connections = f->max_conns,
         .user = f,
     };
     char err[256] = "";
@@ -643,6 +645,33 @@ static void test_grpc_loop__http1_bytes_closed(void **state)
     unary_ok(f, "served");
 }
 
+/*
+ * At max_connections, a new connection is closed at once and never counted,
+ * while the connections already open keep working.
+ */
+static void test_grpc_loop__connection_limit(void **state)
+{
+    struct fx *f = *state;
+    f->max_conns = 1;
+    start_server(f, NULL, NULL);
+    connect_client(f);
+    assert_int_equal(grpc_server_connection_count(f->srv), 1);
+    raw_connect(f, f->port, 0); /* connects and never speaks: only the cap closes it soon */
+    size_t most = 0;
+    f->timed_out = 0;
+    uv_timer_start(&f->guard, guard_cb, WAIT_MS, 0);
+    while (!f->raw_eof && !f->timed_out) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+        size_t n = grpc_server_connection_count(f->srv);
+        most = n > most ? n : most;
+    }
+    uv_timer_stop(&f->guard);
+    assert_int_equal(f->raw_eof, 1);
+    assert_int_equal(most, 1);
+    assert_int_equal(grpc_server_connection_count(f->srv), 1);
+    unary_ok(f, "still served");
+}
+
 static void test_grpc_loop__server_keepalive_drops_silent_peer(void **state)
 {
     struct fx *f = *state;
@@ -920,6 +949,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_loop__deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_loop__http1_bytes_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_loop__connection_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_loop__server_keepalive_drops_silent_peer, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_grpc_loop__client_keepalive_detects_dead_peer, setup,

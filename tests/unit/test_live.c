@@ -101,6 +101,49 @@ static void test_live__secret_index_stays_consistent(void **state)
         else
             assert_non_null(s);
     }
+    /* Every server left, re-keyed or not, is found by its current secret, and only by it. */
+    assert_int_equal(lv.n, 200);
+    for (size_t k = 0; k < lv.n; k++)
+        assert_ptr_equal(live_find_secret(&lv, lv.servers[k]->secret), lv.servers[k]);
+    for (int i = 1; i < 300; i += 3) {
+        char nk[24];
+        snprintf(nk, sizeof(nk), "z%d", i);
+        assert_null(live_find_secret(&lv, i % 2 ? secrets[i] : nk));
+    }
+    live_release(&lv);
+}
+
+/* Only the whole secret authenticates: no prefix, extension or one-character difference. */
+static void test_live__secret_must_match_exactly(void **state)
+{
+    (void)state;
+    struct live lv;
+    live_init(&lv);
+    static const char *const secrets[] = {"Abc123xyz789QRSTuv", "Abc123xyz789QRSTuw", "Abc1",
+                                          "Zq9"};
+    for (size_t i = 0; i < 4; i++) {
+        struct store_server r = row(i + 1, "n", secrets[i]);
+        live_upsert(&lv, &r);
+    }
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(live_find_secret(&lv, secrets[i])->id, i + 1);
+    const char *real = secrets[0];
+    size_t n = strlen(real);
+    char probe[64];
+    for (size_t len = 1; len < n; len++) { /* every proper prefix but the one that is a secret */
+        snprintf(probe, sizeof(probe), "%.*s", (int)len, real);
+        if (len != 4)
+            assert_null(live_find_secret(&lv, probe));
+    }
+    snprintf(probe, sizeof(probe), "%sA", real);
+    assert_null(live_find_secret(&lv, probe));
+    for (size_t pos = 0; pos < n; pos++) {
+        snprintf(probe, sizeof(probe), "%s", real);
+        probe[pos] = probe[pos] == 'x' ? 'y' : 'x';
+        struct live_server *s = live_find_secret(&lv, probe);
+        assert_true(s == NULL || strcmp(s->secret, probe) == 0);
+        assert_null(s); /* none of the other secrets is one character away from real */
+    }
     live_release(&lv);
 }
 
@@ -154,6 +197,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_live__upsert_find_remove_keeps_id_order),
         cmocka_unit_test(test_live__secret_index_stays_consistent),
+        cmocka_unit_test(test_live__secret_must_match_exactly),
         cmocka_unit_test(test_live__restores_persisted_host),
         cmocka_unit_test(test_live__iostream_handshake_is_strict),
     };
