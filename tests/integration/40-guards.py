@@ -304,7 +304,8 @@ def check_view_password(c):
     assert j["code"] == 200, j
     assert public({"Cookie": "%s=%s" % (vp_name, real)}) == limited
     # The admin session may always view.
-    assert ws_status({"Cookie": "%s=%s" % (settings(c)["cookie_name"], cookie(c, settings(c)["cookie_name"]))}) == 101
+    name = settings(c)["cookie_name"]
+    assert ws_status({"Cookie": "%s=%s" % (name, cookie(c, name))}) == 101
     st, _, j = c.call("POST", "/api/setting", {"viewpassword": "-"})
     assert j["code"] == 200 and settings(c)["view_password_set"] is False, j
     assert public()["code"] == 0
