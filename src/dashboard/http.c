@@ -871,6 +871,7 @@ int http_server_route(struct http_server *s, const char *method, const char *pat
     rt.cb = cb;
     rt.ud = ud;
     s->routes[s->nroutes++] = rt;
+    log_debug("http: route %s %s", method, pattern);
     return 0;
 }
 
