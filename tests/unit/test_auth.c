@@ -268,43 +268,224 @@ static void test_auth__session_remove_user_keeps_current(void **state)
     auth_release(&a);
 }
 
-static void test_auth__login_lockout_doubles_and_resets(void **state)
+/* The lock after the k-th consecutive failure (k from 1): auth.h's rule, written out. */
+static int64_t lock_after(unsigned k)
+{
+    static const int64_t table[] = {0, 0, 0, 0, 30000, 60000, 120000, 240000, 480000, 900000};
+    return k <= 10 ? table[k - 1] : AUTH_LOCK_MAX_MS;
+}
+
+static void test_auth__lock_table_matches_constants(void **state)
+{
+    (void)state;
+    assert_int_equal(AUTH_FREE_FAILURES, 5);
+    assert_int_equal(AUTH_LOCK_BASE_MS, 30000);
+    assert_int_equal(AUTH_LOCK_MAX_MS, 900000);
+    for (unsigned k = 1; k < AUTH_FREE_FAILURES; k++)
+        assert_int_equal(lock_after(k), 0);
+    assert_int_equal(lock_after(AUTH_FREE_FAILURES), AUTH_LOCK_BASE_MS);
+}
+
+/*
+ * A client that waits out every lock and fails again: the first
+ * AUTH_FREE_FAILURES attempts need no wait (the last of them sets the first
+ * lock), then the lock doubles from 30 s, reaches exactly 15 min and stays
+ * there (no shift overflow, no drop to 0) for 150 failures. Both the ip and
+ * the login key carry the same lock; the wait is exact to the ms.
+ */
+static void test_auth__lockout_exact_doubling_to_cap(void **state)
 {
     (void)state;
     struct auth a;
     auth_init(&a);
     int64_t now = 1000000;
-    for (int i = 0; i < AUTH_FREE_FAILURES - 1; i++) {
-        auth_login_failed(&a, "10.0.0.1", "admin", now);
+    int64_t prev = 0;
+    for (unsigned k = 1; k <= 150; k++) {
         assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "admin", now), 0);
-    }
-    auth_login_failed(&a, "10.0.0.1", "admin", now);
-    assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "admin", now), AUTH_LOCK_BASE_MS);
-    /* Another IP trying the same login is locked too (per-user), a third login from a fresh IP is not. */
-    assert_true(auth_login_allowed(&a, "10.0.0.2", "admin", now) > 0);
-    assert_int_equal(auth_login_allowed(&a, "10.0.0.2", "bob", now), 0);
-    auth_login_failed(&a, "10.0.0.1", "admin", now + AUTH_LOCK_BASE_MS);
-    assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "admin", now + AUTH_LOCK_BASE_MS),
-                     2 * AUTH_LOCK_BASE_MS);
-    for (int i = 0; i < 40; i++)
         auth_login_failed(&a, "10.0.0.1", "admin", now);
-    assert_true(auth_login_allowed(&a, "10.0.0.1", "admin", now) <= AUTH_LOCK_MAX_MS);
-    auth_login_succeeded(&a, "10.0.0.1", "admin");
-    assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "admin", now), 0);
+        int64_t want = lock_after(k);
+        int64_t w = auth_login_allowed(&a, "10.0.0.1", "admin", now);
+        if (w != want)
+            fail_msg("failure %u: wait %lld, want %lld", k, (long long)w, (long long)want);
+        assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "someone-else", now), want);
+        assert_int_equal(auth_login_allowed(&a, "10.9.9.9", "admin", now), want);
+        assert_int_equal(auth_login_allowed(&a, "10.9.9.9", "someone-else", now), 0);
+        assert_true(w >= prev);
+        prev = w;
+        if (k < AUTH_FREE_FAILURES) {
+            now += 1000;
+            continue;
+        }
+        assert_true(w > 0);
+        /* One ms before the unlock time: 1 ms to wait; at it: free to try. */
+        assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "admin", now + w - 1), 1);
+        assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "admin", now + w), 0);
+        now += w;
+    }
+    assert_int_equal(prev, AUTH_LOCK_MAX_MS);
     auth_release(&a);
 }
 
-static void test_auth__throttle_table_is_bounded(void **state)
+/* Failures arriving while already locked (e.g. attempts checked before the lock landed). */
+static void test_auth__lockout_failures_while_locked_still_count(void **state)
 {
     (void)state;
     struct auth a;
     auth_init(&a);
-    char ip[32];
-    for (int i = 0; i < AUTH_MAX_TRACKED + 100; i++) {
-        snprintf(ip, sizeof(ip), "10.1.%d.%d", i / 256, i % 256);
-        auth_login_failed(&a, ip, "x", i);
+    int64_t now = 5000;
+    for (unsigned k = 1; k <= 40; k++) {
+        auth_login_failed(&a, "10.0.0.1", "admin", now);
+        assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "admin", now), lock_after(k));
     }
-    assert_true(a.n_throttle <= AUTH_MAX_TRACKED);
+    /* 40 failures at the same instant: still exactly the cap, from this instant. */
+    assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "admin", now + 1), AUTH_LOCK_MAX_MS - 1);
+    auth_release(&a);
+}
+
+/* Success clears both keys completely: the next failures are free again. */
+static void test_auth__lockout_success_resets_both_keys(void **state)
+{
+    (void)state;
+    struct auth a;
+    auth_init(&a);
+    int64_t now = 1000;
+    for (unsigned k = 1; k <= 7; k++)
+        auth_login_failed(&a, "10.0.0.1", "admin", now);
+    assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "admin", now), 120000);
+    auth_login_succeeded(&a, "10.0.0.1", "admin");
+    assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "admin", now), 0);
+    assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "x", now), 0);
+    assert_int_equal(auth_login_allowed(&a, "10.9.9.9", "admin", now), 0);
+    for (unsigned k = 1; k < AUTH_FREE_FAILURES; k++) {
+        auth_login_failed(&a, "10.0.0.1", "admin", now + k);
+        assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "admin", now + k), 0);
+    }
+    auth_login_failed(&a, "10.0.0.1", "admin", now + 10);
+    assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "admin", now + 10), AUTH_LOCK_BASE_MS);
+    /* Success for another login from the same ip clears the ip key, not the admin key. */
+    auth_login_succeeded(&a, "10.0.0.1", "bob");
+    assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "x", now + 10), 0);
+    assert_int_equal(auth_login_allowed(&a, "10.9.9.9", "admin", now + 10), AUTH_LOCK_BASE_MS);
+    /* Success for an unknown pair creates nothing. */
+    size_t n = a.n_throttle;
+    auth_login_succeeded(&a, "10.7.7.7", "nobody");
+    assert_int_equal(a.n_throttle, n);
+    auth_release(&a);
+}
+
+/*
+ * A quiet period of more than 2 * AUTH_LOCK_MAX_MS since the last failure
+ * forgives the earlier ones; exactly 2 * AUTH_LOCK_MAX_MS does not.
+ */
+static void test_auth__lockout_long_quiet_period_forgives(void **state)
+{
+    (void)state;
+    const int64_t quiet = 2 * (int64_t)AUTH_LOCK_MAX_MS;
+    struct auth a;
+    auth_init(&a);
+    int64_t t0 = 50000;
+    for (unsigned k = 1; k <= AUTH_FREE_FAILURES; k++)
+        auth_login_failed(&a, "10.0.0.1", "admin", t0);
+    assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "admin", t0), AUTH_LOCK_BASE_MS);
+    /* At exactly the threshold: remembered, the 6th failure doubles. */
+    auth_login_failed(&a, "10.0.0.1", "admin", t0 + quiet);
+    assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "admin", t0 + quiet),
+                     2 * AUTH_LOCK_BASE_MS);
+    /* One ms past the threshold (counted from that last failure): forgiven, free again. */
+    int64_t t1 = t0 + quiet + quiet + 1;
+    auth_login_failed(&a, "10.0.0.1", "admin", t1);
+    assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "admin", t1), 0);
+    for (unsigned k = 2; k < AUTH_FREE_FAILURES; k++) {
+        auth_login_failed(&a, "10.0.0.1", "admin", t1 + k);
+        assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "admin", t1 + k), 0);
+    }
+    auth_login_failed(&a, "10.0.0.1", "admin", t1 + 100);
+    assert_int_equal(auth_login_allowed(&a, "10.0.0.1", "admin", t1 + 100), AUTH_LOCK_BASE_MS);
+    auth_release(&a);
+}
+
+/* The ip key and the login key lock independently; the answer is the longer wait. */
+static void test_auth__lockout_per_ip_and_per_login(void **state)
+{
+    (void)state;
+    struct auth a;
+    auth_init(&a);
+    int64_t now = 7000;
+    char name[32];
+    /* One ip guessing five different logins: the ip is locked for every login. */
+    for (int i = 0; i < AUTH_FREE_FAILURES; i++) {
+        snprintf(name, sizeof(name), "user%d", i);
+        auth_login_failed(&a, "192.0.2.1", name, now);
+    }
+    assert_int_equal(auth_login_allowed(&a, "192.0.2.1", "anyone", now), AUTH_LOCK_BASE_MS);
+    assert_int_equal(auth_login_allowed(&a, "192.0.2.2", "user0", now), 0);
+    /* Five ips guessing one login: the login is locked from every ip. */
+    for (int i = 0; i < AUTH_FREE_FAILURES + 1; i++) {
+        snprintf(name, sizeof(name), "198.51.100.%d", i);
+        auth_login_failed(&a, name, "root", now);
+    }
+    assert_int_equal(auth_login_allowed(&a, "203.0.113.1", "root", now), 2 * AUTH_LOCK_BASE_MS);
+    assert_int_equal(auth_login_allowed(&a, "198.51.100.0", "other", now), 0);
+    /* Both locked: the longer wait wins, whichever key holds it. */
+    assert_int_equal(auth_login_allowed(&a, "192.0.2.1", "root", now), 2 * AUTH_LOCK_BASE_MS);
+    assert_int_equal(auth_login_allowed(&a, "192.0.2.1", "root", now + 2 * AUTH_LOCK_BASE_MS - 1),
+                     1);
+    assert_int_equal(auth_login_allowed(&a, "192.0.2.1", "root", now + AUTH_LOCK_BASE_MS),
+                     AUTH_LOCK_BASE_MS);
+    assert_int_equal(auth_login_allowed(&a, "192.0.2.1", "anyone", now + AUTH_LOCK_BASE_MS), 0);
+    /* Empty ip and login are keys like any other. */
+    for (int i = 0; i < AUTH_FREE_FAILURES; i++)
+        auth_login_failed(&a, "", "", now);
+    assert_int_equal(auth_login_allowed(&a, "", "x", now), AUTH_LOCK_BASE_MS);
+    assert_int_equal(auth_login_allowed(&a, "x", "", now), AUTH_LOCK_BASE_MS);
+    assert_int_equal(auth_login_allowed(&a, "x", "y", now), 0);
+    auth_release(&a);
+}
+
+/*
+ * At AUTH_MAX_TRACKED entries a new key replaces the one idle for longest
+ * (smallest last failure time), not the first inserted; the table never grows.
+ */
+static void test_auth__throttle_table_forgets_longest_idle(void **state)
+{
+    (void)state;
+    struct auth a;
+    auth_init(&a);
+    /* A: ip:a + user:a, locked, then touched again at t=20 (lock 60 s from there). */
+    for (int64_t t = 0; t < AUTH_FREE_FAILURES; t++)
+        auth_login_failed(&a, "ip-a", "a", t);
+    /* B: ip:b + user:b, last failure at t=14, locked until 30014. */
+    for (int64_t t = 10; t < 10 + AUTH_FREE_FAILURES; t++)
+        auth_login_failed(&a, "ip-b", "b", t);
+    auth_login_failed(&a, "ip-a", "a", 20);
+    assert_int_equal(a.n_throttle, 4);
+    /* Fill up: one user:filler entry plus distinct ips, all newer than A and B. */
+    char ip[32];
+    int64_t t = 100;
+    for (int i = 0; a.n_throttle < AUTH_MAX_TRACKED; i++) {
+        snprintf(ip, sizeof(ip), "10.1.%d.%d", i / 256, i % 256);
+        auth_login_failed(&a, ip, "filler", t++);
+    }
+    assert_int_equal(a.n_throttle, AUTH_MAX_TRACKED);
+    int64_t now = t;
+    assert_int_equal(auth_login_allowed(&a, "ip-a", "z", now), 60020 - now);
+    assert_int_equal(auth_login_allowed(&a, "ip-b", "z", now), 30014 - now);
+    assert_int_equal(auth_login_allowed(&a, "z", "b", now), 30014 - now);
+
+    /* A new ip: ip:b (idle longest, first of the two t=14 entries) is forgotten. */
+    auth_login_failed(&a, "new-1", "filler", now);
+    assert_int_equal(a.n_throttle, AUTH_MAX_TRACKED);
+    assert_int_equal(auth_login_allowed(&a, "ip-b", "z", now), 0);
+    assert_int_equal(auth_login_allowed(&a, "z", "b", now), 30014 - now);
+    assert_int_equal(auth_login_allowed(&a, "ip-a", "z", now), 60020 - now);
+    /* The next new key forgets user:b; A (older by insertion, newer by use) stays. */
+    auth_login_failed(&a, "new-2", "filler", now);
+    assert_int_equal(a.n_throttle, AUTH_MAX_TRACKED);
+    assert_int_equal(auth_login_allowed(&a, "z", "b", now), 0);
+    assert_int_equal(auth_login_allowed(&a, "ip-a", "a", now), 60020 - now);
+    /* A forgotten key starts from zero failures. */
+    auth_login_failed(&a, "ip-b", "fresh", now);
+    assert_int_equal(auth_login_allowed(&a, "ip-b", "z", now), 0);
     auth_release(&a);
 }
 
@@ -318,8 +499,13 @@ int main(void)
         cmocka_unit_test(test_auth__token_lookup_returns_the_matching_entry),
         cmocka_unit_test(test_auth__session_lookup_compares_every_digest_byte),
         cmocka_unit_test(test_auth__session_remove_user_keeps_current),
-        cmocka_unit_test(test_auth__login_lockout_doubles_and_resets),
-        cmocka_unit_test(test_auth__throttle_table_is_bounded),
+        cmocka_unit_test(test_auth__lock_table_matches_constants),
+        cmocka_unit_test(test_auth__lockout_exact_doubling_to_cap),
+        cmocka_unit_test(test_auth__lockout_failures_while_locked_still_count),
+        cmocka_unit_test(test_auth__lockout_success_resets_both_keys),
+        cmocka_unit_test(test_auth__lockout_long_quiet_period_forgives),
+        cmocka_unit_test(test_auth__lockout_per_ip_and_per_login),
+        cmocka_unit_test(test_auth__throttle_table_forgets_longest_idle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
