@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +22,26 @@ static void test_auth__random_strings_are_alnum_and_distinct(void **state)
     for (size_t i = 0; i < AUTH_TOKEN_LEN; i++)
         assert_true(isalnum((unsigned char)a[i]));
     assert_string_not_equal(a, b);
+}
+
+/* Spec fact 17: the alphabet is all of [0-9A-Za-z]; 12400 draws miss a symbol with p < 1e-80. */
+static void test_auth__random_strings_use_all_62_symbols(void **state)
+{
+    (void)state;
+    static char s[62 * 200 + 1];
+    auth_random_string(s, sizeof(s) - 1);
+    assert_int_equal(strlen(s), sizeof(s) - 1);
+    unsigned seen[256] = {0};
+    for (size_t i = 0; i < sizeof(s) - 1; i++)
+        seen[(unsigned char)s[i]]++;
+    static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    size_t total = 0;
+    for (size_t i = 0; i < 62; i++) {
+        if (seen[(unsigned char)alphabet[i]] == 0)
+            fail_msg("symbol '%c' never drawn", alphabet[i]);
+        total += seen[(unsigned char)alphabet[i]];
+    }
+    assert_int_equal(total, sizeof(s) - 1); /* nothing outside the alphabet */
 }
 
 static void test_auth__tokens_match_by_digest_only(void **state)
@@ -53,7 +74,7 @@ static void test_auth__sessions_expire_and_are_removed(void **state)
     assert_non_null(auth_session_find(&a, cookie, 32, 999));
     assert_null(auth_session_find(&a, cookie, 32, 1000));
     s.expires_ms = 5000;
-    auth_session_put(&a, &s, 1500); /* drops the expired copy */
+    assert_int_equal(auth_session_put(&a, &s, 1500), 0); /* drops the expired copy */
     assert_int_equal(a.n_sessions, 1);
     auth_session_remove_user(&a, 3, NULL);
     assert_null(auth_session_find(&a, cookie, 32, 2000));
@@ -265,6 +286,36 @@ static void test_auth__session_remove_user_keeps_current(void **state)
             assert_int_equal(f->user_id, user[i]);
         }
     }
+    auth_release(&a);
+}
+
+/* AUTH_MAX_TOKENS / AUTH_MAX_SESSIONS entries fit, one more is refused; expiry makes room. */
+static void test_auth__token_and_session_tables_are_capped(void **state)
+{
+    (void)state;
+    struct auth a;
+    auth_init(&a);
+    struct auth_token t = {.user_id = 1};
+    for (uint64_t i = 1; i <= AUTH_MAX_TOKENS; i++) {
+        t.id = i;
+        assert_int_equal(auth_token_put(&a, &t), 0);
+    }
+    t.id = AUTH_MAX_TOKENS + 1;
+    assert_int_equal(auth_token_put(&a, &t), -ENOBUFS);
+    t.id = 5; /* replacing an existing id still works when full */
+    assert_int_equal(auth_token_put(&a, &t), 0);
+    assert_int_equal(a.n_tokens, AUTH_MAX_TOKENS);
+
+    struct auth_session s = {.user_id = 1};
+    for (int i = 0; i < AUTH_MAX_SESSIONS; i++) {
+        s.expires_ms = i == 77 ? 2000 : 100000;
+        assert_int_equal(auth_session_put(&a, &s, 1000), 0);
+    }
+    s.expires_ms = 100000;
+    assert_int_equal(auth_session_put(&a, &s, 1999), -ENOBUFS);
+    assert_int_equal(a.n_sessions, AUTH_MAX_SESSIONS);
+    assert_int_equal(auth_session_put(&a, &s, 2000), 0); /* the one expiring at 2000 is dropped */
+    assert_int_equal(a.n_sessions, AUTH_MAX_SESSIONS);
     auth_release(&a);
 }
 
@@ -493,12 +544,14 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auth__random_strings_are_alnum_and_distinct),
+        cmocka_unit_test(test_auth__random_strings_use_all_62_symbols),
         cmocka_unit_test(test_auth__tokens_match_by_digest_only),
         cmocka_unit_test(test_auth__sessions_expire_and_are_removed),
         cmocka_unit_test(test_auth__token_lookup_compares_every_digest_byte),
         cmocka_unit_test(test_auth__token_lookup_returns_the_matching_entry),
         cmocka_unit_test(test_auth__session_lookup_compares_every_digest_byte),
         cmocka_unit_test(test_auth__session_remove_user_keeps_current),
+        cmocka_unit_test(test_auth__token_and_session_tables_are_capped),
         cmocka_unit_test(test_auth__lock_table_matches_constants),
         cmocka_unit_test(test_auth__lockout_exact_doubling_to_cap),
         cmocka_unit_test(test_auth__lockout_failures_while_locked_still_count),
