@@ -272,27 +272,32 @@ static void test_api_v1__buffer_limit_reported(void **state)
     buf_release(&b);
 }
 
+static void assert_ips(const char *ip, const char *v4, const char *v6, const char *valid)
+{
+    struct api_v1_ips o;
+    api_v1_split_ip(ip, &o);
+    assert_int_equal(o.ipv4_len, strlen(v4));
+    assert_memory_equal(o.ipv4, v4, o.ipv4_len);
+    assert_int_equal(o.ipv6_len, strlen(v6));
+    assert_memory_equal(o.ipv6, v6, o.ipv6_len);
+    assert_int_equal(o.valid_len, strlen(valid));
+    assert_memory_equal(o.valid, valid, o.valid_len);
+}
+
+/* Spec fact 13, each branch with all three outputs (pointer contents, not only lengths). */
 static void test_api_v1__split_ip(void **state)
 {
     (void)state;
-    struct api_v1_ips ip;
-    api_v1_split_ip("1.2.3.4/::1", &ip);
-    assert_int_equal(ip.ipv4_len, 7);
-    assert_memory_equal(ip.ipv4, "1.2.3.4", 7);
-    assert_int_equal(ip.ipv6_len, 3);
-    assert_memory_equal(ip.ipv6, "::1", 3);
-    assert_int_equal(ip.valid_len, 7);
-    api_v1_split_ip("::1", &ip);
-    assert_int_equal(ip.ipv4_len, 0);
-    assert_int_equal(ip.ipv6_len, 3);
-    assert_int_equal(ip.valid_len, 3);
-    api_v1_split_ip("", &ip);
-    assert_int_equal(ip.ipv4_len + ip.ipv6_len + ip.valid_len, 0);
-    api_v1_split_ip(NULL, &ip);
-    assert_int_equal(ip.ipv4_len + ip.ipv6_len + ip.valid_len, 0);
-    api_v1_split_ip("1.2.3.4", &ip);
-    assert_int_equal(ip.ipv4_len, 7);
-    assert_int_equal(ip.ipv6_len, 0);
+    assert_ips("1.2.3.4/::1", "1.2.3.4", "::1", "1.2.3.4");
+    assert_ips("::1", "", "::1", "::1");
+    assert_ips("", "", "", "");
+    assert_ips(NULL, "", "", "");
+    assert_ips("1.2.3.4", "1.2.3.4", "", "1.2.3.4");
+    assert_ips("/2001:db8::1", "", "2001:db8::1", ""); /* two parts: valid is the (empty) ipv4 */
+    assert_ips("1.2.3.4/", "1.2.3.4", "", "1.2.3.4");
+    /* Three parts: neither two nor one, so ipv4 = valid = the whole string. */
+    assert_ips("1.2.3.4/::1/x", "1.2.3.4/::1/x", "", "1.2.3.4/::1/x");
+    assert_ips("::1/::2/::3", "::1/::2/::3", "", "::1/::2/::3");
 }
 
 static void test_api_v1__register_parse(void **state)

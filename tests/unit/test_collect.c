@@ -532,6 +532,84 @@ static void test_collect__parse_stat(void **state)
     assert_true(collect__cpu_percent(&p, &q) == 0);
     assert_true(collect__cpu_percent(&p, &r) == 100);
     assert_true(collect__cpu_percent(&p, &u) == 50);
+    struct collect__cpu_times v = {500, 125};
+    assert_float_equal(collect__cpu_percent(&p, &v), 18.75, 1e-12); /* 75 of 400 */
+}
+
+/*
+ * The counting rule of spec §2.1 row 1: total = user+nice+system+idle+iowait
+ * +irq+softirq+steal (guest and guest_nice are already inside user and nice),
+ * busy = total - idle - iowait. Each field is a distinct power of two, so the
+ * sums show exactly which fields were counted.
+ */
+static void test_collect__parse_stat_counts_each_field_once(void **state)
+{
+    (void)state;
+    struct collect__cpu_times t;
+    uint64_t bt;
+    /*                 user nice system idle iowait irq softirq steal guest guest_nice */
+    const char *all = "cpu  1 2 4 8 16 32 64 128 256 512\n";
+    assert_int_equal(collect__parse_stat(all, strlen(all), &t, &bt), 0);
+    assert_int_equal(t.total, 255);         /* the first eight; not guest (256), guest_nice (512) */
+    assert_int_equal(t.busy, 255 - 8 - 16); /* idle and iowait are not busy */
+    /* Older kernels print fewer columns: 7 (no steal), 8 (no guest), 9 (no guest_nice). */
+    const char *k7 = "cpu 1 2 4 8 16 32 64\n";
+    assert_int_equal(collect__parse_stat(k7, strlen(k7), &t, &bt), 0);
+    assert_int_equal(t.total, 127);
+    assert_int_equal(t.busy, 127 - 8 - 16);
+    const char *k9 = "cpu 1 2 4 8 16 32 64 128 256\n";
+    assert_int_equal(collect__parse_stat(k9, strlen(k9), &t, &bt), 0);
+    assert_int_equal(t.total, 255);
+    assert_int_equal(t.busy, 231);
+    /* Only the aggregate line counts, whichever per-cpu lines follow or precede it. */
+    const char *pc = "cpu0 1000 0 0 0\ncpu  1 2 4 8 16 32 64 128 256 512\ncpu1 1000 0 0 0\n";
+    assert_int_equal(collect__parse_stat(pc, strlen(pc), &t, &bt), 0);
+    assert_int_equal(t.total, 255);
+    assert_int_equal(t.busy, 231);
+}
+
+/*
+ * The collector's CPU % from two /proc/stat samples where every column moves,
+ * steal and guest included (a busy VM). Δ: user 500, nice 40, system 200,
+ * idle 800, iowait 100, irq 20, softirq 40, steal 300, guest 160, guest_nice
+ * 20: Δtotal = 2000, Δbusy = 1100, so 55 %. Dropping steal from the total
+ * gives 47.06, counting guest again 58.72, counting iowait as busy 60.
+ */
+static void test_collect__cpu_percent_with_steal_iowait_irq_and_guest(void **state)
+{
+    (void)state;
+    struct fix f;
+    fix_open(&f, "kvm-debian");
+    fix_write(&f, "proc/stat",
+              "cpu  10000 400 3000 80000 1000 100 200 700 2000 100\n"
+              "cpu0 5000 200 1500 40000 500 50 100 350 1000 50\n"
+              "btime 1700000000\n");
+    struct collector *c = open_collector(&f, 0, 0);
+    uint64_t t0 = mono_ms();
+    fix_write(&f, "proc/stat",
+              "cpu  10500 440 3200 80800 1100 120 240 1000 2160 120\n"
+              "cpu0 5250 220 1600 40400 550 60 120 500 1080 60\n"
+              "btime 1700000000\n");
+    const Proto__State *s = collect_state(c, t0 + 3000);
+    assert_float_equal(s->cpu, 55.0, 1e-9);
+    /* Steal alone (the hypervisor took the CPU): busy from the guest's point of view. */
+    fix_write(&f, "proc/stat", "cpu  10500 440 3200 80900 1100 120 240 1300 2160 120\n");
+    s = collect_state(c, t0 + 6000);
+    assert_float_equal(s->cpu, 75.0, 1e-9); /* 300 of 400 */
+    /* iowait alone: not busy. */
+    fix_write(&f, "proc/stat", "cpu  10500 440 3200 80900 1500 120 240 1300 2160 120\n");
+    s = collect_state(c, t0 + 9000);
+    assert_true(s->cpu == 0);
+    /* guest and guest_nice ticks move user and nice with them: counted once. */
+    fix_write(&f, "proc/stat", "cpu  10700 490 3200 81050 1500 120 240 1300 2360 170\n");
+    s = collect_state(c, t0 + 12000);
+    assert_float_equal(s->cpu, 62.5, 1e-9); /* 250 of 400 */
+    /* irq and softirq alone: busy. */
+    fix_write(&f, "proc/stat", "cpu  10700 490 3200 81150 1500 170 290 1300 2360 170\n");
+    s = collect_state(c, t0 + 15000);
+    assert_float_equal(s->cpu, 50.0, 1e-9); /* 100 of 200 */
+    collect_free(c);
+    fix_close(&f);
 }
 
 static void test_collect__parse_cpuinfo(void **state)
@@ -654,6 +732,8 @@ int main(void)
         cmocka_unit_test(test_collect__no_heap_in_steady_state),
         cmocka_unit_test(test_collect__live_root),
         cmocka_unit_test(test_collect__parse_stat),
+        cmocka_unit_test(test_collect__parse_stat_counts_each_field_once),
+        cmocka_unit_test(test_collect__cpu_percent_with_steal_iowait_irq_and_guest),
         cmocka_unit_test(test_collect__parse_cpuinfo),
         cmocka_unit_test(test_collect__parse_misc),
     };

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +38,11 @@ static void test_live__upsert_find_remove_keeps_id_order(void **state)
         live_upsert(&lv, &r);
     }
     assert_int_equal(lv.n, 4);
-    for (size_t i = 1; i < lv.n; i++)
-        assert_true(lv.servers[i - 1]->id < lv.servers[i]->id);
-    assert_non_null(live_find_id(&lv, 9));
+    static const uint64_t sorted[] = {1, 3, 5, 9};
+    for (size_t i = 0; i < lv.n; i++)
+        assert_int_equal(lv.servers[i]->id, sorted[i]);
+    for (size_t i = 0; i < lv.n; i++)
+        assert_ptr_equal(live_find_id(&lv, sorted[i]), lv.servers[i]);
     assert_null(live_find_id(&lv, 2));
     assert_int_equal(live_find_secret(&lv, "s3")->id, 3);
     assert_null(live_find_secret(&lv, "nope"));
@@ -56,11 +59,15 @@ static void test_live__upsert_find_remove_keeps_id_order(void **state)
     assert_string_equal(s->name, "renamed");
     assert_int_equal(s->last_active, 42);
     assert_null(live_find_secret(&lv, "s5"));
-    assert_non_null(live_find_secret(&lv, "s5b"));
+    assert_ptr_equal(live_find_secret(&lv, "s5b"), s);
     live_remove(&lv, 1);
     live_remove(&lv, 1000);
     assert_int_equal(lv.n, 4);
     assert_null(live_find_id(&lv, 1));
+    assert_null(live_find_secret(&lv, "s1"));
+    static const uint64_t left[] = {3, 5, 9, 11};
+    for (size_t i = 0; i < lv.n; i++)
+        assert_int_equal(lv.servers[i]->id, left[i]);
     live_release(&lv);
     assert_int_equal(lv.n, 0);
 }
@@ -94,12 +101,20 @@ static void test_live__secret_index_stays_consistent(void **state)
     }
     for (int i = 1; i < 300; i += 3)
         live_remove(&lv, (uint64_t)((i * 7) % 300 + 1));
-    for (int i = 1; i < 300; i += 2) {
-        struct live_server *s = live_find_secret(&lv, secrets[i]);
-        if ((i - 1) % 3 == 0)
+    assert_int_equal(lv.n, 200);
+    for (int i = 1; i < 300; i++) {
+        char nk[24];
+        snprintf(nk, sizeof(nk), "z%d", i);
+        struct live_server *s = live_find_secret(&lv, i % 2 ? secrets[i] : nk);
+        uint64_t id = (uint64_t)((i * 7) % 300 + 1);
+        if (i % 3 == 1) {
             assert_null(s);
-        else
+            assert_null(live_find_id(&lv, id));
+        } else {
             assert_non_null(s);
+            assert_int_equal(s->id, id);
+            assert_ptr_equal(live_find_id(&lv, id), s);
+        }
     }
     /* Every server left, re-keyed or not, is found by its current secret, and only by it. */
     assert_int_equal(lv.n, 200);
@@ -180,16 +195,32 @@ static void test_live__iostream_handshake_is_strict(void **state)
     memcpy(frame + 4, uuid, 36);
     assert_int_equal(svc_parse_iostream_handshake(frame, 40, id), 0);
     assert_string_equal(id, uuid);
-    assert_int_not_equal(svc_parse_iostream_handshake(frame, 39, id), 0);
-    assert_int_not_equal(svc_parse_iostream_handshake(frame, 4, id), 0);
-    frame[4 + 8] = 'x'; /* dash position */
-    assert_int_not_equal(svc_parse_iostream_handshake(frame, 40, id), 0);
+    assert_int_equal(svc_parse_iostream_handshake(frame, 39, id), -EINVAL);
+    assert_int_equal(svc_parse_iostream_handshake(frame, 41, id), -EINVAL);
+    assert_int_equal(svc_parse_iostream_handshake(frame, 4, id), -EINVAL);
+    /* Upper-case hex is hex too. */
+    const char *upper = "123E4567-E89B-12D3-A456-426614174ABC";
+    memcpy(frame + 4, upper, 36);
+    assert_int_equal(svc_parse_iostream_handshake(frame, 40, id), 0);
+    assert_string_equal(id, upper);
+    /* Every position is checked: a dash where a digit belongs and a digit where a dash belongs. */
+    for (size_t i = 0; i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        static const char wrong_hex[] = {'-', 'g', 'G', ' ', '\0'};
+        for (size_t k = 0; k < (dash ? 1u : sizeof(wrong_hex)); k++) {
+            memcpy(frame + 4, uuid, 36);
+            frame[4 + i] = (uint8_t)(dash ? '0' : wrong_hex[k]);
+            if (svc_parse_iostream_handshake(frame, 40, id) != -EINVAL)
+                fail_msg("uuid position %zu accepted 0x%02x", i, frame[4 + i]);
+        }
+    }
     memcpy(frame + 4, uuid, 36);
-    frame[4] = 'g'; /* not hex */
-    assert_int_not_equal(svc_parse_iostream_handshake(frame, 40, id), 0);
-    memcpy(frame + 4, uuid, 36);
-    frame[1] = 0x06; /* wrong magic */
-    assert_int_not_equal(svc_parse_iostream_handshake(frame, 40, id), 0);
+    for (size_t i = 0; i < 4; i++) {
+        frame[i] ^= 0x01; /* wrong magic, each byte */
+        assert_int_equal(svc_parse_iostream_handshake(frame, 40, id), -EINVAL);
+        frame[i] ^= 0x01;
+    }
+    assert_int_equal(svc_parse_iostream_handshake(frame, 40, id), 0);
 }
 
 int main(void)
