@@ -255,6 +255,45 @@ def every_mutating_route_refuses_cookie_requests_without_csrf_proof():
     assert j["code"] == 403, j
 
 
+@tap.test
+def login_refuses_foreign_origins_but_not_its_own():
+    """Login CSRF: a foreign page must not log the browser into the attacker's account."""
+    for origin in ("http://evil.example", "null",
+                   "http://127.0.0.1:%d.evil.example" % dash.http_port):
+        c = Http(dash.url(""))
+        st, _, j = c.call("POST", "/api/login", {"username": "admin", "password": PW},
+                          headers={"Origin": origin})
+        assert (st, j) == (403, CSRF_FAILED), (origin, st, j)
+        assert cookie(c, "nezha-dashboard") is None, origin
+    c = Http(dash.url(""))
+    st, _, j = c.call("POST", "/api/login", {"username": "admin", "password": PW},
+                      headers={"Origin": "http://127.0.0.1:%d" % dash.http_port})
+    assert st == 200 and j["code"] == 200, (st, j)
+
+
+@tap.test
+def api_tokens_one_character_off_at_every_position_are_refused():
+    c = admin_client()
+    st, _, j = c.call("POST", "/api/token", {"Note": "near-miss"})
+    token, tid = j["result"]["token"], j["result"]["id"]
+    anon = Http(dash.url(""))
+    st, _, j = anon.call("GET", "/api/v1/server/list", headers={"Authorization": token})
+    assert j["code"] == 0, j
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    for pos in range(len(token)):
+        for shift in (1, 31):  # a neighbour and a far character of the token alphabet
+            ch = alphabet[(alphabet.index(token[pos]) + shift) % len(alphabet)]
+            bad = token[:pos] + ch + token[pos + 1:]
+            for h in ({"Authorization": bad}, {"Authorization": "Bearer " + bad}):
+                st, _, j = anon.call("GET", "/api/v1/server/list", headers=h)
+                assert (st, j) == (200, V0_UNAUTH), (pos, bad, st, j)
+    for bad in (token[:-1], token + "x", token.lower() if token != token.lower() else token.upper()):
+        st, _, j = anon.call("GET", "/api/v1/server/list", headers={"Authorization": bad})
+        assert j == V0_UNAUTH, (bad, j)
+    st, _, j = c.call("DELETE", "/api/token/%d" % tid)
+    assert j["code"] == 200, j
+
+
 # ---- 2. view password ----
 
 def public(headers=None):
