@@ -294,6 +294,29 @@ def api_tokens_one_character_off_at_every_position_are_refused():
     assert j["code"] == 200, j
 
 
+@tap.test
+def admin_list_marks_only_reporting_servers_online():
+    from lotus import metadata, stubs
+    pb, pbg = stubs()
+    c = admin_client()
+    quiet, _ = save_server(c, Name="never-reports")
+    live, secret = save_server(c, Name="reports-now")
+    wait_for(lambda: dash.accepts(secret), timeout=15, what="new secret accepted")
+    ch = dash.channel()
+    try:
+        r = pbg.NezhaServiceStub(ch).ReportSystemState(pb.State(cpu=1.0), metadata=metadata(secret),
+                                                       timeout=10)
+        assert r.proced is True
+    finally:
+        ch.close()
+    ss = servers(c)
+    assert ss[live]["online"] is True and ss[live]["last_active"] > 0, ss[live]
+    assert ss[quiet]["online"] is False and ss[quiet]["last_active"] == 0, ss[quiet]
+    for sid in (quiet, live):
+        st, _, j = c.call("DELETE", "/api/server/%d" % sid)
+        assert j["code"] == 200, j
+
+
 # ---- 2. view password ----
 
 def public(headers=None):
@@ -324,8 +347,9 @@ def check_view_password(c):
     assert ws_status({"Cookie": forged}) == 403
     # A wrong view password sets no cookie.
     g = Http(dash.url(""))
-    st, _, j = g.call("POST", "/view-password", {"password": "guest-pass-124"})
-    assert j["code"] == 403 and cookie(g, vp_name) is None, j
+    for wrong in ("guest-pass-124", "guest-pass-1234", "guest-pass-12", "GUEST-PASS-123", ""):
+        st, _, j = g.call("POST", "/view-password", {"password": wrong})
+        assert j["code"] == 403 and cookie(g, vp_name) is None, (wrong, j)
     st, _, j = g.call("POST", "/view-password", {"password": "guest-pass-123"})
     assert j["code"] == 200, j
     real = cookie(g, vp_name)

@@ -337,6 +337,43 @@ static void test_api_v1__register_parse(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(api_v1_register_parse(bad[i], strlen(bad[i]), "ip", &r), -EINVAL);
     api_v1_register_release(&r);
+
+    /* An empty Tag (like a missing one) is the AutoRegister group. */
+    const char *b4 = "{\"Tag\":\"\",\"Note\":null}";
+    assert_int_equal(api_v1_register_parse(b4, strlen(b4), "ip", &r), 0);
+    assert_string_equal(r.tag, "AutoRegister");
+    assert_string_equal(r.note, "");
+    api_v1_register_release(&r);
+}
+
+/* Name, Tag and Note are bounded: at the limit accepted, one byte over refused. */
+static void test_api_v1__register_field_limits(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *key;
+        size_t max;
+    } f[] = {{"Name", API_V1_REGISTER_NAME_MAX},
+             {"Tag", API_V1_REGISTER_TAG_MAX},
+             {"Note", API_V1_REGISTER_NOTE_MAX}};
+    static char body[API_V1_REGISTER_NOTE_MAX + 64];
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        for (size_t extra = 0; extra < 2; extra++) {
+            size_t n = f[i].max + extra;
+            int len = snprintf(body, sizeof(body), "{\"%s\":\"%*s\"}", f[i].key, (int)n, "");
+            for (int k = 0; k < len; k++)
+                if (body[k] == ' ')
+                    body[k] = 'x';
+            struct api_v1_register r;
+            int rc = api_v1_register_parse(body, (size_t)len, "ip", &r);
+            assert_int_equal(rc, extra ? -EINVAL : 0);
+            if (rc == 0) {
+                const char *got = i == 0 ? r.name : i == 1 ? r.tag : r.note;
+                assert_int_equal(strlen(got), n);
+            }
+            api_v1_register_release(&r);
+        }
+    }
 }
 
 static void test_api_v1__register_replies(void **state)
@@ -391,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_api_v1__buffer_limit_reported),
         cmocka_unit_test(test_api_v1__split_ip),
         cmocka_unit_test(test_api_v1__register_parse),
+        cmocka_unit_test(test_api_v1__register_field_limits),
         cmocka_unit_test(test_api_v1__register_replies),
         cmocka_unit_test(test_api_v1__client_ip),
     };
