@@ -56,7 +56,7 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
-def wait_port(host, port, timeout=15.0, proc=None):
+def wait_port(host, port, timeout=30.0, proc=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -228,7 +228,7 @@ class Dashboard:
             raise AssertionError("server add failed: %s" % r.stderr)
         obj = json.loads(r.stdout)
         if self.proc is not None:
-            wait_for(lambda: self.accepts(obj["secret"]), timeout=5, what="secret accepted")
+            wait_for(lambda: self.accepts(obj["secret"]), timeout=15, what="secret accepted")
         return obj["id"], obj["secret"]
 
     def accepts(self, secret):
