@@ -110,7 +110,8 @@ if (skip) {
   });
   after(async () => {
     await close();
-    for (const p of procs) if (p.exitCode !== null && p.exitCode !== 0) console.log(`# ${p.name} exited ${p.exitCode}:\n# ${p.log.split('\n').join('\n# ')}`);
+    // A process that died on its own (a non-zero code or a signal) is named with its output.
+    for (const p of procs) if ((p.exitCode !== null && p.exitCode !== 0) || p.signalCode !== null) console.log(`# ${p.name} exited ${p.exitCode ?? p.signalCode}:\n# ${p.log.split('\n').join('\n# ')}`);
     stopAll();
   });
 }
