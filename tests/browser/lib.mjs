@@ -219,8 +219,14 @@ export function scenarios(test, getBackend) {
 
     const guest = await newPage(br.browser);
     await guest.goto(b.base + '/');
-    await card(guest, 'ui-web-1').waitFor();
-    await sleep(2500); // a few more frames
+    const seen = card(guest, 'ui-web-1');
+    await seen.waitFor();
+    // A few more live frames (each newer report of ui-web-1 changes its LastActive): the
+    // hidden server must not come with any of them.
+    for (let i = 0; i < 2; i++) {
+      const la = await seen.getAttribute('data-last-active');
+      await waitFor(async () => (await seen.getAttribute('data-last-active')) !== la, 'a newer live frame', 20000);
+    }
     assert.equal(await card(guest, 'ui-hidden-1').count(), 0);
     const html = await guest.content();
     assert.ok(!html.includes('ui-hidden-1'));
@@ -272,18 +278,28 @@ export function scenarios(test, getBackend) {
     const unnamed = () => admin.evaluate(() => [...document.querySelectorAll('button, input, select, textarea')]
       .filter((e) => !(e.getAttribute('aria-label') || '').trim() && !(e.labels && e.labels.length) && !(e.textContent || '').trim())
       .map((e) => e.outerHTML.slice(0, 80)));
+    // Escape is pressed only once the menu / dialog is ready for it (focus moved inside, which
+    // the UI does in the same commit that attaches its Escape handler), and each must be gone
+    // afterwards: a lost Escape fails here instead of leaving a menu open for the next step.
+    const focusInside = (sel) => admin.waitForFunction((s) => !!(document.activeElement && document.activeElement.closest(s)), sel);
     for (const [p, open] of [['/', null], ['/admin/servers', 'Add server'], ['/admin/tokens', 'Add Token'], ['/admin/settings', null], ['/admin/account', null]]) {
       await admin.goto(b.base + p);
       await admin.locator('main').waitFor();
       await admin.waitForLoadState('networkidle').catch(() => {});
       await admin.getByRole('button', { name: 'User menu' }).click();
+      await admin.locator('[role=menu][data-ready=true]').waitFor();
+      await focusInside('[role=menu]');
       assert.deepEqual(await unnamed(), [], `unnamed controls on ${p}`);
       await admin.keyboard.press('Escape');
+      await admin.getByRole('menu').waitFor({ state: 'detached' });
+      assert.equal(await admin.evaluate(() => document.activeElement && document.activeElement.getAttribute('aria-label')), 'User menu', 'Escape gives the focus back to the avatar');
       if (open) {
         await admin.getByRole('button', { name: open, exact: true }).click();
         await admin.getByRole('dialog').waitFor();
+        await focusInside('[role=dialog]');
         assert.deepEqual(await unnamed(), [], `unnamed controls in the "${open}" dialog`);
         await admin.keyboard.press('Escape');
+        await admin.getByRole('dialog').waitFor({ state: 'detached' });
       }
     }
   });

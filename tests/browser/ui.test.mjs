@@ -2,9 +2,11 @@
 // /tmp, loopback ports picked by binding port 0) and a real lotus-agent reporting to it,
 // driven through Debian's Chromium with playwright-core. Scenarios: tests/browser/lib.mjs.
 //   node --test --test-reporter=tap tests/browser/ui.test.mjs      (env LOTUS_BUILD, default build)
-// Skips cleanly (one "# SKIP" line, exit 0) when the browser or the binaries are missing, or
-// when the dashboard does not serve the admin HTTP routes yet (/api/me answers 404 or nothing
-// listens on the HTTP port).
+// Skips (one "# SKIP" line, exit 0) when the browser, playwright-core, the web build or the
+// binaries are missing: scripts/run-tests.sh counts that as a skip, and as a failure in strict
+// mode (make test, CI), since deps.sh and make provide all of them. The last test stops the
+// agent and the dashboard with SIGTERM: each must exit 0 with no sanitizer report.
+import assert from 'node:assert/strict';
 import { test, after } from 'node:test';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -33,8 +35,28 @@ function start(bin, args, env, name) {
   p.stdout.on('data', keep);
   p.stderr.on('data', keep);
   p.name = name;
+  // Settles with [code, signal] once the process has exited and its output is all read.
+  p.closed = new Promise((resolve) => p.on('close', (code, sig) => resolve([code, sig])));
   procs.push(p);
   return p;
+}
+
+// The same lines as tests/integration/lotus.py SANITIZER_MARKS: any of them fails the run.
+const SANITIZER_MARKS = ['ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:', 'SUMMARY: UndefinedBehaviorSanitizer'];
+
+// SIGTERM, then the exit must be code 0 within 30 s with no sanitizer report in the output.
+async function stopChecked(p) {
+  if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+  let timer;
+  const late = new Promise((resolve) => { timer = setTimeout(() => resolve(null), 30000); });
+  const r = await Promise.race([p.closed, late]);
+  clearTimeout(timer);
+  const tail = p.log.split('\n').slice(-40).join('\n');
+  if (r === null) { p.kill('SIGKILL'); throw new Error(`${p.name} still running 30 s after SIGTERM:\n${tail}`); }
+  const [code, sig] = r;
+  assert.equal(code, 0, `${p.name} exited ${code ?? sig} after SIGTERM:\n${tail}`);
+  const rep = p.log.split('\n').find((l) => SANITIZER_MARKS.some((m) => l.includes(m)));
+  assert.equal(rep, undefined, `${p.name}: sanitizer report in its output:\n${tail}`);
 }
 
 // Starts the dashboard; returns {base, grpcPort} or {skip: reason}. Throws on a real failure.
@@ -74,15 +96,22 @@ if (skip) {
   const close = scenarios(test, async () => ({
     base: backend.base, user: 'admin', pass: PASSWORD,
     async startAgent(secret) {
-      const a = start(AGENT, ['-s', `127.0.0.1:${backend.grpc}`, '-p', secret, '--ip', '203.0.113.7', '--report-delay', '1'],
+      // An agent that exits early is caught by the last test (its exit code and output).
+      start(AGENT, ['-s', `127.0.0.1:${backend.grpc}`, '-p', secret, '--ip', '203.0.113.7', '--report-delay', '1'],
         { LOTUS_AGENT_RETRY_MS: '500' }, 'agent');
-      await sleep(300);
-      if (a.exitCode !== null) throw new Error(`lotus-agent exited at once (${a.exitCode}):\n${a.log}`);
     },
   }));
+  test('shutdown: lotus-agent and lotus-dashboard exit 0 on SIGTERM, with no sanitizer report', async () => {
+    await close();
+    const agents = procs.filter((p) => p.name === 'agent');
+    const dash = procs.filter((p) => p.name === 'dashboard');
+    assert.equal(dash.length, 1);
+    for (const p of [...agents, ...dash]) await stopChecked(p);
+  });
   after(async () => {
     await close();
-    for (const p of procs) if (p.exitCode !== null && p.exitCode !== 0) console.log(`# ${p.name} exited ${p.exitCode}:\n# ${p.log.split('\n').join('\n# ')}`);
+    // A process that died on its own (a non-zero code or a signal) is named with its output.
+    for (const p of procs) if ((p.exitCode !== null && p.exitCode !== 0) || p.signalCode !== null) console.log(`# ${p.name} exited ${p.exitCode ?? p.signalCode}:\n# ${p.log.split('\n').join('\n# ')}`);
     stopAll();
   });
 }

@@ -4,15 +4,15 @@ Covers issue #2: auth, live-state reports visible through the CLI, task streams
 with keepalive and replacement, GeoIP, IOStream handshake, malformed and
 oversized input, HTTP/1.1 bytes and abrupt disconnects, and restarts.
 """
+import json
 import os
-import signal
 import socket
 import subprocess
 import time
 
 import grpc
 
-from lotus import Dashboard, Tap, metadata, stubs, wait_for, free_port
+from lotus import Dashboard, Tap, metadata, stop_process, stubs, wait_for
 
 pb, pbg = stubs()
 tap = Tap()
@@ -243,9 +243,7 @@ def geoip_with_a_maxmind_database():
         expect_rpc_error(lambda: s.LookupGeoIP(pb.GeoIP(ip="not an ip"), metadata=metadata(secret),
                                                timeout=5), grpc.StatusCode.UNKNOWN, "IP not found")
     finally:
-        rc = d2.stop()
-        d2.cleanup()
-    assert rc == 0, "dashboard exit code %s\n%s" % (rc, d2.output()[-3000:])
+        d2.cleanup()  # checked stop: exit 0 after SIGTERM, no sanitizer report
 
 
 @tap.test
@@ -277,44 +275,64 @@ def grpc_over_tls_with_grpcio_and_the_lotus_agent():
                          grpc.StatusCode.UNAVAILABLE)
         # The Lotus agent with --tls -k (self-signed) reports over TLS.
         from lotus import AGENT
-        log = open(os.path.join(d3.tmp, "agent.log"), "wb")
-        agent = subprocess.Popen([AGENT, "-s", "127.0.0.1:%d" % d3.grpc_port, "-p", secret, "--tls",
-                                  "-k", "--ip", "203.0.113.8"], stdout=log, stderr=subprocess.STDOUT)
+        agent_log = os.path.join(d3.tmp, "agent.log")
+        with open(agent_log, "wb") as log:
+            agent = subprocess.Popen([AGENT, "-s", "127.0.0.1:%d" % d3.grpc_port, "-p", secret,
+                                      "--tls", "-k", "--ip", "203.0.113.8"],
+                                     stdout=log, stderr=subprocess.STDOUT)
         t0 = int(time.time())
         wait_for(lambda: any(x["name"] == "tls2" and x["last_active"] >= t0
-                             for x in d3.list_servers()), timeout=10, what="agent over TLS")
+                             for x in d3.list_servers()), timeout=20, what="agent over TLS")
     finally:
-        if agent:
-            agent.terminate()
-            agent.wait(10)
-        rc = d3.stop()
-        d3.cleanup()
-    assert rc == 0, rc
+        try:
+            if agent:
+                stop_process(agent, agent_log, "lotus-agent --tls")  # exit 0, no sanitizer report
+        finally:
+            d3.cleanup()
 
 
 def stub_for(d):
     return pbg.NezhaServiceStub(d.channel())
 
 
+def seconds_until(pred, timeout=10.0, step=0.05, what="condition"):
+    """Seconds from now until pred() first holds, measured to the START of the probe that saw
+    it (so a slow probe call on a loaded machine does not count against the product)."""
+    t0 = time.monotonic()
+    while True:
+        t_probe = time.monotonic()
+        if pred():
+            return t_probe - t0
+        if t_probe - t0 > timeout:
+            raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
+        time.sleep(step)
+
+
 @tap.test
 def cli_changes_reach_the_running_dashboard_within_1s():
-    sid, secret = dash.add_server("late")
+    # The CLI directly (not dash.add_server(), which itself waits for the acceptance): the
+    # clock starts when the CLI has committed and exited. The dashboard syncs every 250 ms;
+    # 1.5 s leaves a loaded machine its margin and still fails a sync that is missing or slow.
     s = stub()
-    t0 = time.time()
-    wait_for(lambda: _auth_ok(s, secret), timeout=3, what="added server accepted")
-    assert time.time() - t0 < 1.5, time.time() - t0
-    stream = s.RequestTask(pb.Host(), metadata=metadata(secret), timeout=10)
+    r = dash.cli("server", "add", "--name", "late")
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    sid, secret = obj["id"], obj["secret"]
+    took = seconds_until(lambda: _auth_ok(s, secret), what="added server accepted")
+    assert took < 1.5, "the running dashboard accepted the CLI-added server after %.2fs" % took
+    stream = s.RequestTask(pb.Host(), metadata=metadata(secret), timeout=20)
     next(iter(stream))
     r = dash.cli("server", "del", str(sid))
     assert r.returncode == 0, r.stderr
-    t0 = time.time()
-    wait_for(lambda: not _auth_ok(s, secret), timeout=3, what="deleted server refused")
-    assert time.time() - t0 < 1.5
-    # Its open task stream is ended too.
+    took = seconds_until(lambda: not _auth_ok(s, secret), what="deleted server refused")
+    assert took < 1.5, "the running dashboard refused the CLI-deleted server after %.2fs" % took
+    # Its open task stream is ended too, as unauthenticated.
     try:
         list(stream)
+        code = stream.code()
     except grpc.RpcError as e:
-        assert e.code() == grpc.StatusCode.UNAUTHENTICATED, e.code()
+        code = e.code()
+    assert code == grpc.StatusCode.UNAUTHENTICATED, code
 
 
 @tap.test
@@ -343,7 +361,8 @@ def sigterm_exits_cleanly_and_fast():
     dash.start()
 
 
-try:
-    tap.run()
-finally:
-    dash.cleanup()
+def dashboard_stops_cleanly():
+    dash.cleanup()  # checked stop: exit 0 after SIGTERM, no sanitizer report
+
+
+tap.run(final=dashboard_stops_cleanly)

@@ -4,6 +4,7 @@ Covers issue #3 item 7: reports checked against this machine's /proc (MemTotal, 
 CPU count, load) and the report cadence, task handling, wrong-secret retries with one
 clear log line each, and dashboard restart → agent back within 15 s.
 """
+import json
 import os
 import platform
 import queue
@@ -15,7 +16,7 @@ from concurrent import futures
 
 import grpc
 
-from lotus import AGENT, Dashboard, Tap, free_port, stubs, wait_for
+from lotus import AGENT, Dashboard, Http, Tap, free_port, stop_process, stubs, wait_for
 
 pb, pbg = stubs()
 tap = Tap()
@@ -100,17 +101,16 @@ def start_agent(port, secret=SECRET, env=None, extra=()):
 
 
 def stop_agent(p):
-    if p.poll() is None:
-        p.terminate()
+    """SIGTERM; asserts exit 0 and no sanitizer report (lotus.stop_process); (rc, output)."""
     try:
-        rc = p.wait(10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        rc = p.wait()
+        return stop_process(p, p.log_path, "lotus-agent")
+    finally:
+        os.unlink(p.log_path)
+
+
+def agent_log(p):
     with open(p.log_path, "rb") as f:
-        out = f.read().decode("utf-8", "replace")
-    os.unlink(p.log_path)
-    return rc, out
+        return f.read().decode("utf-8", "replace")
 
 
 def meminfo(key):
@@ -134,8 +134,8 @@ def reports_match_this_machine_and_cadence():
     fake, server, port = start_fake()
     agent = start_agent(port, env={"LOTUS_AGENT_RETRY_MS": "500"})
     try:
-        wait_for(lambda: fake.hosts, timeout=10, what="ReportSystemInfo")
-        wait_for(lambda: len(fake.states) >= 5, timeout=15, what="5 State reports")
+        wait_for(lambda: fake.hosts, timeout=20, what="ReportSystemInfo")
+        wait_for(lambda: len(fake.states) >= 5, timeout=30, what="5 State reports")
         _, host = fake.hosts[0]
         assert host.mem_total == meminfo("MemTotal"), (host.mem_total, meminfo("MemTotal"))
         assert host.swap_total == meminfo("SwapTotal")
@@ -148,9 +148,14 @@ def reports_match_this_machine_and_cadence():
         assert host.ip == "203.0.113.7", host.ip
         assert host.platform == "debian", host.platform
         assert host.disk_total > 0
-        times = [t for t, _ in fake.states]
+        # Cadence: one report a second (--report-delay 1). The mean gap is what the agent's
+        # timer sets; single gaps are stamped on receipt here, where a loaded machine may
+        # delay one by a few hundred ms (and shorten the next), so their bounds are wider.
+        times = [t for t, _ in fake.states[:5]]
         gaps = [b - a for a, b in zip(times[1:], times[2:])]
-        assert all(0.6 <= g <= 1.6 for g in gaps), gaps
+        mean = (times[4] - times[1]) / 3
+        assert 0.85 <= mean <= 1.35, (mean, gaps)
+        assert all(0.3 <= g <= 2.5 for g in gaps), gaps
         _, st = fake.states[-1]
         assert 0 < st.mem_used < host.mem_total
         assert 0.0 <= st.cpu <= 100.0
@@ -162,7 +167,7 @@ def reports_match_this_machine_and_cadence():
         assert st.disk_used > 0 and st.disk_used <= host.disk_total
         assert st.tcp_conn_count >= 1  # the agent's own connection at least
         assert fake.secrets == {SECRET}
-        wait_for(lambda: fake.geo, timeout=5, what="LookupGeoIP")
+        wait_for(lambda: fake.geo, timeout=20, what="LookupGeoIP")
         assert fake.geo[0] == "203.0.113.7"
     finally:
         rc, out = stop_agent(agent)
@@ -175,18 +180,18 @@ def tasks_refresh_host_and_refuse_commands():
     fake, server, port = start_fake()
     agent = start_agent(port, env={"LOTUS_AGENT_RETRY_MS": "500"})
     try:
-        wait_for(lambda: len(fake.states) >= 1, timeout=10, what="first State")
+        wait_for(lambda: len(fake.states) >= 1, timeout=20, what="first State")
         n_hosts = len(fake.hosts)
         fake.tasks.put(pb.Task(type=7))
         fake.tasks.put(pb.Task(type=10))
-        wait_for(lambda: len(fake.hosts) > n_hosts, timeout=5, what="host refresh after task 10")
+        wait_for(lambda: len(fake.hosts) > n_hosts, timeout=20, what="host refresh after task 10")
         fake.tasks.put(pb.Task(id=42, type=4, data="touch /tmp/lotus-must-not-exist"))
-        wait_for(lambda: fake.results, timeout=5, what="ReportTask for a command")
+        wait_for(lambda: fake.results, timeout=20, what="ReportTask for a command")
         r = fake.results[0]
         assert r.id == 42 and r.type == 4 and not r.successful, r
         assert not os.path.exists("/tmp/lotus-must-not-exist")
         fake.tasks.put(pb.Task(id=3, type=3, data="127.0.0.1:1"))
-        wait_for(lambda: len(fake.results) >= 2, timeout=5, what="ReportTask for a probe")
+        wait_for(lambda: len(fake.results) >= 2, timeout=20, what="ReportTask for a probe")
         assert fake.results[1].id == 3 and not fake.results[1].successful
         assert agent.poll() is None
     finally:
@@ -199,14 +204,19 @@ def tasks_refresh_host_and_refuse_commands():
 def wrong_secret_keeps_retrying_with_one_line_each():
     fake, server, port = start_fake(reject=True)
     agent = start_agent(port, env={"LOTUS_AGENT_RETRY_MS": "300"})
+    t0 = time.monotonic()
     try:
-        time.sleep(2.5)
+        # Three refused attempts, and the agent still runs (it keeps retrying).
+        wait_for(lambda: agent_log(agent).count("authentication failed") >= 3, timeout=30,
+                 what="three 'authentication failed' lines")
         assert agent.poll() is None, "agent exited on a wrong secret"
     finally:
         rc, out = stop_agent(agent)
         server.stop(0)
+    took = time.monotonic() - t0
     lines = [ln for ln in out.splitlines() if "authentication failed" in ln]
-    assert 2 <= len(lines) <= 12, out[-2000:]
+    # One line per attempt: attempts are >= 300 ms apart (retry base), so no more than that.
+    assert 3 <= len(lines) <= took / 0.3 + 2, (len(lines), took, out[-2000:])
     assert SECRET not in out, "the secret was logged"
     assert rc == 0
 
@@ -218,18 +228,30 @@ def agent_against_real_dashboard_survives_restart():
     agent = None
     try:
         sid, secret = dash.add_server("self")
+        r = dash.cli("token", "add", "--note", "watch")
+        assert r.returncode == 0, r.stderr
+        token = json.loads(r.stdout)["token"]
         agent = start_agent(dash.grpc_port, secret=secret)
 
         def active_since(t):
-            return lambda: any(s["id"] == sid and s["last_active"] >= t for s in dash.list_servers())
+            # The live state through the API (in memory, not the periodically persisted row).
+            def pred():
+                try:
+                    st, _, j = Http(dash.url("")).call(
+                        "GET", "/api/v1/server/details?id=%d" % sid, headers={"Authorization": token})
+                except OSError:
+                    return False
+                return j.get("code") == 0 and j["result"] and j["result"][0]["last_active"] >= t
+            return pred
         t0 = int(time.time())
-        wait_for(active_since(t0), timeout=15, what="agent reported to lotus-dashboard")
+        wait_for(active_since(t0), timeout=30, what="agent reported to lotus-dashboard")
         assert dash.stop() == 0
         dash.start()
         t1 = int(time.time()) + 1
         t_restart = time.time()
-        # Default reconnect delay (10 s + jitter ≤ 3 s): back within 15 s.
-        wait_for(active_since(t1), timeout=20, step=0.25, what="agent back after restart")
+        # Default reconnect delay (10 s + jitter <= 3 s after the drop, which came before the
+        # restart): back within 15 s, a 2 s margin for a loaded machine.
+        wait_for(active_since(t1), timeout=30, step=0.1, what="agent back after restart")
         assert time.time() - t_restart <= 15.5, time.time() - t_restart
     finally:
         if agent:

@@ -20,46 +20,21 @@ import sqlite3
 import stat
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 
 import grpc
 
-from lotus import DASHBOARD, Dashboard, Tap, free_port, metadata, stubs, wait_for
+from lotus import DASHBOARD, Dashboard, Skip, Tap, free_port, metadata, stubs, wait_for
 
 pb, pbg = stubs()
 LATENCY_MAX = 0.100
 
 
-class Skip(Exception):
-    """Raised by a test that cannot run in this tree; printed as TAP '# SKIP'."""
-
-
-class SkipTap(Tap):
-    """lotus.Tap plus '# SKIP' support (a skipped test counts as passed in TAP)."""
-
-    def run(self):
-        print("1..%d" % len(self.tests), flush=True)
-        failed = 0
-        for i, fn in enumerate(self.tests, 1):
-            t0 = time.time()
-            try:
-                fn()
-                print("ok %d - %s (%.2fs)" % (i, fn.__name__, time.time() - t0), flush=True)
-            except Skip as e:
-                print("ok %d - %s # SKIP %s" % (i, fn.__name__, e), flush=True)
-            except Exception:  # noqa: BLE001 - every failure is reported as TAP
-                failed += 1
-                print("not ok %d - %s" % (i, fn.__name__), flush=True)
-                import traceback
-                for line in traceback.format_exc().splitlines():
-                    print("# " + line, flush=True)
-        sys.exit(1 if failed else 0)
-
-
-tap = SkipTap()
+# lotus.Skip prints "# SKIP"; Skip.outside_deps() for what scripts/deps.sh cannot provide
+# (scripts/run-tests.sh counts any other skip as a failure under make test / CI).
+tap = Tap()
 
 
 def raise_nofile(want):
@@ -300,7 +275,7 @@ def idle_and_slowloris_connections_do_not_delay_a_live_agent():
     n_idle, n_slow = 2000, 50
     have = raise_nofile(n_idle + n_slow + 512)
     if have < n_idle + n_slow + 256:
-        raise Skip("RLIMIT_NOFILE is %d" % have)
+        raise Skip.outside_deps("RLIMIT_NOFILE is %d" % have)
     d = Dashboard()
     socks = []
     stop = threading.Event()
@@ -447,15 +422,19 @@ def kill_9_during_writes_loses_no_acknowledged_server():
         ts.append(threading.Thread(target=reporter, daemon=True))
         for t in ts:
             t.start()
-        time.sleep(1.5)
+        # Mid-burst: a few acknowledged adds first, then SIGKILL, then a few more adds while
+        # the dashboard is dead (the CLI writes the database itself).
+        wait_for(lambda: len(added) >= 10, timeout=60, step=0.02, what="10 adds in the burst")
         d.proc.kill()  # SIGKILL mid-burst
         d.proc.wait()
-        time.sleep(0.3)
+        n_at_kill = len(added)
+        wait_for(lambda: len(added) >= n_at_kill + 2, timeout=60, step=0.02,
+                 what="adds after the kill")
         stop.set()
         for t in ts:
             t.join(30)
-        d.stop()
-        assert len(added) >= 5, "too few adds to be meaningful: %d" % len(added)
+        d.stop(expect_rc=-signal.SIGKILL)  # the kill above; a sanitizer report still fails
+        assert len(added) >= 12, "too few adds to be meaningful: %d" % len(added)
         assert not errors, errors[:3]
         d.start()
         ids = {s["id"]: s["name"] for s in d.list_servers()}
@@ -506,7 +485,8 @@ def unwritable_data_dir_fails_clearly_and_leaves_the_database_intact():
         before = db_query(os.path.join(data, "sqlite.db"), "SELECT id, name FROM servers")
         if os.geteuid() == 0:
             if not shutil.which("setpriv"):
-                raise Skip("running as root without setpriv: cannot drop privileges")
+                raise Skip.outside_deps("running as root without setpriv (util-linux): "
+                                        "cannot drop privileges")
             wrap = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
             who = "user nobody on a root-owned 0700 data dir"
         else:
@@ -535,7 +515,7 @@ def unwritable_data_dir_fails_clearly_and_leaves_the_database_intact():
 
 @tap.test
 def sigterm_drains_and_exits_0_within_5s():
-    d = Dashboard()
+    d = Dashboard(env={"LOTUS_TEST_KEEPALIVE_MS": "300"})
     try:
         d.start()
         sid, secret = d.add_server("drain")
@@ -543,7 +523,9 @@ def sigterm_drains_and_exits_0_within_5s():
         streams = [a.stub.RequestTask(pb.Host(), metadata=a.md) for _ in range(3)]
         t_report = int(time.time())
         a.report()
-        time.sleep(0.1)
+        # Each new stream of a server replaces the one before: the last one is open once it
+        # got its first task (a keepalive); the two it replaced were ended by the server.
+        next(iter(streams[-1]))
         t0 = time.monotonic()
         d.proc.send_signal(signal.SIGTERM)
         try:
@@ -558,7 +540,7 @@ def sigterm_drains_and_exits_0_within_5s():
         a.close()
         row = [s for s in d.list_servers() if s["id"] == sid][0]
         assert row["last_active"] >= t_report, "last report not persisted on shutdown: %r" % row
-        print("# exited 0 in %.0f ms with 3 open task streams" % (took * 1000))
+        print("# exited 0 in %.0f ms with an open task stream" % (took * 1000))
     finally:
         d.cleanup()
 
@@ -568,7 +550,7 @@ def idle_and_slowloris_http_clients_do_not_delay_api_calls_or_reports():
     n_idle, n_slow = 2000, 50
     have = raise_nofile(n_idle + n_slow + 512)
     if have < n_idle + n_slow + 256:
-        raise Skip("RLIMIT_NOFILE is %d" % have)
+        raise Skip.outside_deps("RLIMIT_NOFILE is %d" % have)
     d = Dashboard()
     socks = []
     stop = threading.Event()
@@ -582,7 +564,10 @@ def idle_and_slowloris_http_clients_do_not_delay_api_calls_or_reports():
         slow = [socket.create_connection(("127.0.0.1", d.http_port), timeout=5)
                 for _ in range(n_slow)]
         socks += slow
-        time.sleep(0.5)  # let the accepts drain
+        # Let the accepts drain: every connection is an open descriptor of the dashboard.
+        fd_dir = "/proc/%d/fd" % d.proc.pid
+        wait_for(lambda: len(os.listdir(fd_dir)) >= n_idle + n_slow, timeout=60, step=0.1,
+                 what="the dashboard to accept %d connections" % (n_idle + n_slow))
 
         def dribble():  # one header byte per connection every 100 ms
             req = b"GET /api/v1/server/list HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 64
@@ -600,7 +585,13 @@ def idle_and_slowloris_http_clients_do_not_delay_api_calls_or_reports():
         worst_api = 0.0
         import urllib.request
         wait_for(lambda: d.accepts(secret), what="server accepted")
-        time.sleep(0.6)  # the CLI token reaches the running dashboard within 250 ms
+
+        def token_accepted():  # the CLI token reaches the running dashboard within 250 ms
+            r = urllib.request.urlopen(urllib.request.Request(
+                "http://127.0.0.1:%d/api/v1/server/list" % d.http_port,
+                headers={"Authorization": tok}), timeout=5)
+            return json.loads(r.read())["code"] == 0
+        wait_for(token_accepted, timeout=10, what="CLI token accepted")
         for _ in range(20):
             t1 = time.monotonic()
             r = urllib.request.urlopen(urllib.request.Request(

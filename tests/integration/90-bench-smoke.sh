@@ -11,7 +11,7 @@ names=("agent-footprint smoke" "ingest smoke" "storage smoke" "grpc-unary smoke"
 echo "1..${#names[@]}"
 case "$OUT" in
   *asan*)
-    for i in "${!names[@]}"; do echo "ok $((i + 1)) - ${names[$i]} # SKIP asan"; done
+    for i in "${!names[@]}"; do echo "ok $((i + 1)) - ${names[$i]} # SKIP [outside-deps] timings mean nothing under ASan"; done
     exit 0 ;;
 esac
 

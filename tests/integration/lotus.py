@@ -4,6 +4,12 @@ Run with Debian's /usr/bin/python3 (python3-grpcio imports only there).
 Every test starts the real binaries on loopback with free ports and a temp
 data dir, and prints TAP ("ok N - name" / "not ok N - name") for
 scripts/run-tests.sh.
+
+Exit checks: Dashboard.stop() and stop_process() (for agents) assert that a process the test
+started and stopped with SIGTERM exits 0, and that its log holds no sanitizer report
+(SANITIZER_MARKS); stop(check=False) / expect_rc= are the opt-outs for tests that kill -9 or
+expect a failure. Tap.run(final=fn) runs fn (typically the last dash.cleanup()) as one more
+TAP test, so the final stop of a file can fail it.
 """
 import json
 import os
@@ -50,7 +56,7 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
-def wait_port(host, port, timeout=15.0, proc=None):
+def wait_port(host, port, timeout=30.0, proc=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -72,6 +78,64 @@ def wait_for(pred, timeout=5.0, step=0.05, what="condition"):
             return last
         time.sleep(step)
     raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+
+
+# A sanitizer report in a process's output (ASan+UBSan build): always a failure.
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def sanitizer_report(text):
+    """The first line of text that belongs to a sanitizer report, or None."""
+    for line in text.splitlines():
+        if any(m in line for m in SANITIZER_MARKS):
+            return line
+    return None
+
+
+def _tail(text, n=40):
+    return "\n".join(text.splitlines()[-n:])
+
+
+def check_exit(what, rc, text, expect_rc=0):
+    """Raises AssertionError when rc != expect_rc (None: any) or text has a sanitizer report."""
+    problems = []
+    if expect_rc is not None and rc != expect_rc:
+        problems.append("exit code %s (want %s)" % (rc, expect_rc))
+    rep = sanitizer_report(text)
+    if rep is not None:
+        problems.append("sanitizer report: %s" % rep.strip())
+    if problems:
+        raise AssertionError("%s: %s\n---- its output (last lines) ----\n%s"
+                             % (what, "; ".join(problems), _tail(text)))
+
+
+def _auto_rc(sig, expect_rc):
+    if expect_rc == "auto":
+        return 0 if sig == signal.SIGTERM else None
+    return expect_rc
+
+
+def stop_process(p, log_path, what, sig=signal.SIGTERM, timeout=30, check=True, expect_rc="auto"):
+    """Stops p (a Popen whose output goes to log_path) with sig and waits for it; returns
+    (rc, output). With check (the default): after SIGTERM the exit code must be 0 (expect_rc
+    overrides: an int, or None for any), and the output must hold no sanitizer report; else
+    AssertionError. A process that outlives timeout after the signal is killed (rc -9)."""
+    if p.poll() is None:
+        p.send_signal(sig)
+    try:
+        rc = p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = p.wait()
+    try:
+        with open(log_path, "rb") as f:
+            out = f.read().decode("utf-8", "replace")
+    except OSError:
+        out = ""
+    if check:
+        check_exit(what, rc, out, _auto_rc(sig, expect_rc))
+    return rc, out
 
 
 class Dashboard:
@@ -96,6 +160,7 @@ class Dashboard:
         self.http_port = http_port or self.http_port or free_port()
         self.grpc_port = grpc_port or self.grpc_port or free_port()
         self.log = open(self.log_path, "ab")
+        self.log_start = self.log.tell()  # this run's output starts here (the log is appended)
         self.proc = subprocess.Popen(
             [DASHBOARD, "--data", self.data, "--http", "127.0.0.1:%d" % self.http_port,
              "--grpc", "127.0.0.1:%d" % self.grpc_port] + self.extra_args,
@@ -113,8 +178,13 @@ class Dashboard:
         m = re.search(r"initial admin password: ([0-9A-Za-z]+)", self.output())
         return m.group(1) if m else None
 
-    def stop(self, sig=signal.SIGTERM, timeout=10):
-        """Stops the process; returns its exit code (0 expected after SIGTERM)."""
+    def stop(self, sig=signal.SIGTERM, timeout=30, check=True, expect_rc="auto"):
+        """Stops the process (sig, unless it has already exited) and returns its exit code;
+        None when it was not running. With check (the default) this run's exit is asserted:
+        after a SIGTERM stop the exit code must be 0, and in any case this run's output must
+        hold no sanitizer report (AssertionError otherwise, with the log's last lines).
+        Opt-outs: expect_rc=-9 (say) for a test that killed the process itself, expect_rc=None
+        for any exit code, check=False for no check at all."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -126,7 +196,19 @@ class Dashboard:
             rc = self.proc.wait()
         self.proc = None
         self.log.close()
+        if check:
+            what = "lotus-dashboard (%s)" % ("SIGTERM" if sig == signal.SIGTERM else "signal %d" % sig)
+            check_exit(what, rc, self.run_output(), _auto_rc(sig, expect_rc))
         return rc
+
+    def run_output(self):
+        """The output of the latest start() only (output() has every run's)."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self.log_start)
+                return f.read().decode("utf-8", "replace")
+        except (OSError, AttributeError):
+            return ""
 
     def output(self):
         try:
@@ -146,7 +228,7 @@ class Dashboard:
             raise AssertionError("server add failed: %s" % r.stderr)
         obj = json.loads(r.stdout)
         if self.proc is not None:
-            wait_for(lambda: self.accepts(obj["secret"]), timeout=5, what="secret accepted")
+            wait_for(lambda: self.accepts(obj["secret"]), timeout=15, what="secret accepted")
         return obj["id"], obj["secret"]
 
     def accepts(self, secret):
@@ -175,10 +257,27 @@ class Dashboard:
         return grpc.insecure_channel("127.0.0.1:%d" % self.grpc_port,
                                      options=[("grpc.use_local_subchannel_pool", 1)])
 
-    def cleanup(self):
-        self.stop()
-        if self.tmp:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+    def cleanup(self, **stop_args):
+        """stop() (checked, see there) and remove the temp dir, even when the check fails."""
+        try:
+            self.stop(**stop_args)
+        finally:
+            if self.tmp:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Skip(Exception):
+    """Raised by a test that cannot run here; Tap prints it as "ok N - name # SKIP reason".
+    scripts/run-tests.sh counts it as a skip, and as a FAILURE in strict mode (make test, CI)
+    unless the reason starts with OUTSIDE_DEPS: use Skip.outside_deps(why) when what is
+    missing is something scripts/deps.sh cannot install (root, an rlimit, ...)."""
+
+    @classmethod
+    def outside_deps(cls, why):
+        return cls("%s %s" % (OUTSIDE_DEPS, why))
+
+
+OUTSIDE_DEPS = "[outside-deps]"  # the marker scripts/run-tests.sh looks for
 
 
 class Tap:
@@ -191,20 +290,37 @@ class Tap:
         self.tests.append(fn)
         return fn
 
-    def run(self):
-        print("1..%d" % len(self.tests), flush=True)
+    def run(self, final=None):
+        """Runs the tests in order, then final (when given) as one more TAP test whatever
+        happened before: the place for the file's last dash.cleanup(), whose checked stop
+        then fails the file. Exits 1 when anything failed."""
+        tests = self.tests + ([final] if final is not None else [])
+        print("1..%d" % len(tests), flush=True)
         failed = 0
-        for i, fn in enumerate(self.tests, 1):
-            t0 = time.time()
-            try:
-                fn()
-                print("ok %d - %s (%.2fs)" % (i, fn.__name__, time.time() - t0), flush=True)
-            except Exception:  # noqa: BLE001 - report every failure as TAP
-                failed += 1
-                print("not ok %d - %s" % (i, fn.__name__), flush=True)
-                for line in traceback.format_exc().splitlines():
-                    print("# " + line, flush=True)
+        i = 0
+        try:
+            for fn in self.tests:
+                i += 1
+                failed += not self._one(i, fn)
+        finally:
+            if final is not None:
+                failed += not self._one(len(tests), final)
         sys.exit(1 if failed else 0)
+
+    def _one(self, i, fn):
+        t0 = time.time()
+        try:
+            fn()
+            print("ok %d - %s (%.2fs)" % (i, fn.__name__, time.time() - t0), flush=True)
+            return True
+        except Skip as e:
+            print("ok %d - %s # SKIP %s" % (i, fn.__name__, e), flush=True)
+            return True
+        except Exception:  # noqa: BLE001 - report every failure as TAP
+            print("not ok %d - %s" % (i, fn.__name__), flush=True)
+            for line in traceback.format_exc().splitlines():
+                print("# " + line, flush=True)
+            return False
 
 
 class Http:

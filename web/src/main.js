@@ -2,7 +2,7 @@
 // (real paths: /, /login, /admin/servers, /admin/tokens, /admin/settings, /admin/account).
 import { html } from 'htm/preact';
 import { render } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { t, setLang, getLang, pickLang, LANGS, LANG_KEY } from './i18n.js';
 import { get, post, ok, setCsrf } from './api.js';
 import { Link, navigate, onNavigate, Icon } from './ui.js';
@@ -25,21 +25,33 @@ function applyTheme(th) { document.documentElement.dataset.theme = th; }
 function UserMenu({ me, onLogout }) {
   const [open, setOpen] = useState(false);
   const ref = useRef(null);
-  useEffect(() => {
+  // A layout effect: the Escape / outside-click handlers and the focus move happen in the same
+  // commit that shows the menu, before it is painted (useEffect ran after paint, so an Escape
+  // pressed right after the menu appeared could be lost). The menu element also handles Escape
+  // itself (focus is inside it), and says data-ready once the document handlers are attached.
+  useLayoutEffect(() => {
     if (!open) return undefined;
     const out = (e) => { if (ref.current && !ref.current.contains(e.target)) setOpen(false); };
-    const key = (e) => { if (e.key === 'Escape') setOpen(false); };
+    const key = (e) => { if (e.key === 'Escape') escape(); };
     document.addEventListener('click', out);
     document.addEventListener('keydown', key);
     const first = ref.current && ref.current.querySelector('[role=menuitem]');
     if (first) first.focus();
+    const menu = ref.current && ref.current.querySelector('[role=menu]');
+    if (menu) menu.dataset.ready = 'true';
     return () => { document.removeEventListener('click', out); document.removeEventListener('keydown', key); };
   }, [open]);
   const initial = (me.login || '?').slice(0, 1).toUpperCase();
   const close = () => setOpen(false);
+  // Escape closes the menu and gives the focus back to the avatar button.
+  function escape() {
+    setOpen(false);
+    const btn = ref.current && ref.current.querySelector('.avatar');
+    if (btn) btn.focus();
+  }
   return html`<div class="usermenu" ref=${ref}>
     <button type="button" class="avatar" aria-label=${t('menu.user')} aria-haspopup="menu" aria-expanded=${open ? 'true' : 'false'} onClick=${() => setOpen(!open)}>${initial}</button>
-    ${open ? html`<div class="menu" role="menu" aria-label=${t('menu.user')}>
+    ${open ? html`<div class="menu" role="menu" aria-label=${t('menu.user')} onKeyDown=${(e) => { if (e.key === 'Escape') { e.stopPropagation(); escape(); } }}>
       <div class="menu-user muted">${me.login}</div>
       <${Link} href="/admin/tokens" role="menuitem" onNav=${close}>${t('menu.token')}<//>
       <${Link} href="/admin/settings" role="menuitem" onNav=${close}>${t('menu.settings')}<//>

@@ -1,6 +1,6 @@
 // Small shared pieces: client-side navigation, modal dialog, copy button, alerts, icons.
 import { html } from 'htm/preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { t } from './i18n.js';
 
 const listeners = new Set();
@@ -27,7 +27,8 @@ export function Link({ href, children, ...rest }) {
 export function Modal({ title, onClose, children, id }) {
   const ref = useRef(null);
   const titleId = (id || 'dlg') + '-title';
-  useEffect(() => {
+  // A layout effect, like the user menu's: Escape works from the first painted frame.
+  useLayoutEffect(() => {
     const prev = document.activeElement;
     const el = ref.current && ref.current.querySelector('input,select,textarea,button:not(.close)');
     if (el) el.focus();
