@@ -13,7 +13,7 @@ import struct
 import subprocess
 import time
 
-from lotus import DASHBOARD, Dashboard, Http, Tap, wait_for
+from lotus import DASHBOARD, Dashboard, Http, Tap, wait_for, ws_read_frame, ws_send
 
 tap = Tap()
 dash = Dashboard()
@@ -162,35 +162,6 @@ def plain_http_or_garbage_to_the_https_port_is_closed_and_serving_goes_on():
     st, _, j = Http(base(), ssl_context=ctx()).call("GET", "/api/public")
     assert st == 200 and j["code"] == 0, j
     assert dash.proc.poll() is None
-
-
-def ws_read_frame(s, buf):
-    """Reads one server frame from s (TLS socket); returns (opcode, payload, rest of buffer)."""
-    def need(n):
-        nonlocal buf
-        while len(buf) < n:
-            chunk = s.recv(65536)
-            if not chunk:
-                raise AssertionError("connection closed mid-frame")
-            buf += chunk
-    need(2)
-    op, ln = buf[0] & 0x0F, buf[1] & 0x7F
-    assert buf[1] & 0x80 == 0, "server frames are not masked"
-    hl = 2
-    if ln == 126:
-        need(4)
-        ln, hl = struct.unpack("!H", buf[2:4])[0], 4
-    elif ln == 127:
-        need(10)
-        ln, hl = struct.unpack("!Q", buf[2:10])[0], 10
-    need(hl + ln)
-    return op, buf[hl:hl + ln], buf[hl + ln:]
-
-
-def ws_send(s, op, payload):
-    mask = os.urandom(4)
-    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    s.sendall(bytes([0x80 | op, 0x80 | len(payload)]) + mask + body)
 
 
 def wss_open():

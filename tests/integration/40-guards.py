@@ -11,7 +11,7 @@ import socket
 import struct
 import time
 
-from lotus import Dashboard, Http, Tap, wait_for
+from lotus import Dashboard, Http, Tap, wait_for, ws_read_frame, ws_send
 
 tap = Tap()
 # -d: the router logs every registered route ("http: route POST /api/token").
@@ -96,33 +96,6 @@ def ws_status(headers=None):
     status, s, _ = ws_open(headers)
     s.close()
     return status
-
-
-def ws_read_frame(s, buf):
-    """One unmasked server frame: (opcode, payload, rest of buf)."""
-    def need(n):
-        nonlocal buf
-        while len(buf) < n:
-            chunk = s.recv(65536)
-            assert chunk, "connection closed mid-frame"
-            buf += chunk
-    need(2)
-    op, ln = buf[0] & 0x0F, buf[1] & 0x7F
-    hl = 2
-    if ln == 126:
-        need(4)
-        ln, hl = struct.unpack("!H", buf[2:4])[0], 4
-    elif ln == 127:
-        need(10)
-        ln, hl = struct.unpack("!Q", buf[2:10])[0], 10
-    need(hl + ln)
-    return op, buf[hl:hl + ln], buf[hl + ln:]
-
-
-def ws_send(s, op, payload):
-    mask = os.urandom(4)
-    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    s.sendall(bytes([0x80 | op, 0x80 | len(payload)]) + mask + body)
 
 
 def ws_frame_with(name, headers=None, timeout=8):

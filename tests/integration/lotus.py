@@ -370,3 +370,38 @@ class Http:
 
 def metadata(secret):
     return (("client_secret", secret),)
+
+
+# ---- a minimal RFC 6455 client side, over a plain or TLS socket ----
+
+def ws_read_frame(s, buf):
+    """Reads one server frame from socket s; returns (opcode, payload, rest of buf)."""
+    import struct
+
+    def need(n):
+        nonlocal buf
+        while len(buf) < n:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise AssertionError("connection closed mid-frame")
+            buf += chunk
+    need(2)
+    op, ln = buf[0] & 0x0F, buf[1] & 0x7F
+    assert buf[1] & 0x80 == 0, "server frames are not masked"
+    hl = 2
+    if ln == 126:
+        need(4)
+        ln, hl = struct.unpack("!H", buf[2:4])[0], 4
+    elif ln == 127:
+        need(10)
+        ln, hl = struct.unpack("!Q", buf[2:10])[0], 10
+    need(hl + ln)
+    return op, buf[hl:hl + ln], buf[hl + ln:]
+
+
+def ws_send(s, op, payload):
+    """Sends one masked client frame (payload under 126 bytes)."""
+    assert len(payload) < 126
+    mask = os.urandom(4)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    s.sendall(bytes([0x80 | op, 0x80 | len(payload)]) + mask + body)
