@@ -3,7 +3,6 @@
 ALPN (http/1.1 or none, never h2), plain HTTP and garbage sent to the TLS port, a WebSocket over
 TLS (wss), and the start-up errors for a bad certificate and a certificate without a key.
 A self-signed certificate is made with `openssl req -x509` in a temp dir."""
-import base64
 import http.client
 import json
 import os
@@ -13,7 +12,7 @@ import struct
 import subprocess
 import time
 
-from lotus import DASHBOARD, Dashboard, Http, Tap, wait_for, ws_read_frame, ws_send
+from lotus import DASHBOARD, Dashboard, Http, Tap, wait_for, ws_handshake, ws_read_frame, ws_send
 
 tap = Tap()
 dash = Dashboard()
@@ -167,17 +166,9 @@ def plain_http_or_garbage_to_the_https_port_is_closed_and_serving_goes_on():
 def wss_open():
     """A wss:// /ws connection past the 101; returns (socket, bytes already read after the head)."""
     s = tls_socket()
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-               "Origin: https://127.0.0.1:%d\r\n\r\n" % (dash.http_port, key, dash.http_port)).encode())
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = s.recv(4096)
-        assert chunk, buf
-        buf += chunk
-    head, buf = buf.split(b"\r\n\r\n", 1)
-    assert head.startswith(b"HTTP/1.1 101 "), head
+    status, head, buf = ws_handshake(s, dash.http_port,
+                                     {"Origin": "https://127.0.0.1:%d" % dash.http_port})
+    assert status == 101 and head.startswith(b"HTTP/1.1 101 "), head
     return s, buf
 
 

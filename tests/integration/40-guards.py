@@ -3,7 +3,6 @@ code it guards (CSRF on every mutating route, taken from the router itself; the 
 password cookie; password change; batch delete; server edit keeping the secret;
 settings round-trip and persistence; /api/v1 tag and id selection; register's default
 name from X-Forwarded-For / X-Real-IP; hidden servers on /ws)."""
-import base64
 import json
 import os
 import re
@@ -11,7 +10,7 @@ import socket
 import struct
 import time
 
-from lotus import Dashboard, Http, Tap, wait_for, ws_read_frame, ws_send
+from lotus import Dashboard, Http, Tap, wait_for, ws_handshake, ws_read_frame, ws_send
 
 tap = Tap()
 # -d: the router logs every registered route ("http: route POST /api/token").
@@ -77,18 +76,7 @@ def cookie(c, name):
 def ws_open(headers=None):
     """GET /ws with an Upgrade; returns (status, socket, bytes read past the head)."""
     s = socket.create_connection(("127.0.0.1", dash.http_port), timeout=5)
-    key = base64.b64encode(os.urandom(16)).decode()
-    extra = "".join("%s: %s\r\n" % kv for kv in (headers or {}).items())
-    s.sendall(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-               "%s\r\n" % (dash.http_port, key, extra)).encode())
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = s.recv(4096)
-        assert chunk, buf
-        buf += chunk
-    head, buf = buf.split(b"\r\n\r\n", 1)
-    status = int(head.split(b" ", 2)[1])
+    status, _, buf = ws_handshake(s, dash.http_port, headers)
     return status, s, buf
 
 

@@ -374,6 +374,24 @@ def metadata(secret):
 
 # ---- a minimal RFC 6455 client side, over a plain or TLS socket ----
 
+def ws_handshake(s, port, headers=None):
+    """Sends GET /ws with an Upgrade on the connected socket s; returns
+    (status, response head, bytes already read past the head)."""
+    import base64
+    key = base64.b64encode(os.urandom(16)).decode()
+    extra = "".join("%s: %s\r\n" % kv for kv in (headers or {}).items())
+    s.sendall(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+               "%s\r\n" % (port, key, extra)).encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(4096)
+        assert chunk, buf
+        buf += chunk
+    head, buf = buf.split(b"\r\n\r\n", 1)
+    return int(head.split(b" ", 2)[1]), head, buf
+
+
 def ws_read_frame(s, buf):
     """Reads one server frame from socket s; returns (opcode, payload, rest of buf)."""
     import struct
