@@ -245,6 +245,9 @@ int dash_run(const struct dash_opts *o)
     int code = 1;
     d->o = o;
     live_init(&d->lv);
+    /* A peer that resets its connection while a reply is being written must cost that
+     * connection (EPIPE from the write), never the process: libuv leaves SIGPIPE to us. */
+    signal(SIGPIPE, SIG_IGN);
     /* One descriptor per agent and per browser: use the whole hard limit. */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

@@ -30,6 +30,8 @@ struct dash_opts {
 /*
  * Runs the dashboard until SIGINT/SIGTERM; returns the process exit code
  * (0 after a clean shutdown, 1 when start-up fails, with one line on stderr).
+ * Sets SIGPIPE to ignored for the process (a write to a reset connection
+ * fails with EPIPE instead of killing the dashboard).
  */
 int dash_run(const struct dash_opts *o);
 

@@ -514,6 +514,43 @@ def unwritable_data_dir_fails_clearly_and_leaves_the_database_intact():
 
 
 @tap.test
+def clients_that_reset_mid_reply_never_kill_the_dashboard():
+    """A write to a connection the peer has reset fails with EPIPE; the process must not die
+    of SIGPIPE (seen once in the browser suite: Chromium closing its connections at exit)."""
+    d = Dashboard()
+    try:
+        d.start()
+        _, secret = d.add_server("pipe")
+        # The signal itself: its disposition must be "ignored" while the dashboard serves.
+        with open("/proc/%d/status" % d.proc.pid) as f:
+            ign = int([ln for ln in f if ln.startswith("SigIgn:")][0].split()[1], 16)
+        assert ign & (1 << (signal.SIGPIPE - 1)), "SIGPIPE is not ignored (SigIgn %x)" % ign
+        d.proc.send_signal(signal.SIGPIPE)
+        # And the real thing: clients that ask for a large body (the 1.7 MB agent binary) or
+        # open /ws, read a little, and reset the connection (SO_LINGER 0), over and over.
+        for i in range(60):
+            s = socket.create_connection(("127.0.0.1", d.http_port), timeout=5)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            if i % 2:
+                s.sendall(b"GET /static/lotus-agent-linux-amd64 HTTP/1.1\r\nHost: x\r\n\r\n")
+            else:
+                s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                          b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            s.recv(64)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+            assert d.proc.poll() is None, "dashboard died (%s) after %d resets" % (
+                d.proc.returncode, i + 1)
+        a = Agent(d, secret)
+        assert a.report() < 5
+        a.close()
+        d.stop()  # checked: exit 0, no sanitizer report
+    finally:
+        d.cleanup()
+
+
+@tap.test
 def sigterm_drains_and_exits_0_within_5s():
     d = Dashboard(env={"LOTUS_TEST_KEEPALIVE_MS": "300"})
     try:
