@@ -40,6 +40,16 @@ DASH_LIBS    = $(shell pkg-config --libs $(DASH_PKGS) 2>/dev/null) -lhttp_parser
 AGENT_LIBS   = $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null) -lpthread -lm
 LDFLAGS_BASE := -pie -Wl,-z,relro,-z,now $(SANLD)
 
+# The agent, core and proto modules compile with the agent's libraries only. The dashboard's
+# libraries have no pkg-config include path on Debian (they sit in /usr/include), so leaving
+# their flags out would not stop an accidental `#include <sqlite3.h>`: POISON holds one header
+# per dashboard-only library that fails the build with a clear #error, searched before the system.
+POISON      := $(OUT)/poison
+POISON_HDRS := sqlite3.h sodium.h jansson.h maxminddb.h http_parser.h wslay/wslay.h zlib.h
+AGENT_CFLAGS = $(CFLAGS_BASE) -I$(POISON) $(shell pkg-config --cflags $(AGENT_PKGS) 2>/dev/null)
+# Flags by source folder: the dashboard, its tests and the generated web assets get DASH_CFLAGS.
+cflags_for = $(if $(filter src/agent/% src/core/% src/proto/% $(OUT)/gen/%,$(1)),$(AGENT_CFLAGS),$(DASH_CFLAGS))
+
 CORE_SRC  := $(wildcard src/core/*.c)
 PROTO_SRC := $(wildcard src/proto/*.c)
 DASH_SRC  := $(filter-out src/dashboard/main.c,$(wildcard src/dashboard/*.c))
@@ -83,10 +93,14 @@ $(GEN_C) $(GEN_H): proto/nezha_v0.proto
 	@echo "  PROTOC  $<"
 	$(Q)protoc-c --c_out=$(OUT)/gen --proto_path=proto $<
 
-$(OUT)/obj/gen/nezha_v0.pb-c.o: $(GEN_C)
+$(OUT)/obj/gen/nezha_v0.pb-c.o: $(GEN_C) $(POISON)/.stamp
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes $(shell pkg-config --cflags libprotobuf-c) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(AGENT_CFLAGS) -Wno-missing-prototypes -MMD -MP -c $< -o $@
+
+$(POISON)/.stamp: Makefile
+	$(Q)rm -rf $(POISON); for h in $(POISON_HDRS); do mkdir -p $(POISON)/$$(dirname $$h); \
+	  printf '#error "<%s> belongs to the dashboard: agent, core and proto code must not include it (see POISON in the Makefile)"\n' $$h > $(POISON)/$$h; done; touch $@
 
 web/node_modules/.package-lock.json: web/package-lock.json
 	@echo "  NPM     web/ (npm ci)"
@@ -106,10 +120,10 @@ $(WEB_OBJ): $(WEB_GEN_C)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS_BASE) -c $< -o $@
 
-$(OUT)/obj/%.o: %.c $(GEN_H)
+$(OUT)/obj/%.o: %.c $(GEN_H) $(POISON)/.stamp
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(DASH_CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(call cflags_for,$<) -MMD -MP -c $< -o $@
 
 # An archive may be empty while a module has no files yet.
 mkar = @mkdir -p $(dir $@); rm -f $@; if [ -n "$^" ]; then ar rcs $@ $^; else printf '!<arch>\n' > $@; fi
