@@ -21,12 +21,8 @@
 #include "core/xalloc.h"
 #include "nezha_v0.pb-c.h"
 #include "proto/grpc_client.h"
+#include "proto/nezha.h"
 
-#define PATH_STATE "/proto.NezhaService/ReportSystemState"
-#define PATH_INFO  "/proto.NezhaService/ReportSystemInfo"
-#define PATH_TASK  "/proto.NezhaService/ReportTask"
-#define PATH_REQ   "/proto.NezhaService/RequestTask"
-#define PATH_GEO   "/proto.NezhaService/LookupGeoIP"
 #define AUTH_LINE  "authentication failed: the dashboard rejected the secret (客户端认证失败)"
 #define STATE_FAIL_PAUSE_MS 10000u  /* spec §3.2: extra 10 s after a failed State report */
 #define GEO_MAX 256                 /* bytes of a packed GeoIP */
@@ -165,7 +161,7 @@ static void start_geo(struct agent *a)
         return;
     }
     a->geo_len = proto__geo_ip__pack(&g, a->geo_buf);
-    a->geo_call = call(a, PATH_GEO, AGENT_RPC_TIMEOUT_MS, a->geo_buf, a->geo_len, on_geo_message,
+    a->geo_call = call(a, NEZHA_METHOD_LOOKUP_GEOIP, AGENT_RPC_TIMEOUT_MS, a->geo_buf, a->geo_len, on_geo_message,
                        on_geo_done, a);
     if (!a->geo_call)
         agent_hostrefresh_end(&a->hr, 1, uv_now(a->loop));
@@ -200,7 +196,7 @@ static void host_refresh(struct agent *a, const char *reason)
     long n = pack_host(a, a->host_buf);
     if (n >= 0) {
         a->host_len = (size_t)n;
-        a->host_call = call(a, PATH_INFO, AGENT_RPC_TIMEOUT_MS, a->host_buf, a->host_len, NULL,
+        a->host_call = call(a, NEZHA_METHOD_REPORT_INFO, AGENT_RPC_TIMEOUT_MS, a->host_buf, a->host_len, NULL,
                             on_host_done, a);
     }
     if (n < 0 || !a->host_call)
@@ -242,7 +238,7 @@ static void on_state_tick(uv_timer_t *t)
         return;
     }
     a->state_len = proto__state__pack(s, a->state_buf);
-    a->state_call = call(a, PATH_STATE, AGENT_RPC_TIMEOUT_MS, a->state_buf, a->state_len, NULL,
+    a->state_call = call(a, NEZHA_METHOD_REPORT_STATE, AGENT_RPC_TIMEOUT_MS, a->state_buf, a->state_len, NULL,
                          on_state_done, a);
 }
 
@@ -277,7 +273,7 @@ static void report_task_failure(struct agent *a, uint64_t id, uint64_t type, con
     s->len = proto__task_result__pack(&r, s->buf);
     s->a = a;
     s->busy = 1;
-    if (!call(a, PATH_TASK, AGENT_RPC_TIMEOUT_MS, s->buf, s->len, NULL, on_result_done, s))
+    if (!call(a, NEZHA_METHOD_REPORT_TASK, AGENT_RPC_TIMEOUT_MS, s->buf, s->len, NULL, on_result_done, s))
         s->busy = 0;
 }
 
@@ -379,7 +375,7 @@ static void do_register(struct agent *a)
     long n = pack_host(a, a->reg_buf);
     if (n >= 0) {
         a->reg_len = (size_t)n;
-        a->reg_call = call(a, PATH_INFO, AGENT_RPC_TIMEOUT_MS, a->reg_buf, a->reg_len, NULL,
+        a->reg_call = call(a, NEZHA_METHOD_REPORT_INFO, AGENT_RPC_TIMEOUT_MS, a->reg_buf, a->reg_len, NULL,
                            on_reg_done, a);
     }
     if (n < 0 || !a->reg_call)
@@ -405,7 +401,7 @@ static void agent_event(struct agent *a, enum agent_event ev)
         do_register(a);
     if (act & AGENT_ACT_OPEN_TASKS) {
         /* RequestTask's argument is the Host (ignored by the dashboard); the register call is done. */
-        a->task_call = call(a, PATH_REQ, 0, a->reg_buf, a->reg_len, on_task_message, on_task_done, a);
+        a->task_call = call(a, NEZHA_METHOD_REQUEST_TASK, 0, a->reg_buf, a->reg_len, on_task_message, on_task_done, a);
         if (!a->task_call) {
             agent_event(a, AGENT_EV_CONN_LOST);
             return;
@@ -484,7 +480,7 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg)
     a->pol.disable_send_query = f->disable_send_query;
     a->pol.disable_command_execute = f->disable_command_execute;
     a->pol.disable_nat = f->disable_nat;
-    a->md[0].key = "client_secret";
+    a->md[0].key = NEZHA_MD_CLIENT_SECRET;
     a->md[0].value = f->password;
     uv_timer_init(loop, &a->retry_timer);
     uv_timer_init(loop, &a->state_timer);

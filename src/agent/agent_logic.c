@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/strnum.h"
+#include "proto/nezha.h"
 
 unsigned agent_sm_step(enum agent_phase *phase, enum agent_event ev)
 {
@@ -121,9 +122,9 @@ void agent_task_decide(const struct agent_task_policy *pol, uint64_t type,
 {
     memset(out, 0, sizeof(*out));
     switch (type) {
-    case 1:
-    case 2:
-    case 3:
+    case NEZHA_TASK_HTTP_GET:
+    case NEZHA_TASK_ICMP_PING:
+    case NEZHA_TASK_TCP_PING:
         out->action = AGENT_TASK_REPORT_FAIL;
         if (pol->disable_send_query) {
             snprintf(out->data, sizeof(out->data), "%s", AGENT_MSG_SEND_QUERY_DISABLED);
@@ -134,7 +135,7 @@ void agent_task_decide(const struct agent_task_policy *pol, uint64_t type,
             out->why = "refused: probe tasks are not implemented in this version";
         }
         return;
-    case 4:
+    case NEZHA_TASK_COMMAND:
         out->action = AGENT_TASK_REPORT_FAIL;
         if (pol->disable_command_execute) {
             snprintf(out->data, sizeof(out->data), "%s", AGENT_MSG_COMMAND_DISABLED);
@@ -144,26 +145,26 @@ void agent_task_decide(const struct agent_task_policy *pol, uint64_t type,
             out->why = "refused: command execution is not enabled in this version";
         }
         return;
-    case 5:
-    case 6:
-    case 7:
+    case NEZHA_TASK_TERMINAL_LEGACY:
+    case NEZHA_TASK_UPGRADE:
+    case NEZHA_TASK_KEEPALIVE:
         out->action = AGENT_TASK_IGNORE;
-        out->why = type == 7 ? "keepalive" : type == 6 ? "self-update is not built in"
+        out->why = type == NEZHA_TASK_KEEPALIVE ? "keepalive" : type == NEZHA_TASK_UPGRADE ? "self-update is not built in"
                                                         : "legacy terminal is not supported";
         return;
-    case 8:
-    case 11:
+    case NEZHA_TASK_TERMINAL:
+    case NEZHA_TASK_FILE_MANAGER:
         out->action = AGENT_TASK_REFUSE;
         out->why = pol->disable_command_execute
                        ? "refused: terminal/file tasks are disabled by --disable-command-execute"
                        : "refused: terminal/file tasks are not enabled in this version";
         return;
-    case 9:
+    case NEZHA_TASK_NAT:
         out->action = AGENT_TASK_REFUSE;
         out->why = pol->disable_nat ? "refused: NAT tasks are disabled by --disable-nat"
                                     : "refused: NAT tasks are not enabled in this version";
         return;
-    case 10:
+    case NEZHA_TASK_REPORT_HOST_INFO:
         out->action = AGENT_TASK_HOST_REFRESH;
         out->why = "report host info";
         return;

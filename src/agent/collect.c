@@ -15,6 +15,7 @@
 #include "collect_int.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "core/clock.h"
 
 static const struct {
     const char *name;
@@ -26,20 +27,6 @@ static const struct {
     {"conn", collect__conn_state},     {"proc", collect__proc_state},
     {"temperature", collect__temp_state}, {"gpu", collect__gpu_state},
 };
-
-uint64_t collect__now_unix(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ts.tv_sec > 0 ? (uint64_t)ts.tv_sec : 0;
-}
-
-static uint64_t now_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 struct collector *collect_new(const struct collect_opts *opts)
 {
@@ -91,7 +78,7 @@ struct collector *collect_new(const struct collect_opts *opts)
     collect__os_detect(c);
     if (collect__uptime_boot(c, &c->boot_time))
         c->boot_time = 0;
-    uint64_t now = now_mono_ms();
+    uint64_t now = clock_mono_ms();
     collect__cpu_prime(c, now);
     collect__net_prime(c, now);
     return c;

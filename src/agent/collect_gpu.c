@@ -19,17 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
+#include "core/ascii.h"
 
 /* Four hex digits at p (len ≥ 4) → value, or -1. */
 static int hex4(const char *p, size_t len)
@@ -38,7 +28,7 @@ static int hex4(const char *p, size_t len)
         return -1;
     int v = 0;
     for (int i = 0; i < 4; i++) {
-        int d = hexval(p[i]);
+        int d = ascii_hexval(p[i]);
         if (d < 0)
             return -1;
         v = v * 16 + d;
@@ -115,7 +105,7 @@ static int read_hex_id(struct collector *c, const char *dev, const char *file, u
         return -EINVAL;
     unsigned v = 0;
     for (size_t i = 2; i < s.len; i++) {
-        int d = hexval(s.ptr[i]);
+        int d = ascii_hexval(s.ptr[i]);
         if (d < 0)
             return -EINVAL;
         v = v * 16 + (unsigned)d;

@@ -269,7 +269,4 @@ void collect__conn_close(struct collector *c);
 void collect__temp_close(struct collector *c);
 void collect__gpu_close(struct collector *c);
 
-/* Wall clock in Unix seconds (collect.c). */
-uint64_t collect__now_unix(void);
-
 #endif

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include "core/clock.h"
 
 int collect__parse_uptime(const char *buf, size_t len, uint64_t *secs)
 {
@@ -38,7 +39,7 @@ int collect__uptime_boot(struct collector *c, uint64_t *boot_time)
         rc = collect__parse_uptime(buf, len, &up);
         if (rc)
             return rc;
-        uint64_t now = collect__now_unix();
+        uint64_t now = clock_wall_s();
         *boot_time = now > up ? now - up : 0;
         return 0;
     }
@@ -61,7 +62,7 @@ int collect__uptime_state(struct collector *c, Proto__State *st, uint64_t now_mo
         if (rc)
             return rc;
     }
-    uint64_t now = collect__now_unix();
+    uint64_t now = clock_wall_s();
     st->uptime = now > c->boot_time ? now - c->boot_time : 0;
     return 0;
 }

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "ascii.h"
 
 #define TWO53 9007199254740992.0
 
@@ -603,7 +604,6 @@ static inline int word_needs_care(uint64_t x)
  * valid UTF-8, as is) at d, advances *i, returns the new end. */
 static char *escape_one(char *d, const unsigned char *s, size_t n, size_t *i)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned c = s[*i];
     if (c >= 0x80) {
         unsigned cp = 0;
@@ -631,8 +631,8 @@ static char *escape_one(char *d, const unsigned char *s, size_t n, size_t *i)
         return d + 2;
     }
     memcpy(d + 1, "u00", 3);
-    d[4] = hex[c >> 4];
-    d[5] = hex[c & 15];
+    d[4] = ascii_hex_lower[c >> 4];
+    d[5] = ascii_hex_lower[c & 15];
     return d + 6;
 }
 

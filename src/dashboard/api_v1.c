@@ -341,15 +341,6 @@ static void write_entry(struct jw *w, const struct live_server *sv, int details)
     fold_err(w, b);
 }
 
-static int cmp_display(const void *a, const void *b)
-{
-    const struct live_server *x = *(const struct live_server *const *)a;
-    const struct live_server *y = *(const struct live_server *const *)b;
-    if (x->display_index != y->display_index)
-        return x->display_index > y->display_index ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
 static const struct live_server *find_id(const struct live *lv, uint64_t id)
 {
     size_t lo = 0;
@@ -383,7 +374,7 @@ static void write_all(struct jw *w, const struct live *lv, int details)
     }
     struct live_server **v = xmalloc(lv->n * sizeof(*v));
     memcpy(v, lv->servers, lv->n * sizeof(*v));
-    qsort(v, lv->n, sizeof(*v), cmp_display);
+    qsort(v, lv->n, sizeof(*v), live_cmp_display);
     for (i = 0; i < lv->n; i++)
         write_entry(w, v[i], details);
     free(v);

@@ -43,6 +43,37 @@ void auth_hash(const char *s, size_t n, uint8_t out[AUTH_HASH_LEN])
     crypto_hash_sha256(out, (const unsigned char *)s, n);
 }
 
+void auth_token_mint(char token[AUTH_TOKEN_LEN + 1], uint8_t hash[AUTH_HASH_LEN], char *prefix,
+                     size_t prefix_len)
+{
+    auth_random_string(token, AUTH_TOKEN_LEN);
+    auth_hash(token, AUTH_TOKEN_LEN, hash);
+    if (prefix) {
+        memcpy(prefix, token, prefix_len);
+        prefix[prefix_len] = '\0';
+    }
+}
+
+_Static_assert(AUTH_PWHASH_LEN == crypto_pwhash_STRBYTES, "AUTH_PWHASH_LEN");
+
+int auth_password_hash(const char *pw, char out[AUTH_PWHASH_LEN])
+{
+    const char *fast = getenv("LOTUS_TEST_FAST_HASH");
+    int min = fast && strcmp(fast, "1") == 0;
+    if (sodium_init() < 0)
+        return -ENOMEM;
+    int rc = crypto_pwhash_str_alg(
+        out, pw, strlen(pw), min ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE,
+        min ? crypto_pwhash_MEMLIMIT_MIN : crypto_pwhash_MEMLIMIT_INTERACTIVE,
+        crypto_pwhash_ALG_ARGON2ID13);
+    return rc == 0 ? 0 : -ENOMEM;
+}
+
+int auth_password_verify(const char *hash, const char *pw)
+{
+    return crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
+}
+
 int auth_token_put(struct auth *a, const struct auth_token *t)
 {
     for (size_t i = 0; i < a->n_tokens; i++) {

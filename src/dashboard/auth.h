@@ -60,10 +60,35 @@ struct auth {
 void auth_init(struct auth *a);
 void auth_release(struct auth *a);
 
-/* Fills out[0..n) with uniform random [0-9A-Za-z] (libsodium CSPRNG) and NUL-terminates out[n]. */
+/* Fills out[0..n) with uniform random [0-9A-Za-z] (libsodium CSPRNG, no modulo bias) and
+ * NUL-terminates out[n]: tokens, CSRF tokens and agent secrets (STORE_SECRET_LEN).
+ * Aborts if libsodium cannot initialise. Thread: any. */
 void auth_random_string(char *out, size_t n);
 /* SHA-256 of s[0..n). */
 void auth_hash(const char *s, size_t n, uint8_t out[AUTH_HASH_LEN]);
+
+/*
+ * Mints a new secret token (API tokens and session cookies): AUTH_TOKEN_LEN
+ * random [0-9A-Za-z] chars into token[] (NUL-terminated), its SHA-256 into
+ * hash, and, when prefix is not NULL, its first prefix_len chars (NUL-
+ * terminated; prefix holds prefix_len + 1 bytes, prefix_len <= AUTH_TOKEN_LEN)
+ * for display. Only the digest and the prefix may be stored. Thread: any.
+ */
+void auth_token_mint(char token[AUTH_TOKEN_LEN + 1], uint8_t hash[AUTH_HASH_LEN], char *prefix,
+                     size_t prefix_len);
+
+/* Size of an encoded password hash (argon2id string, libsodium crypto_pwhash_STRBYTES). */
+#define AUTH_PWHASH_LEN 128
+/*
+ * Hashes a password for storage: argon2id at libsodium's interactive limits
+ * (its minimum limits when LOTUS_TEST_FAST_HASH=1, for tests only). pw is
+ * NUL-terminated and borrowed. Returns 0, or -ENOMEM when libsodium cannot
+ * initialise or allocate. Thread: any; takes about 0.1 s and 64 MiB, so
+ * never call it on the loop thread.
+ */
+int auth_password_hash(const char *pw, char out[AUTH_PWHASH_LEN]);
+/* 1 when pw matches the stored hash, 0 otherwise (also for a malformed hash). Thread: any (slow). */
+int auth_password_verify(const char *hash, const char *pw);
 
 /* Adds (or replaces by id) a token entry; the struct is copied. -ENOBUFS over AUTH_MAX_TOKENS. */
 int auth_token_put(struct auth *a, const struct auth_token *t);

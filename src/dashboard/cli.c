@@ -14,6 +14,7 @@
 
 #include "core/strnum.h"
 #include "core/xalloc.h"
+#include "dashboard/auth.h"
 #include "dashboard/store.h"
 
 #define PROG "lotus-dashboard"
@@ -337,14 +338,7 @@ static int read_password(const char *cmd, FILE *in, char *pw, size_t cap, FILE *
 
 static int hash_password(const char *cmd, char *pw, char *out, FILE *err)
 {
-    const char *fast = getenv("LOTUS_TEST_FAST_HASH");
-    int use_min = fast && strcmp(fast, "1") == 0;
-    unsigned long long ops =
-        use_min ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE;
-    size_t mem = use_min ? crypto_pwhash_MEMLIMIT_MIN : crypto_pwhash_MEMLIMIT_INTERACTIVE;
-    int rc = sodium_init() < 0 ? -1
-                               : crypto_pwhash_str_alg(out, pw, strlen(pw), ops, mem,
-                                                       crypto_pwhash_ALG_ARGON2ID13);
+    int rc = auth_password_hash(pw, out);
     sodium_memzero(pw, strlen(pw));
     if (rc != 0) {
         say(err, cmd, "hashing the password failed (out of memory?)");
@@ -385,7 +379,7 @@ static int user_add_or_passwd(struct store *st, int argc, char **argv, FILE *in,
     }
 
     char pw[CLI_PASSWORD_MAX + 2];
-    char hash[crypto_pwhash_STRBYTES];
+    char hash[AUTH_PWHASH_LEN];
     if (read_password(cmd, in, pw, sizeof(pw), err) || hash_password(cmd, pw, hash, err)) {
         if (!is_add)
             store_user_release(&u);
@@ -465,13 +459,10 @@ static int token_add(struct store *st, int argc, char **argv, FILE *out, FILE *e
     if (rc)
         return db_fail(cmd, rc, err);
 
-    char token[CLI_TOKEN_LEN + 1];
-    uint8_t hash[crypto_hash_sha256_BYTES];
+    char token[AUTH_TOKEN_LEN + 1];
+    uint8_t hash[AUTH_HASH_LEN];
     char prefix[STORE_TOKEN_PREFIX_LEN + 1];
-    store_random_secret(token, CLI_TOKEN_LEN);
-    crypto_hash_sha256(hash, (const unsigned char *)token, CLI_TOKEN_LEN);
-    memcpy(prefix, token, STORE_TOKEN_PREFIX_LEN);
-    prefix[STORE_TOKEN_PREFIX_LEN] = '\0';
+    auth_token_mint(token, hash, prefix, STORE_TOKEN_PREFIX_LEN);
     uint64_t id = 0;
     rc = store_token_add(st, u.id, hash, prefix, note, &id);
     if (rc) {

@@ -18,6 +18,7 @@
 #include "core/buf.h"
 #include "core/strnum.h"
 #include "core/xalloc.h"
+#include "core/errbuf.h"
 
 #define NAME_MAX_LEN 64        /* longest option name, for env names */
 #define STR_MAX 4096           /* default length limit of a string value */
@@ -104,18 +105,6 @@ static const struct option options[] = {
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 _Static_assert(N_OPTIONS <= CONFIG_OPTIONS_MAX, "raise CONFIG_OPTIONS_MAX");
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static char **str_field(struct dash_config *c, const struct option *o)
 {
@@ -232,7 +221,7 @@ static int set_value(struct dash_config *c, const struct option *o, const char *
                      int plain, char *msg, size_t msglen)
 {
     if (o->type == T_MAP) {
-        set_err(msg, msglen, "'%s' expects a mapping", o->name);
+        errbuf_set(msg, msglen, "'%s' expects a mapping", o->name);
         return -EINVAL;
     }
     if (is_null_scalar(v, len, plain)) {
@@ -247,7 +236,7 @@ static int set_value(struct dash_config *c, const struct option *o, const char *
     case T_BOOL: {
         int b;
         if (strlen(v) != len || parse_bool(v, &b) != 0) {
-            set_err(msg, msglen, "'%s' expects true or false, got '%.64s'", o->name, v);
+            errbuf_set(msg, msglen, "'%s' expects true or false, got '%.64s'", o->name, v);
             return -EINVAL;
         }
         *bool_field(c, o) = b;
@@ -256,7 +245,7 @@ static int set_value(struct dash_config *c, const struct option *o, const char *
     case T_INT: {
         int64_t n;
         if (strlen(v) != len || strnum_i64(v, len, &n) != 0 || n < o->min || n > o->max) {
-            set_err(msg, msglen, "'%s' expects an integer %lld..%lld, got '%.64s'", o->name,
+            errbuf_set(msg, msglen, "'%s' expects an integer %lld..%lld, got '%.64s'", o->name,
                     (long long)o->min, (long long)o->max, v);
             return -EINVAL;
         }
@@ -265,11 +254,11 @@ static int set_value(struct dash_config *c, const struct option *o, const char *
     }
     case T_STR:
         if (strlen(v) != len) {
-            set_err(msg, msglen, "'%s' contains a NUL character", o->name);
+            errbuf_set(msg, msglen, "'%s' contains a NUL character", o->name);
             return -EINVAL;
         }
         if (len > (size_t)o->max) {
-            set_err(msg, msglen, "'%s' is longer than %lld bytes", o->name, (long long)o->max);
+            errbuf_set(msg, msglen, "'%s' is longer than %lld bytes", o->name, (long long)o->max);
             return -EINVAL;
         }
         free(*str_field(c, o));
@@ -308,7 +297,7 @@ static int apply_env(struct dash_config *c, char *err, size_t errlen)
         char msg[256];
         /* Not plain: an empty variable means "", and "null" is literal text. */
         if (set_value(c, o, v, strlen(v), 0, msg, sizeof(msg)) != 0) {
-            set_err(err, errlen, "env %s: %s", name, msg);
+            errbuf_set(err, errlen, "env %s: %s", name, msg);
             return -EINVAL;
         }
         c->source[i] = CONFIG_SRC_ENV;
@@ -330,13 +319,13 @@ struct reader {
 static int next_event(struct reader *r, yaml_event_t *ev)
 {
     if (!yaml_parser_parse(&r->p, ev)) {
-        set_err(r->err, r->errlen, "%s:%zu: %s%s%s", r->path, r->p.problem_mark.line + 1,
+        errbuf_set(r->err, r->errlen, "%s:%zu: %s%s%s", r->path, r->p.problem_mark.line + 1,
                 r->p.problem ? r->p.problem : "YAML syntax error",
                 r->p.context ? " " : "", r->p.context ? r->p.context : "");
         return -EINVAL;
     }
     if (ev->type == YAML_ALIAS_EVENT) {
-        set_err(r->err, r->errlen, "%s:%zu: YAML aliases are not supported", r->path,
+        errbuf_set(r->err, r->errlen, "%s:%zu: YAML aliases are not supported", r->path,
                 ev->start_mark.line + 1);
         yaml_event_delete(ev);
         return -EINVAL;
@@ -378,15 +367,15 @@ static int read_value(struct reader *r, const char *full, size_t line, yaml_even
             is_null_scalar((const char *)val->data.scalar.value, val->data.scalar.length,
                            val->data.scalar.plain_implicit))
             return 0; /* "site:" with nothing under it */
-        set_err(r->err, r->errlen, "%s:%zu: '%s' must be a mapping", r->path, line, full);
+        errbuf_set(r->err, r->errlen, "%s:%zu: '%s' must be a mapping", r->path, line, full);
         return -EINVAL;
     }
     if (!o) {
-        set_err(r->err, r->errlen, "%s:%zu: unknown key '%s'", r->path, line, full);
+        errbuf_set(r->err, r->errlen, "%s:%zu: unknown key '%s'", r->path, line, full);
         return -EINVAL;
     }
     if (r->seen[idx]) {
-        set_err(r->err, r->errlen, "%s:%zu: duplicate key '%s'", r->path, line, o->name);
+        errbuf_set(r->err, r->errlen, "%s:%zu: duplicate key '%s'", r->path, line, o->name);
         return -EINVAL;
     }
     r->seen[idx] = 1;
@@ -398,18 +387,18 @@ static int read_value(struct reader *r, const char *full, size_t line, yaml_even
             is_null_scalar((const char *)val->data.scalar.value, val->data.scalar.length,
                            val->data.scalar.plain_implicit))
             return 0;
-        set_err(r->err, r->errlen, "%s:%zu: '%s' must be a mapping", r->path, line, o->name);
+        errbuf_set(r->err, r->errlen, "%s:%zu: '%s' must be a mapping", r->path, line, o->name);
         return -EINVAL;
     }
     if (val->type != YAML_SCALAR_EVENT) {
-        set_err(r->err, r->errlen, "%s:%zu: '%s' expects a single value", r->path,
+        errbuf_set(r->err, r->errlen, "%s:%zu: '%s' expects a single value", r->path,
                 val->start_mark.line + 1, o->name);
         return -EINVAL;
     }
     char msg[256];
     if (set_value(r->c, o, (const char *)val->data.scalar.value, val->data.scalar.length,
                   val->data.scalar.plain_implicit, msg, sizeof(msg)) != 0) {
-        set_err(r->err, r->errlen, "%s:%zu: %s", r->path, val->start_mark.line + 1, msg);
+        errbuf_set(r->err, r->errlen, "%s:%zu: %s", r->path, val->start_mark.line + 1, msg);
         return -EINVAL;
     }
     return 0;
@@ -429,7 +418,7 @@ static int read_mapping(struct reader *r, const char *prefix)
         size_t line = key.start_mark.line + 1;
         if (key.type != YAML_SCALAR_EVENT) {
             yaml_event_delete(&key);
-            set_err(r->err, r->errlen, "%s:%zu: keys must be plain names", r->path, line);
+            errbuf_set(r->err, r->errlen, "%s:%zu: keys must be plain names", r->path, line);
             return -EINVAL;
         }
         char full[NAME_MAX_LEN + 1];
@@ -438,7 +427,7 @@ static int read_mapping(struct reader *r, const char *prefix)
                        strlen((const char *)key.data.scalar.value) != key.data.scalar.length;
         yaml_event_delete(&key);
         if (too_long) {
-            set_err(r->err, r->errlen, "%s:%zu: unknown key '%s%.32s...'", r->path, line, prefix,
+            errbuf_set(r->err, r->errlen, "%s:%zu: unknown key '%s%.32s...'", r->path, line, prefix,
                     full + strlen(prefix));
             return -EINVAL;
         }
@@ -478,7 +467,7 @@ static int read_document(struct reader *r)
     } else if (ev.type != YAML_SCALAR_EVENT ||
                !is_null_scalar((const char *)ev.data.scalar.value, ev.data.scalar.length,
                                ev.data.scalar.plain_implicit)) {
-        set_err(r->err, r->errlen, "%s:%zu: the top level must be a mapping of keys", r->path,
+        errbuf_set(r->err, r->errlen, "%s:%zu: the top level must be a mapping of keys", r->path,
                 ev.start_mark.line + 1);
         rc = -EINVAL;
     }
@@ -495,12 +484,12 @@ static int read_document(struct reader *r)
     size_t line = ev.start_mark.line + 1;
     yaml_event_delete(&ev);
     if (t != YAML_STREAM_END_EVENT) {
-        set_err(r->err, r->errlen, "%s:%zu: only one YAML document is allowed", r->path, line);
+        errbuf_set(r->err, r->errlen, "%s:%zu: only one YAML document is allowed", r->path, line);
         return -EINVAL;
     }
     return 0;
 bad:
-    set_err(r->err, r->errlen, "%s:1: not a YAML document", r->path);
+    errbuf_set(r->err, r->errlen, "%s:1: not a YAML document", r->path);
     return -EINVAL;
 }
 
@@ -514,12 +503,12 @@ static int slurp(const char *path, char **out, size_t *len, char *err, size_t er
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        set_err(err, errlen, "%s: not a regular file", path);
+        errbuf_set(err, errlen, "%s: not a regular file", path);
         return -EINVAL;
     }
     if ((uint64_t)sb.st_size > CONFIG_FILE_MAX) {
         close(fd);
-        set_err(err, errlen, "%s: larger than %u bytes", path, CONFIG_FILE_MAX);
+        errbuf_set(err, errlen, "%s: larger than %u bytes", path, CONFIG_FILE_MAX);
         return -EFBIG;
     }
     /* Sized to the file (it may still grow while read: bounded by CONFIG_FILE_MAX). */
@@ -538,7 +527,7 @@ static int slurp(const char *path, char **out, size_t *len, char *err, size_t er
             int e = errno;
             close(fd);
             free(data);
-            set_err(err, errlen, "%s: %s", path, strerror(e));
+            errbuf_set(err, errlen, "%s: %s", path, strerror(e));
             return -e;
         }
         if (k == 0)
@@ -547,7 +536,7 @@ static int slurp(const char *path, char **out, size_t *len, char *err, size_t er
         if (n > CONFIG_FILE_MAX) {
             close(fd);
             free(data);
-            set_err(err, errlen, "%s: larger than %u bytes", path, CONFIG_FILE_MAX);
+            errbuf_set(err, errlen, "%s: larger than %u bytes", path, CONFIG_FILE_MAX);
             return -EFBIG;
         }
     }
@@ -570,7 +559,7 @@ int config_load(struct dash_config *c, const char *path, char *err, size_t errle
         return 0;
     if (rc) {
         if (err && errlen && !*err)
-            set_err(err, errlen, "%s: %s", path, strerror(-rc));
+            errbuf_set(err, errlen, "%s: %s", path, strerror(-rc));
         return rc;
     }
     struct reader r;
@@ -581,7 +570,7 @@ int config_load(struct dash_config *c, const char *path, char *err, size_t errle
     r.c = c;
     if (!yaml_parser_initialize(&r.p)) {
         free(data);
-        set_err(err, errlen, "%s: cannot initialise the YAML parser", path);
+        errbuf_set(err, errlen, "%s: cannot initialise the YAML parser", path);
         return -ENOMEM;
     }
     yaml_parser_set_input_string(&r.p, (const unsigned char *)data, len);
@@ -723,7 +712,7 @@ int config_write(const struct dash_config *c, const char *path, char *err, size_
                    "see lotus-dashboard --help\n");
     if (render(c, &out) != 0) {
         buf_release(&out);
-        set_err(err, errlen, "%s: cannot render the configuration as YAML", path);
+        errbuf_set(err, errlen, "%s: cannot render the configuration as YAML", path);
         return -EINVAL;
     }
     struct buf tmp;
@@ -733,7 +722,7 @@ int config_write(const struct dash_config *c, const char *path, char *err, size_
     int rc = 0;
     if (fd < 0) {
         rc = -errno;
-        set_err(err, errlen, "%s: cannot create a temporary file: %s", path, strerror(errno));
+        errbuf_set(err, errlen, "%s: cannot create a temporary file: %s", path, strerror(errno));
         goto out;
     }
     rc = write_all(fd, out.data, out.len);
@@ -746,7 +735,7 @@ int config_write(const struct dash_config *c, const char *path, char *err, size_
     if (rc == 0 && rename(tmp.data, path) != 0)
         rc = -errno;
     if (rc) {
-        set_err(err, errlen, "%s: write failed: %s", path, strerror(-rc));
+        errbuf_set(err, errlen, "%s: write failed: %s", path, strerror(-rc));
         unlink(tmp.data);
         goto out;
     }

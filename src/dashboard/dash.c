@@ -26,6 +26,7 @@
 #include "dashboard/ws.h"
 #include "dashboard/http.h"
 #include "core/buf.h"
+#include "core/clock.h"
 
 struct dash {
     uv_loop_t loop;
@@ -156,7 +157,7 @@ static void on_live_timer(uv_timer_t *t)
     if (d->live_gen == d->lv.gen && guests + admins <= d->live_viewers &&
         now - d->live_sent_ms < LIVE_IDLE_MS)
         return;
-    int64_t wall = store_now_ms();
+    int64_t wall = clock_wall_ms();
     struct buf g, a;
     buf_init(&g, 0);
     buf_init(&a, 0);

@@ -3,17 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "core/ascii.h"
 
 int http_query_pct_decode(const char *s, size_t n, int plus_as_space, char *out)
 {
@@ -23,8 +13,8 @@ int http_query_pct_decode(const char *s, size_t n, int plus_as_space, char *out)
         if (c == '%') {
             if (i + 2 >= n)
                 return -EINVAL;
-            int h = hexval((unsigned char)s[i + 1]);
-            int l = hexval((unsigned char)s[i + 2]);
+            int h = ascii_hexval((unsigned char)s[i + 1]);
+            int l = ascii_hexval((unsigned char)s[i + 2]);
             if (h < 0 || l < 0)
                 return -EINVAL;
             c = (unsigned char)(h * 16 + l);

@@ -185,3 +185,18 @@ void live_remove(struct live *lv, uint64_t id)
     lv->n--;
     lv->gen++;
 }
+
+int live_server_online(const struct live_server *s, int64_t now_ms)
+{
+    int64_t last_ms = s->last_active_ms ? s->last_active_ms : s->last_active * 1000;
+    return last_ms != 0 && last_ms >= now_ms - LIVE_ONLINE_WINDOW_MS;
+}
+
+int live_cmp_display(const void *a, const void *b)
+{
+    const struct live_server *x = *(const struct live_server *const *)a;
+    const struct live_server *y = *(const struct live_server *const *)b;
+    if (x->display_index != y->display_index)
+        return x->display_index > y->display_index ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}

@@ -64,4 +64,24 @@ struct live_server *live_upsert(struct live *lv, const struct store_server *row)
 /* Removes and frees a server (its task stream pointer is only forgotten, not finished). */
 void live_remove(struct live *lv, uint64_t id);
 
+/*
+ * The online rule, the one definition every reader (/ws frames, the admin
+ * list) uses: a State arrived within LIVE_ONLINE_WINDOW_MS of now_ms
+ * (unix ms). A server restored from the store counts from its stored
+ * LastActive. Pure.
+ */
+/*
+ * A server counts as Online when its last State report is at most this old:
+ * 3 report intervals of the slowest agent setting (--report-delay 1..4 s, so
+ * 3 intervals = 3..12 s), capped at 10 s, which is also the browsers' v0 rule
+ * (offline when now - LastActive > 10 s, spec fact 18).
+ */
+#define LIVE_ONLINE_WINDOW_MS 10000
+int live_server_online(const struct live_server *s, int64_t now_ms);
+/*
+ * The display order: DisplayIndex descending, then id ascending (v0's order).
+ * A qsort comparator over an array of struct live_server pointers. Pure.
+ */
+int live_cmp_display(const void *a, const void *b);
+
 #endif

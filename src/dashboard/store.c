@@ -22,6 +22,9 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "core/clock.h"
+#include "core/errbuf.h"
+#include "dashboard/auth.h"
 
 #define BUSY_TIMEOUT_MS 5000
 #define WRITER_PERIOD_MS 1000
@@ -247,25 +250,6 @@ struct store {
 
 /* ---- helpers ---- */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-int64_t store_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void db_log(sqlite3 *db, const char *what)
 {
     log_error("store: %s failed: %s (%d)", what, sqlite3_errmsg(db), sqlite3_extended_errcode(db));
@@ -406,7 +390,7 @@ static int conn_open(struct conn *c, const char *path, char *err, size_t errlen)
     memset(c, 0, sizeof(*c));
     int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
     if (rc != SQLITE_OK) {
-        set_err(err, errlen, "open database '%s': %s", path,
+        errbuf_set(err, errlen, "open database '%s': %s", path,
                 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
         goto fail;
     }
@@ -429,7 +413,7 @@ static int conn_open(struct conn *c, const char *path, char *err, size_t errlen)
     int is_wal = mode && strcmp((const char *)mode, "wal") == 0;
     sqlite3_finalize(s);
     if (!is_wal) {
-        set_err(err, errlen, "open database '%s': cannot enable WAL journal mode", path);
+        errbuf_set(err, errlen, "open database '%s': cannot enable WAL journal mode", path);
         goto fail;
     }
     rc = exec_once(c->db, "PRAGMA synchronous = NORMAL");
@@ -441,7 +425,7 @@ static int conn_open(struct conn *c, const char *path, char *err, size_t errlen)
     return 0;
 
 sqlfail:
-    set_err(err, errlen, "open database '%s': %s", path, sqlite3_errmsg(c->db));
+    errbuf_set(err, errlen, "open database '%s': %s", path, sqlite3_errmsg(c->db));
 fail:
     conn_close(c);
     return -EIO;
@@ -471,14 +455,14 @@ static int migrate(struct conn *c, const char *path, char *err, size_t errlen)
     int rc = exec_once(c->db, "CREATE TABLE IF NOT EXISTS schema_version ("
                               " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
     if (rc != SQLITE_OK) {
-        set_err(err, errlen, "open database '%s': %s", path, sqlite3_errmsg(c->db));
+        errbuf_set(err, errlen, "open database '%s': %s", path, sqlite3_errmsg(c->db));
         return -EIO;
     }
     for (size_t i = 0; i < N_MIGRATIONS; i++) {
         const struct migration *m = &migrations[i];
         int cur = 0;
         if (txn(c, S_BEGIN) != 0) {
-            set_err(err, errlen, "migrate database '%s': %s", path, sqlite3_errmsg(c->db));
+            errbuf_set(err, errlen, "migrate database '%s': %s", path, sqlite3_errmsg(c->db));
             return -EIO;
         }
         /* Read inside the write transaction: another process may have migrated meanwhile. */
@@ -487,7 +471,7 @@ static int migrate(struct conn *c, const char *path, char *err, size_t errlen)
             goto sqlfail;
         if (cur > latest) {
             txn(c, S_ROLLBACK);
-            set_err(err, errlen,
+            errbuf_set(err, errlen,
                     "database '%s' has schema version %d but this lotus-dashboard knows only up "
                     "to %d; use a newer lotus-dashboard",
                     path, cur, latest);
@@ -507,7 +491,7 @@ static int migrate(struct conn *c, const char *path, char *err, size_t errlen)
         rc = sqlite3_prepare_v2(c->db, "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
                                 -1, &s, NULL);
         if (rc == SQLITE_OK)
-            rc = sqlite3_bind_int(s, 1, m->version) | sqlite3_bind_int64(s, 2, store_now_ms());
+            rc = sqlite3_bind_int(s, 1, m->version) | sqlite3_bind_int64(s, 2, clock_wall_ms());
         if (rc == SQLITE_OK)
             rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(c->db);
         sqlite3_finalize(s);
@@ -520,7 +504,7 @@ static int migrate(struct conn *c, const char *path, char *err, size_t errlen)
     return 0;
 
 sqlfail:
-    set_err(err, errlen, "migrate database '%s': %s", path, sqlite3_errmsg(c->db));
+    errbuf_set(err, errlen, "migrate database '%s': %s", path, sqlite3_errmsg(c->db));
     if (!sqlite3_get_autocommit(c->db))
         txn(c, S_ROLLBACK);
     return -EIO;
@@ -540,11 +524,11 @@ static int ensure_parent_dir(const char *path, char *err, size_t errlen)
     if (stat(dir, &sb) != 0) {
         if (errno != ENOENT || mkdir(dir, 0700) != 0) {
             ret = -errno;
-            set_err(err, errlen, "create directory '%s': %s", dir, strerror(errno));
+            errbuf_set(err, errlen, "create directory '%s': %s", dir, strerror(errno));
         }
     } else if (!S_ISDIR(sb.st_mode)) {
         ret = -ENOTDIR;
-        set_err(err, errlen, "database directory '%s' is not a directory", dir);
+        errbuf_set(err, errlen, "database directory '%s' is not a directory", dir);
     }
     free(dir);
     return ret;
@@ -554,11 +538,11 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 {
     *out = NULL;
     if (!path || !*path) {
-        set_err(err, errlen, "empty database path");
+        errbuf_set(err, errlen, "empty database path");
         return -EINVAL;
     }
     if (sodium_init() < 0) {
-        set_err(err, errlen, "libsodium initialisation failed");
+        errbuf_set(err, errlen, "libsodium initialisation failed");
         return -EIO;
     }
     int ret = ensure_parent_dir(path, err, errlen);
@@ -568,13 +552,13 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         ret = -errno;
-        set_err(err, errlen, "open database '%s': %s", path, strerror(errno));
+        errbuf_set(err, errlen, "open database '%s': %s", path, strerror(errno));
         return ret;
     }
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        set_err(err, errlen, "open database '%s': not a regular file", path);
+        errbuf_set(err, errlen, "open database '%s': not a regular file", path);
         return -EINVAL;
     }
     close(fd);
@@ -633,20 +617,6 @@ void store_close(struct store *st)
     free(st);
 }
 
-/* ---- secrets ---- */
-
-void store_random_secret(char *out, size_t n_chars)
-{
-    static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    if (sodium_init() < 0) {
-        log_error("store: libsodium initialisation failed");
-        abort();
-    }
-    for (size_t i = 0; i < n_chars; i++)
-        out[i] = alphabet[randombytes_uniform((uint32_t)(sizeof(alphabet) - 1))];
-    out[n_chars] = '\0';
-}
-
 /* ---- servers ---- */
 
 void store_server_release(struct store_server *s)
@@ -687,12 +657,12 @@ int store_server_add(struct store *st, struct store_server *s)
         return -EINVAL;
     if (!s->secret) {
         s->secret = xmalloc(STORE_SECRET_LEN + 1);
-        store_random_secret(s->secret, STORE_SECRET_LEN);
+        auth_random_string(s->secret, STORE_SECRET_LEN);
     }
     sqlite3_stmt *q = stmt_get(&st->main, S_SERVER_ADD);
     if (!q)
         return -EIO;
-    int64_t now = store_now_ms();
+    int64_t now = clock_wall_ms();
     int rc = sqlite3_bind_int64(q, 1, now) | bind_text(q, 2, s->name) |
              bind_text(q, 3, or_empty(s->tag)) | bind_text(q, 4, s->secret) |
              bind_text(q, 5, or_empty(s->note)) | bind_text(q, 6, or_empty(s->public_note)) |
@@ -719,7 +689,7 @@ int store_server_update(struct store *st, const struct store_server *s)
     sqlite3_stmt *q = stmt_get(&st->main, S_SERVER_UPDATE);
     if (!q)
         return -EIO;
-    int rc = sqlite3_bind_int64(q, 1, store_now_ms()) | bind_text(q, 2, s->name) |
+    int rc = sqlite3_bind_int64(q, 1, clock_wall_ms()) | bind_text(q, 2, s->name) |
              bind_text(q, 3, or_empty(s->tag)) | bind_text(q, 4, s->secret) |
              bind_text(q, 5, or_empty(s->note)) | bind_text(q, 6, or_empty(s->public_note)) |
              sqlite3_bind_int64(q, 7, s->display_index) |
@@ -1258,7 +1228,7 @@ int store_user_add(struct store *st, const char *login, const char *password_has
     sqlite3_stmt *q = stmt_get(&st->main, S_USER_ADD);
     if (!q)
         return -EIO;
-    if ((sqlite3_bind_int64(q, 1, store_now_ms()) | bind_text(q, 2, login) |
+    if ((sqlite3_bind_int64(q, 1, clock_wall_ms()) | bind_text(q, 2, login) |
          bind_text(q, 3, password_hash)) != SQLITE_OK) {
         stmt_done(q);
         return -EIO;
@@ -1329,7 +1299,7 @@ int store_user_set_password(struct store *st, uint64_t id, const char *password_
     sqlite3_stmt *q = stmt_get(&st->main, S_USER_SETPW);
     if (!q)
         return -EIO;
-    if ((bind_text(q, 1, password_hash) | sqlite3_bind_int64(q, 2, store_now_ms()) |
+    if ((bind_text(q, 1, password_hash) | sqlite3_bind_int64(q, 2, clock_wall_ms()) |
          bind_u64(q, 3, id)) != SQLITE_OK) {
         stmt_done(q);
         return -EIO;
@@ -1373,7 +1343,7 @@ int store_token_add(struct store *st, uint64_t user_id, const uint8_t *token_has
     if (!q)
         return -EIO;
     if ((bind_u64(q, 1, user_id) | bind_hash(q, 2, token_hash) | bind_text(q, 3, prefix) |
-         bind_text(q, 4, or_empty(note)) | sqlite3_bind_int64(q, 5, store_now_ms())) !=
+         bind_text(q, 4, or_empty(note)) | sqlite3_bind_int64(q, 5, clock_wall_ms())) !=
         SQLITE_OK) {
         stmt_done(q);
         return -EIO;
@@ -1496,7 +1466,7 @@ int store_session_add(struct store *st, uint64_t user_id, const uint8_t *token_h
     if (!q)
         return -EIO;
     if ((bind_u64(q, 1, user_id) | bind_hash(q, 2, token_hash) |
-         sqlite3_bind_int64(q, 3, store_now_ms()) | sqlite3_bind_int64(q, 4, expires_at_ms) |
+         sqlite3_bind_int64(q, 3, clock_wall_ms()) | sqlite3_bind_int64(q, 4, expires_at_ms) |
          bind_text(q, 5, csrf_token)) != SQLITE_OK) {
         stmt_done(q);
         return -EIO;

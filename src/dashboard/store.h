@@ -69,15 +69,6 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen);
 void store_close(struct store *st);
 
 /*
- * Fills out[0..n_chars) with characters drawn uniformly from [0-9A-Za-z]
- * (libsodium randombytes_uniform, no modulo bias) and writes a NUL at
- * out[n_chars]; out must hold n_chars + 1 bytes (server secrets use
- * STORE_SECRET_LEN = 18, API tokens 32). Calls sodium_init() itself
- * (idempotent); aborts if libsodium cannot initialise. Thread: any.
- */
-void store_random_secret(char *out, size_t n_chars);
-
-/*
  * Inserts a server. s->name required; s->secret NULL -> generated (and set,
  * owned by s). On success s->id and s->created_at are set. Returns 0,
  * -EINVAL (bad fields), -EEXIST (the given secret is already used), or -EIO.
@@ -252,7 +243,5 @@ int store_session_del(struct store *st, const uint8_t *token_hash);
 /* Deletes sessions with expires_at <= now_ms; *n_deleted (may be NULL) gets the count. 0/-EIO. */
 int store_session_purge_expired(struct store *st, int64_t now_ms, uint64_t *n_deleted);
 
-/* Wall-clock unix milliseconds (the unit of the *_at columns). */
-int64_t store_now_ms(void);
 
 #endif

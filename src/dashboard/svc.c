@@ -21,6 +21,9 @@
 #include "dashboard/store.h"
 #include "nezha_v0.pb-c.h"
 #include "proto/grpc_server.h"
+#include "core/ascii.h"
+#include "core/clock.h"
+#include "proto/nezha.h"
 
 #define AUTH_FAILED     "客户端认证失败"
 #define MAX_IOSTREAMS   1024
@@ -45,13 +48,6 @@ struct svc {
 /* Marker stored as call data on unary calls once they have been answered. */
 static int answered_marker;
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct svc *svc_of(struct grpc_call *call)
 {
     return grpc_server_user(grpc_call_server(call));
@@ -60,7 +56,7 @@ static struct svc *svc_of(struct grpc_call *call)
 /* Authenticates the call; on failure answers UNAUTHENTICATED and returns NULL. */
 static struct live_server *auth(struct svc *s, struct grpc_call *call)
 {
-    const char *secret = grpc_call_metadata(call, "client_secret");
+    const char *secret = grpc_call_metadata(call, NEZHA_MD_CLIENT_SECRET);
     struct live_server *srv = live_find_secret(s->lv, secret);
     if (!srv) {
         log_debug("grpc: authentication failed for %s from %s", grpc_call_path(call),
@@ -156,7 +152,7 @@ static void on_report_state(struct grpc_call *call, const uint8_t *data, size_t 
         protobuf_c_message_free_unpacked(&srv->state->base, NULL);
     srv->state = st;
     s->lv->gen++;
-    int64_t now = wall_ms();
+    int64_t now = clock_wall_ms();
     srv->last_active_ms = now;
     srv->last_active = now / 1000;
     /* spec §8.7: the first report after start (either baseline 0) sets both baselines. */
@@ -288,11 +284,6 @@ static void on_request_task_close(struct grpc_call *call)
     }
 }
 
-static int is_hex(int c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 int svc_parse_iostream_handshake(const uint8_t *data, size_t len, char *id_out)
 {
     static const uint8_t magic[4] = {0xff, 0x05, 0xff, 0x05};
@@ -301,7 +292,7 @@ int svc_parse_iostream_handshake(const uint8_t *data, size_t len, char *id_out)
     const uint8_t *id = data + 4;
     for (size_t i = 0; i < IOSTREAM_ID_LEN; i++) {
         int dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? id[i] != '-' : !is_hex(id[i]))
+        if (dash ? id[i] != '-' : !ascii_is_hex(id[i]))
             return -EINVAL;
     }
     memcpy(id_out, id, IOSTREAM_ID_LEN);
@@ -409,12 +400,12 @@ static void on_lookup_geoip(struct grpc_call *call, const uint8_t *data, size_t 
 }
 
 static const struct grpc_method methods[] = {
-    {"/proto.NezhaService/ReportSystemState", on_report_state, unary_half_close, NULL},
-    {"/proto.NezhaService/ReportSystemInfo", on_report_info, unary_half_close, NULL},
-    {"/proto.NezhaService/ReportTask", on_report_task, unary_half_close, NULL},
-    {"/proto.NezhaService/RequestTask", on_request_task, NULL, on_request_task_close},
-    {"/proto.NezhaService/IOStream", on_iostream, on_iostream_half_close, NULL},
-    {"/proto.NezhaService/LookupGeoIP", on_lookup_geoip, unary_half_close, NULL},
+    {NEZHA_METHOD_REPORT_STATE, on_report_state, unary_half_close, NULL},
+    {NEZHA_METHOD_REPORT_INFO, on_report_info, unary_half_close, NULL},
+    {NEZHA_METHOD_REPORT_TASK, on_report_task, unary_half_close, NULL},
+    {NEZHA_METHOD_REQUEST_TASK, on_request_task, NULL, on_request_task_close},
+    {NEZHA_METHOD_IOSTREAM, on_iostream, on_iostream_half_close, NULL},
+    {NEZHA_METHOD_LOOKUP_GEOIP, on_lookup_geoip, unary_half_close, NULL},
 };
 
 static void broadcast(struct svc *s, uint64_t type)
@@ -428,12 +419,12 @@ static void broadcast(struct svc *s, uint64_t type)
 
 static void on_keepalive(uv_timer_t *t)
 {
-    broadcast(t->data, 7);
+    broadcast(t->data, NEZHA_TASK_KEEPALIVE);
 }
 
 static void on_hostinfo(uv_timer_t *t)
 {
-    broadcast(t->data, 10);
+    broadcast(t->data, NEZHA_TASK_REPORT_HOST_INFO);
 }
 
 int svc_start(struct uv_loop_s *loop, const struct svc_config *cfg, struct live *lv,

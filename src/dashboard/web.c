@@ -35,6 +35,8 @@
 #include "dashboard/webassets.h"
 #include "nezha_v0.pb-c.h"
 #include "proto/tls.h"
+#include "core/ascii.h"
+#include "core/clock.h"
 
 #define MSG_LOGIN_REQUIRED "访问此接口需要登录"
 #define MSG_API_AUTH       "访问此接口需要认证"
@@ -42,7 +44,6 @@
 #define MSG_BAD_LOGIN      "用户名或密码错误"
 #define MAX_VERIFYING      2     /* concurrent argon2id checks (64 MiB each) */
 #define TOUCH_EVERY_MS     60000 /* token last-used persistence period */
-#define ONLINE_MS          10000
 #define PASSWORD_MIN       8
 #define PASSWORD_MAX       1024
 #define BODY_MAX           (1u << 20)
@@ -117,11 +118,6 @@ struct job {
     size_t n_ids;
     struct buf in, out; /* gzip jobs */
 };
-
-static int64_t now_ms(void)
-{
-    return store_now_ms();
-}
 
 /* ---- replies ---- */
 
@@ -324,7 +320,7 @@ static struct auth_session *session_of(struct web *w, struct http_request *req)
     struct slice v;
     if (http_request_cookie(req, cookie_name(w), &v) != 0)
         return NULL;
-    return auth_session_find(&w->auth, v.ptr, v.len, now_ms());
+    return auth_session_find(&w->auth, v.ptr, v.len, clock_wall_ms());
 }
 
 /* Host part of an Origin URL equals the Host header? */
@@ -411,7 +407,7 @@ static uint64_t api_user(struct web *w, struct http_request *req)
             n--;
         struct auth_token *t = auth_token_find(&w->auth, h, n);
         if (t) {
-            int64_t now = now_ms();
+            int64_t now = clock_wall_ms();
             t->last_used_ms = now;
             if (now - t->persisted_used_ms >= TOUCH_EVERY_MS) {
                 t->persisted_used_ms = now;
@@ -487,42 +483,25 @@ static void write_me(struct jw *jw, uint64_t id, const char *login, const char *
     jw_obj_end(jw);
 }
 
-/* A fixed argon2id string so that an unknown login costs as much as a wrong password. */
-static int verify_password(const char *hash, const char *pw)
-{
-    return crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
-}
-
-static int hash_password(const char *pw, char out[crypto_pwhash_STRBYTES])
-{
-    const char *fast = getenv("LOTUS_TEST_FAST_HASH");
-    int min = fast && strcmp(fast, "1") == 0;
-    return crypto_pwhash_str_alg(
-        out, pw, strlen(pw), min ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE,
-        min ? crypto_pwhash_MEMLIMIT_MIN : crypto_pwhash_MEMLIMIT_INTERACTIVE,
-        crypto_pwhash_ALG_ARGON2ID13);
-}
-
 static void login_run(struct job *j)
 {
     struct store *st = j->web->st;
     int rc = store_user_find(st, j->a, &j->user);
     if (rc != 0 || !j->user.password_hash) {
         /* Spend the same effort on unknown users (no login enumeration by timing). */
-        char dummy[crypto_pwhash_STRBYTES];
-        if (hash_password("lotus-timing-equaliser", dummy) == 0)
-            verify_password(dummy, j->b);
+        char dummy[AUTH_PWHASH_LEN];
+        if (auth_password_hash("lotus-timing-equaliser", dummy) == 0)
+            auth_password_verify(dummy, j->b);
         j->rc = -EACCES;
         return;
     }
-    if (!verify_password(j->user.password_hash, j->b)) {
+    if (!auth_password_verify(j->user.password_hash, j->b)) {
         j->rc = -EACCES;
         return;
     }
-    auth_random_string(j->token, AUTH_TOKEN_LEN);
+    auth_token_mint(j->token, j->hash, NULL, 0);
     auth_random_string(j->csrf, AUTH_CSRF_LEN);
-    auth_hash(j->token, AUTH_TOKEN_LEN, j->hash);
-    j->when = now_ms() + AUTH_SESSION_TTL_MS;
+    j->when = clock_wall_ms() + AUTH_SESSION_TTL_MS;
     j->rc = store_session_add(st, j->user.id, j->hash, j->when, j->csrf, NULL);
 }
 
@@ -532,7 +511,7 @@ static void login_done(struct job *j)
     w->verifying--;
     const char *ip = http_request_peer_ip(j->req);
     if (j->rc == -EACCES) {
-        auth_login_failed(&w->auth, ip, j->a, now_ms());
+        auth_login_failed(&w->auth, ip, j->a, clock_wall_ms());
         log_info("login: failed for '%s' from %s", j->a, ip);
         reply(j->req, 200, 400, MSG_BAD_LOGIN, NULL);
         return;
@@ -545,7 +524,7 @@ static void login_done(struct job *j)
     struct auth_session s = {.user_id = j->user.id, .expires_ms = j->when};
     memcpy(s.hash, j->hash, AUTH_HASH_LEN);
     memcpy(s.csrf, j->csrf, sizeof(s.csrf));
-    if (auth_session_put(&w->auth, &s, now_ms()) != 0) {
+    if (auth_session_put(&w->auth, &s, clock_wall_ms()) != 0) {
         reply(j->req, 503, 503, "too many sessions", NULL);
         return;
     }
@@ -577,7 +556,7 @@ static void h_login(struct http_request *req, void *ud)
         reply_bad(req, "需要 username 和 password");
         return;
     }
-    int64_t wait = auth_login_allowed(&w->auth, http_request_peer_ip(req), user, now_ms());
+    int64_t wait = auth_login_allowed(&w->auth, http_request_peer_ip(req), user, clock_wall_ms());
     if (wait > 0) {
         char ra[32], msg[96];
         snprintf(ra, sizeof(ra), "%lld", (long long)((wait + 999) / 1000));
@@ -659,12 +638,12 @@ static void passwd_run(struct job *j)
 {
     struct store *st = j->web->st;
     if (store_user_get(st, j->user_id, &j->user) != 0 || !j->user.password_hash ||
-        !verify_password(j->user.password_hash, j->a)) {
+        !auth_password_verify(j->user.password_hash, j->a)) {
         j->rc = -EACCES;
         return;
     }
-    char h[crypto_pwhash_STRBYTES];
-    if (hash_password(j->b, h) != 0) {
+    char h[AUTH_PWHASH_LEN];
+    if (auth_password_hash(j->b, h) != 0) {
         j->rc = -ENOMEM;
         return;
     }
@@ -777,11 +756,8 @@ static void h_tokens(struct http_request *req, void *ud)
 
 static void token_add_run(struct job *j)
 {
-    auth_random_string(j->token, AUTH_TOKEN_LEN);
-    auth_hash(j->token, AUTH_TOKEN_LEN, j->hash);
     char prefix[STORE_TOKEN_PREFIX_LEN + 1];
-    memcpy(prefix, j->token, STORE_TOKEN_PREFIX_LEN);
-    prefix[STORE_TOKEN_PREFIX_LEN] = '\0';
+    auth_token_mint(j->token, j->hash, prefix, STORE_TOKEN_PREFIX_LEN);
     j->rc = store_token_add(j->web->st, j->user_id, j->hash, prefix, j->a, &j->id);
 }
 
@@ -1068,15 +1044,6 @@ static void h_v1_register(struct http_request *req, void *ud)
 
 /* ---- admin: servers ---- */
 
-static int by_display_order(const void *a, const void *b)
-{
-    const struct live_server *x = *(const struct live_server *const *)a;
-    const struct live_server *y = *(const struct live_server *const *)b;
-    if (x->display_index != y->display_index)
-        return x->display_index > y->display_index ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
 static void h_servers(struct http_request *req, void *ud)
 {
     struct web *w = ud;
@@ -1085,9 +1052,9 @@ static void h_servers(struct http_request *req, void *ud)
     struct live_server **v = xmalloc((w->lv->n ? w->lv->n : 1) * sizeof(*v));
     if (w->lv->n) {
         memcpy(v, w->lv->servers, w->lv->n * sizeof(*v));
-        qsort(v, w->lv->n, sizeof(*v), by_display_order);
+        qsort(v, w->lv->n, sizeof(*v), live_cmp_display);
     }
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     struct buf b;
     struct jw jw;
     buf_init(&b, 0);
@@ -1119,7 +1086,7 @@ static void h_servers(struct http_request *req, void *ud)
         jw_key(&jw, "last_active");
         jw_i64(&jw, s->last_active);
         jw_key(&jw, "online");
-        jw_bool(&jw, s->last_active_ms && now - s->last_active_ms <= ONLINE_MS);
+        jw_bool(&jw, live_server_online(s, now));
         jw_obj_end(&jw);
     }
     jw_arr_end(&jw);
@@ -1608,12 +1575,10 @@ static void h_view_password(struct http_request *req, void *ud)
                 if (p[i] == '+') {
                     form_pw[k++] = ' ';
                 } else if (p[i] == '%' && i + 2 < n) {
-                    char hex[3] = {p[i + 1], p[i + 2], 0};
-                    char *end;
-                    long v = strtol(hex, &end, 16);
-                    if (*end)
+                    int hi = ascii_hexval(p[i + 1]), lo = ascii_hexval(p[i + 2]);
+                    if (hi < 0 || lo < 0)
                         break;
-                    form_pw[k++] = (char)v;
+                    form_pw[k++] = (char)(hi << 4 | lo);
                     i += 2;
                 } else {
                     form_pw[k++] = p[i];
@@ -1758,7 +1723,7 @@ static int load_auth(struct web *w, char *err, size_t errlen)
     store_token_list_free(toks, n);
     /* Logins survive a restart: unexpired sessions come back into memory. */
     struct store_session *sess = NULL;
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     if (store_session_list(w->st, now, &sess, &n) != 0) {
         snprintf(err, errlen, "cannot load sessions");
         return -EIO;
@@ -1785,9 +1750,9 @@ static int ensure_admin(struct web *w, char *err, size_t errlen)
     if (users > 0)
         return 0;
     char pw[17];
-    char h[crypto_pwhash_STRBYTES];
+    char h[AUTH_PWHASH_LEN];
     auth_random_string(pw, 16);
-    if (hash_password(pw, h) != 0 || store_user_add(w->st, "admin", h, NULL) != 0) {
+    if (auth_password_hash(pw, h) != 0 || store_user_add(w->st, "admin", h, NULL) != 0) {
         snprintf(err, errlen, "cannot create the first admin user");
         return -EIO;
     }

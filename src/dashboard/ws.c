@@ -92,15 +92,6 @@ size_t ws_format_time(int64_t ms, char out[WS_TIME_MAX])
     return (size_t)n;
 }
 
-static int cmp_display(const void *a, const void *b)
-{
-    const struct live_server *x = *(const struct live_server *const *)a;
-    const struct live_server *y = *(const struct live_server *const *)b;
-    if (x->display_index != y->display_index)
-        return x->display_index > y->display_index ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
 static void write_time(struct jw *w, int64_t ms)
 {
     char t[WS_TIME_MAX];
@@ -142,7 +133,7 @@ static void write_server(struct jw *w, const struct live_server *s, int64_t now_
     KEY(w, "PublicNote");
     jw_str(w, s->public_note);
     KEY(w, "Online");
-    jw_bool(w, last_ms != 0 && last_ms >= now_ms - WS_ONLINE_WINDOW_MS);
+    jw_bool(w, live_server_online(s, now_ms));
     jw_obj_end(w);
 }
 
@@ -158,7 +149,7 @@ int ws_render_frame(const struct live *lv, int include_hidden, int64_t now_ms, s
             v[n++] = s;
     }
     if (n > 1)
-        qsort(v, n, sizeof(*v), cmp_display);
+        qsort(v, n, sizeof(*v), live_cmp_display);
     struct jw w;
     jw_init(&w, out);
     jw_obj_begin(&w);

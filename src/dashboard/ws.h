@@ -31,13 +31,6 @@ struct live;
 struct http_request;
 struct uv_loop_s;
 
-/*
- * A server counts as Online when its last State report is at most this old:
- * 3 report intervals of the slowest agent setting (--report-delay 1..4 s, so
- * 3 intervals = 3..12 s), capped at 10 s, which is also the browsers' v0 rule
- * (offline when now - LastActive > 10 s, spec fact 18).
- */
-#define WS_ONLINE_WINDOW_MS 10000
 
 /*
  * Appends the v0 live frame for time now_ms (unix ms) to out (borrowed):

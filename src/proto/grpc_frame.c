@@ -2,6 +2,7 @@
 #include "grpc_frame.h"
 
 #include <string.h>
+#include "core/ascii.h"
 
 static const char err_flag[] = "invalid gRPC compressed flag";
 static const char err_too_big[] = "gRPC message larger than the maximum";
@@ -111,34 +112,22 @@ void grpc_frame_prefix(uint8_t out[GRPC_FRAME_PREFIX], uint32_t len)
 
 int grpc_percent_encode(struct buf *out, const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
         if (*q >= 0x20 && *q <= 0x7e && *q != '%') {
             buf_putc(out, (char)*q);
         } else {
-            char e[3] = {'%', hex[*q >> 4], hex[*q & 15]};
+            char e[3] = {'%', ascii_hex_upper[*q >> 4], ascii_hex_upper[*q & 15]};
             buf_append(out, e, 3);
         }
     }
     return out->err;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int grpc_percent_decode(struct buf *out, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            buf_putc(out, (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2])));
+        if (s[i] == '%' && i + 2 < n && ascii_hexval(s[i + 1]) >= 0 && ascii_hexval(s[i + 2]) >= 0) {
+            buf_putc(out, (char)(ascii_hexval(s[i + 1]) << 4 | ascii_hexval(s[i + 2])));
             i += 2;
         } else {
             buf_putc(out, s[i]);

@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "core/xalloc.h"
+#include "core/errbuf.h"
 
 struct tls_ctx {
     SSL_CTX *ssl;
@@ -39,14 +40,13 @@ struct tls_conn {
 static const unsigned char alpn_h2[] = {2, 'h', '2'};
 static const unsigned char alpn_http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
-static void set_err(char *err, size_t errlen, const char *what)
+static void set_tls_err(char *err, size_t errlen, const char *what)
 {
     unsigned long e = ERR_get_error();
     char detail[256] = "";
     if (e)
         ERR_error_string_n(e, detail, sizeof(detail));
-    if (err && errlen)
-        snprintf(err, errlen, "%s%s%s", what, detail[0] ? ": " : "", detail);
+    errbuf_set(err, errlen, "%s%s%s", what, detail[0] ? ": " : "", detail);
     ERR_clear_error();
 }
 
@@ -82,22 +82,22 @@ static int new_server(const char *cert_pem, const char *key_pem, const struct al
 {
     SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
     if (!ssl) {
-        set_err(err, errlen, "cannot create TLS context");
+        set_tls_err(err, errlen, "cannot create TLS context");
         return -EINVAL;
     }
     SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
     SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_options(ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     if (SSL_CTX_use_certificate_chain_file(ssl, cert_pem) != 1) {
-        set_err(err, errlen, "cannot load TLS certificate");
+        set_tls_err(err, errlen, "cannot load TLS certificate");
         goto fail;
     }
     if (SSL_CTX_use_PrivateKey_file(ssl, key_pem, SSL_FILETYPE_PEM) != 1) {
-        set_err(err, errlen, "cannot load TLS key");
+        set_tls_err(err, errlen, "cannot load TLS key");
         goto fail;
     }
     if (SSL_CTX_check_private_key(ssl) != 1) {
-        set_err(err, errlen, "TLS key does not match the certificate");
+        set_tls_err(err, errlen, "TLS key does not match the certificate");
         goto fail;
     }
     SSL_CTX_set_alpn_select_cb(ssl, alpn_select, (void *)alpn);
@@ -127,13 +127,13 @@ int tls_ctx_new_client(int insecure, const char *ca_file, struct tls_ctx **out, 
 {
     SSL_CTX *ssl = SSL_CTX_new(TLS_client_method());
     if (!ssl) {
-        set_err(err, errlen, "cannot create TLS context");
+        set_tls_err(err, errlen, "cannot create TLS context");
         return -EINVAL;
     }
     SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
     SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
     if (SSL_CTX_set_alpn_protos(ssl, alpn_h2, sizeof(alpn_h2)) != 0) {
-        set_err(err, errlen, "cannot set ALPN");
+        set_tls_err(err, errlen, "cannot set ALPN");
         goto fail;
     }
     if (insecure) {
@@ -141,11 +141,11 @@ int tls_ctx_new_client(int insecure, const char *ca_file, struct tls_ctx **out, 
     } else {
         SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, NULL);
         if (SSL_CTX_set_default_verify_paths(ssl) != 1) {
-            set_err(err, errlen, "cannot load the system CA store");
+            set_tls_err(err, errlen, "cannot load the system CA store");
             goto fail;
         }
         if (ca_file && SSL_CTX_load_verify_locations(ssl, ca_file, NULL) != 1) {
-            set_err(err, errlen, "cannot load CA file");
+            set_tls_err(err, errlen, "cannot load CA file");
             goto fail;
         }
     }
@@ -269,7 +269,7 @@ int tls_conn_handshake(struct tls_conn *t, char *err, size_t errlen)
                      X509_verify_cert_error_string(vr));
         ERR_clear_error();
     } else {
-        set_err(err, errlen, "TLS handshake failed");
+        set_tls_err(err, errlen, "TLS handshake failed");
     }
     return -EPROTO;
 }

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dashboard/auth.h"
@@ -540,6 +541,39 @@ static void test_auth__throttle_table_forgets_longest_idle(void **state)
     auth_release(&a);
 }
 
+static void test_auth__minted_token_digest_and_prefix_match(void **state)
+{
+    (void)state;
+    char tok[AUTH_TOKEN_LEN + 1], tok2[AUTH_TOKEN_LEN + 1], prefix[5];
+    uint8_t h[AUTH_HASH_LEN], want[AUTH_HASH_LEN], h2[AUTH_HASH_LEN];
+    auth_token_mint(tok, h, prefix, 4);
+    assert_int_equal(strlen(tok), AUTH_TOKEN_LEN);
+    auth_hash(tok, AUTH_TOKEN_LEN, want);
+    assert_memory_equal(h, want, AUTH_HASH_LEN);
+    assert_int_equal(strlen(prefix), 4);
+    assert_memory_equal(prefix, tok, 4);
+    auth_token_mint(tok2, h2, NULL, 0);
+    assert_string_not_equal(tok, tok2);
+    assert_memory_not_equal(h, h2, AUTH_HASH_LEN);
+}
+
+static void test_auth__password_hash_verifies_only_its_password(void **state)
+{
+    (void)state;
+    setenv("LOTUS_TEST_FAST_HASH", "1", 1);
+    char h1[AUTH_PWHASH_LEN], h2[AUTH_PWHASH_LEN];
+    assert_int_equal(auth_password_hash("correct horse", h1), 0);
+    assert_int_equal(auth_password_hash("correct horse", h2), 0);
+    assert_string_not_equal(h1, h2); /* salted */
+    assert_true(strncmp(h1, "$argon2id$", 10) == 0);
+    assert_int_equal(auth_password_verify(h1, "correct horse"), 1);
+    assert_int_equal(auth_password_verify(h2, "correct horse"), 1);
+    assert_int_equal(auth_password_verify(h1, "correct hors"), 0);
+    assert_int_equal(auth_password_verify(h1, "correct horsf"), 0);
+    assert_int_equal(auth_password_verify(h1, ""), 0);
+    assert_int_equal(auth_password_verify("not a hash", "correct horse"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -559,6 +593,8 @@ int main(void)
         cmocka_unit_test(test_auth__lockout_long_quiet_period_forgives),
         cmocka_unit_test(test_auth__lockout_per_ip_and_per_login),
         cmocka_unit_test(test_auth__throttle_table_forgets_longest_idle),
+        cmocka_unit_test(test_auth__minted_token_digest_and_prefix_match),
+        cmocka_unit_test(test_auth__password_hash_verifies_only_its_password),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

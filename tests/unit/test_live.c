@@ -223,6 +223,36 @@ static void test_live__iostream_handshake_is_strict(void **state)
     assert_int_equal(svc_parse_iostream_handshake(frame, 40, id), 0);
 }
 
+static void test_live__online_window_is_inclusive_and_counts_restored_rows(void **state)
+{
+    (void)state;
+    struct live_server s = {0};
+    int64_t now = 1700000000000;
+    assert_false(live_server_online(&s, now)); /* never reported */
+    s.last_active_ms = now - LIVE_ONLINE_WINDOW_MS;
+    assert_true(live_server_online(&s, now));
+    s.last_active_ms = now - LIVE_ONLINE_WINDOW_MS - 1;
+    assert_false(live_server_online(&s, now));
+    s.last_active_ms = 0;
+    s.last_active = (now - 5000) / 1000; /* restored from the store, seconds only */
+    assert_true(live_server_online(&s, now));
+    s.last_active = (now - 20000) / 1000;
+    assert_false(live_server_online(&s, now));
+}
+
+static void test_live__display_order_is_index_desc_then_id_asc(void **state)
+{
+    (void)state;
+    struct live_server a = {.id = 1, .display_index = 0}, b = {.id = 2, .display_index = 5},
+                       c = {.id = 3, .display_index = 5}, d = {.id = 4, .display_index = -1};
+    struct live_server *v[] = {&d, &a, &c, &b};
+    qsort(v, 4, sizeof(v[0]), live_cmp_display);
+    assert_int_equal(v[0]->id, 2);
+    assert_int_equal(v[1]->id, 3);
+    assert_int_equal(v[2]->id, 1);
+    assert_int_equal(v[3]->id, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +261,8 @@ int main(void)
         cmocka_unit_test(test_live__secret_must_match_exactly),
         cmocka_unit_test(test_live__restores_persisted_host),
         cmocka_unit_test(test_live__iostream_handshake_is_strict),
+        cmocka_unit_test(test_live__online_window_is_inclusive_and_counts_restored_rows),
+        cmocka_unit_test(test_live__display_order_is_index_desc_then_id_asc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

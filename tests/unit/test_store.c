@@ -18,7 +18,9 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "dashboard/auth.h"
 #include "dashboard/store.h"
+#include "core/clock.h"
 
 /* The struct's fields are char * (owned when read back); tests point them at literals. */
 #define W(lit) ((char *)(uintptr_t)(lit))
@@ -219,7 +221,7 @@ static void test_store__secret_format(void **state)
     for (int i = 0; i < 2000; i++) {
         char sec[STORE_SECRET_LEN + 1];
         memset(sec, 'x', sizeof(sec));
-        store_random_secret(sec, STORE_SECRET_LEN);
+        auth_random_string(sec, STORE_SECRET_LEN);
         assert_int_equal(sec[STORE_SECRET_LEN], '\0');
         for (int k = 0; k < STORE_SECRET_LEN; k++) {
             unsigned char c = (unsigned char)sec[k];
@@ -238,7 +240,7 @@ static void test_store__secret_format(void **state)
     }
     assert_int_equal(distinct, 62);
     char tok[33];
-    store_random_secret(tok, 32);
+    auth_random_string(tok, 32);
     assert_int_equal(strlen(tok), 32);
 }
 
@@ -589,7 +591,7 @@ static void test_store__sessions(void **state)
     uint8_t live[32], old[32];
     memset(live, 0xaa, 32);
     memset(old, 0xbb, 32);
-    int64_t now = store_now_ms();
+    int64_t now = clock_wall_ms();
     assert_int_equal(store_session_add(st, uid, live, now + 60000, "csrf1", NULL), 0);
     assert_int_equal(store_session_add(st, uid, old, now - 1, "csrf2", NULL), 0);
     assert_int_equal(store_session_add(st, uid, old, now + 1, "csrf3", NULL), -EEXIST);
