@@ -50,10 +50,12 @@ AGENT_CFLAGS = $(CFLAGS_BASE) -I$(POISON) $(shell pkg-config --cflags $(AGENT_PK
 # Flags by source folder: the dashboard, its tests and the generated web assets get DASH_CFLAGS.
 cflags_for = $(if $(filter src/agent/% src/core/% src/proto/% $(OUT)/gen/%,$(1)),$(AGENT_CFLAGS),$(DASH_CFLAGS))
 
-CORE_SRC  := $(wildcard src/core/*.c)
-PROTO_SRC := $(wildcard src/proto/*.c)
-DASH_SRC  := $(filter-out src/dashboard/main.c,$(wildcard src/dashboard/*.c))
-AGENT_SRC := $(filter-out src/agent/main.c,$(wildcard src/agent/*.c))
+# Every .c under a module folder, subfolders included (src/dashboard/api/, src/dashboard/store/...).
+srcs_in    = $(sort $(shell find $(1) -name '*.c' 2>/dev/null))
+CORE_SRC  := $(call srcs_in,src/core)
+PROTO_SRC := $(call srcs_in,src/proto)
+DASH_SRC  := $(filter-out src/dashboard/main.c,$(call srcs_in,src/dashboard))
+AGENT_SRC := $(filter-out src/agent/main.c,$(call srcs_in,src/agent))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 
 GEN_C     := $(OUT)/gen/nezha_v0.pb-c.c
