@@ -20,7 +20,8 @@
  * are printed once and never logged.
  *
  * Thread: the caller's; st is used through its own connection, so a running
- * dashboard on the same database notices changes via store_data_version.
+ * dashboard on the same database notices changes by polling store_servers_rev
+ * and store_tokens_rev (trigger-maintained revision counters).
  */
 #ifndef LOTUS_DASHBOARD_CLI_H
 #define LOTUS_DASHBOARD_CLI_H
