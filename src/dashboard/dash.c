@@ -41,7 +41,9 @@ struct dash {
     uint64_t live_gen;       /* registry generation of the last broadcast */
     uint64_t live_sent_ms;   /* uv_now of the last broadcast */
     size_t live_viewers;     /* viewer count at the last broadcast */
-    uv_mutex_t db_lock; /* serialises use of the store's main connection off the loop */
+    /* The web layer's lock around its jobs (web_start). The store has its own lock; this one
+     * only keeps web jobs' multi-call sequences whole until the api split uses store_batch. */
+    uv_mutex_t db_lock;
     uv_signal_t sigint;
     uv_signal_t sigterm;
     uv_timer_t sync_timer;
@@ -92,7 +94,8 @@ static void sync_work_cb(uv_work_t *w)
     int64_t rev = 0;
     d->sync_changed = 0;
     d->sync_tokens_changed = 0;
-    uv_mutex_lock(&d->db_lock);
+    /* No outer lock: each store call takes the store's own. A change committed between the
+     * revision read and the list only makes the next poll list again. */
     if (store_servers_rev(d->st, &rev) == 0 && rev != d->servers_rev &&
         store_server_list(d->st, &d->sync_rows, &d->sync_n) == 0) {
         d->sync_rev = rev;
@@ -103,7 +106,6 @@ static void sync_work_cb(uv_work_t *w)
         d->sync_tokens_rev = rev;
         d->sync_tokens_changed = 1;
     }
-    uv_mutex_unlock(&d->db_lock);
 }
 
 static void sync_after_cb(uv_work_t *w, int status)

@@ -1,15 +1,24 @@
 /*
- * store: the dashboard's SQLite database (WAL, versioned migrations).
+ * store: the dashboard's database (today SQLite in WAL mode, versioned
+ * migrations; the implementation is in src/dashboard/store/, and nothing in
+ * this header names an SQLite type, so another backend can sit behind it).
  *
- * Threads: a struct store holds one connection for the calling thread (used by
- * start-up, the CLI and the synchronous functions below) and, after
- * store_writer_start(), one dedicated writer thread with its own connection
- * that applies queued live-state writes in batched transactions about once a
- * second. The loop thread only enqueues (never blocks on disk).
+ * Threads: a struct store holds one main connection, guarded by a lock the
+ * store owns: every function below may be called from any thread (the loop,
+ * work-pool threads, start-up, the CLI) and takes that lock for its own
+ * duration. A caller that needs several calls to see no other thread's calls
+ * in between (read-modify-write) runs them inside store_batch. After
+ * store_writer_start(), a dedicated writer thread with its own connection
+ * applies queued live-state writes in batched transactions about once a
+ * second; store_enqueue_live only queues (never blocks on disk).
+ * Lock order: a caller may hold a lock of its own around store calls (the
+ * store's lock is always taken second and never held while calling out,
+ * except around store_batch's fn); it must not take, inside store_batch's fn,
+ * a lock that another thread holds while calling the store.
  *
  * Schema (see docs/internals/store.md): servers (spec §4.2 columns plus
  * host_pb BLOB = last Host protobuf, last_active INTEGER unix seconds, 0 = never),
- * users, sessions, api_tokens, settings, schema_version.
+ * users, sessions, api_tokens, settings, meta, schema_version.
  * Times are stored as INTEGER unix milliseconds unless named otherwise.
  */
 #ifndef LOTUS_DASHBOARD_STORE_H
@@ -61,12 +70,24 @@ void store_server_release(struct store_server *s);
  * Errors: -errno for file-system failures (e.g. -EACCES for a read-only
  * directory), -EIO for SQLite failures including "file is not a database",
  * -ENOTSUP when the database has a schema version newer than this binary knows.
- * The returned store is used from one thread at a time (the writer thread has
- * its own connection).
+ * The returned store may be shared between threads (see the top).
  */
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
-/* Stops the writer thread (flushing what is queued) and closes. NULL is a no-op. */
+/*
+ * Stops the writer thread (flushing what is queued) and closes. NULL is a
+ * no-op. No other thread may use st during or after the call.
+ */
 void store_close(struct store *st);
+
+/*
+ * Runs fn(st, arg) on the calling thread holding the store's lock, so the
+ * store calls fn makes are not interleaved with other threads' store calls
+ * (e.g. "read a server, keep its secret, update it"). Store functions may be
+ * called inside fn (the lock is re-entrant); store_close may not. Not a transaction: each call inside commits on its
+ * own, and a failing call undoes nothing before it. Returns fn's result.
+ * fn and arg borrowed.
+ */
+int store_batch(struct store *st, int (*fn)(struct store *st, void *arg), void *arg);
 
 /*
  * Inserts a server. s->name required; s->secret NULL -> generated (and set,

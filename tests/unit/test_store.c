@@ -7,7 +7,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -614,6 +616,130 @@ static void test_store__sessions(void **state)
     store_close(st);
 }
 
+/* ---- the store's own lock ---- */
+
+struct share_arg {
+    struct store *st;
+    pthread_mutex_t *outer; /* NULL: no caller lock (as dash.c's sync poll); else as web.c's jobs */
+    int worker;
+    atomic_int *errors;
+};
+
+static void *share_worker(void *p)
+{
+    struct share_arg *a = p;
+    for (int i = 0; i < 40; i++) {
+        if (a->outer)
+            pthread_mutex_lock(a->outer);
+        char name[32], key[32], *v = NULL;
+        snprintf(name, sizeof(name), "w%d-%d", a->worker, i);
+        snprintf(key, sizeof(key), "k%d", a->worker);
+        struct store_server s = {0}, got = {0};
+        s.name = name;
+        if (store_server_add(a->st, &s) != 0 || store_server_get(a->st, s.id, &got) != 0 ||
+            strcmp(got.name, name) != 0)
+            atomic_fetch_add(a->errors, 1);
+        store_server_release(&got);
+        free(s.secret);
+        if (store_setting_set(a->st, key, name) != 0 || store_setting_get(a->st, key, &v) != 0 ||
+            !v || strcmp(v, name) != 0)
+            atomic_fetch_add(a->errors, 1);
+        free(v);
+        struct store_server *list = NULL;
+        size_t n = 0;
+        if (store_server_list(a->st, &list, &n) != 0 || n == 0)
+            atomic_fetch_add(a->errors, 1);
+        store_server_list_free(list, n);
+        store_enqueue_live(a->st, s.id, NULL, 0, 1000 + i);
+        if (a->outer)
+            pthread_mutex_unlock(a->outer);
+    }
+    return NULL;
+}
+
+/* Threads with and without a lock of their own share one store: no error, no deadlock. */
+static void test_store__threads_share_one_store(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = open_ok(f->path);
+    assert_int_equal(store_writer_start(st), 0);
+    pthread_mutex_t outer = PTHREAD_MUTEX_INITIALIZER;
+    atomic_int errors = 0;
+    pthread_t th[4];
+    struct share_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (struct share_arg){st, i % 2 ? &outer : NULL, i, &errors};
+        assert_int_equal(pthread_create(&th[i], NULL, share_worker, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&errors), 0);
+    struct store_server *list = NULL;
+    size_t n = 0;
+    assert_int_equal(store_server_list(st, &list, &n), 0);
+    assert_int_equal(n, 160);
+    store_server_list_free(list, n);
+    store_close(st);
+}
+
+struct batch_arg {
+    struct store *st;
+    atomic_int inside;  /* set once the batch holds the lock */
+    atomic_int added;   /* set by the other thread once its insert returned */
+    int64_t rev_before, rev_after;
+    int added_during;   /* the other thread's insert returned while the batch ran */
+    int nested_rc;
+};
+
+static int batch_fn(struct store *st, void *p)
+{
+    struct batch_arg *a = p;
+    if (store_servers_rev(st, &a->rev_before) != 0)
+        return -1;
+    atomic_store(&a->inside, 1);
+    struct timespec ts = {0, 150 * 1000000L};
+    nanosleep(&ts, NULL);
+    a->added_during = atomic_load(&a->added);
+    if (store_servers_rev(st, &a->rev_after) != 0)
+        return -1;
+    struct store_server s = {0};
+    s.name = W("inside");
+    a->nested_rc = store_server_add(st, &s); /* the lock is re-entrant */
+    free(s.secret);
+    return 7;
+}
+
+static void *batch_other(void *p)
+{
+    struct batch_arg *a = p;
+    while (!atomic_load(&a->inside)) {
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    add_server(a->st, "other");
+    atomic_store(&a->added, 1);
+    return NULL;
+}
+
+/* store_batch keeps other threads' calls out of a caller's sequence of calls. */
+static void test_store__batch_is_not_interleaved(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = open_ok(f->path);
+    struct batch_arg a = {.st = st};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, batch_other, &a), 0);
+    assert_int_equal(store_batch(st, batch_fn, &a), 7);
+    pthread_join(th, NULL);
+    assert_int_equal(a.nested_rc, 0);
+    assert_int_equal(a.added_during, 0);
+    assert_int_equal(a.rev_after, a.rev_before);
+    int64_t rev = 0;
+    assert_int_equal(store_servers_rev(st, &rev), 0);
+    assert_int_equal(rev, a.rev_before + 2);
+    store_close(st);
+}
+
 int main(void)
 {
     log_set_level(LOG_LEVEL_WARN);
@@ -644,6 +770,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store__users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store__threads_share_one_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store__batch_is_not_interleaved, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

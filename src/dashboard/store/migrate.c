@@ -1,0 +1,189 @@
+/*
+ * store/migrate: the migration table and its runner. Append only: never edit
+ * a released entry, fix its mistakes in a new one (docs/internals/store.md).
+ */
+#include "dashboard/store/migrate.h"
+
+#include <errno.h>
+
+#include "core/clock.h"
+#include "core/errbuf.h"
+#include "core/log.h"
+
+static const char *const migration_1[] = {
+    "CREATE TABLE servers ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " created_at INTEGER NOT NULL DEFAULT 0,"
+    " updated_at INTEGER NOT NULL DEFAULT 0,"
+    " deleted_at INTEGER,"
+    " name TEXT NOT NULL DEFAULT '',"
+    " tag TEXT NOT NULL DEFAULT '',"
+    " secret TEXT UNIQUE NOT NULL,"
+    " note TEXT NOT NULL DEFAULT '',"
+    " public_note TEXT NOT NULL DEFAULT '',"
+    " display_index INTEGER NOT NULL DEFAULT 0,"
+    " hide_for_guest INTEGER NOT NULL DEFAULT 0,"
+    " enable_d_dns INTEGER NOT NULL DEFAULT 0,"
+    " ddns_profiles_raw TEXT NOT NULL DEFAULT '[]',"
+    " host_pb BLOB,"
+    " last_active INTEGER NOT NULL DEFAULT 0)",
+    "CREATE INDEX idx_servers_created_at ON servers (created_at)",
+    "CREATE INDEX idx_servers_deleted_at ON servers (deleted_at)",
+    "CREATE TABLE users ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " created_at INTEGER NOT NULL DEFAULT 0,"
+    " updated_at INTEGER NOT NULL DEFAULT 0,"
+    " login TEXT UNIQUE NOT NULL,"
+    " name TEXT NOT NULL DEFAULT '',"
+    " avatar_url TEXT NOT NULL DEFAULT '',"
+    " password_hash TEXT,"
+    " super_admin INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE sessions ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    " token_hash BLOB UNIQUE NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " csrf_token TEXT NOT NULL)",
+    "CREATE INDEX idx_sessions_expires_at ON sessions (expires_at)",
+    "CREATE INDEX idx_sessions_user_id ON sessions (user_id)",
+    "CREATE TABLE api_tokens ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    " token_hash BLOB UNIQUE NOT NULL,"
+    " prefix TEXT NOT NULL,"
+    " note TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL,"
+    " last_used_at INTEGER NOT NULL DEFAULT 0)",
+    "CREATE INDEX idx_api_tokens_user_id ON api_tokens (user_id)",
+    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    NULL,
+};
+
+/*
+ * Migration 2: a revision counter of the servers' metadata, bumped by triggers
+ * on insert, delete and updates of the admin-edited columns (not of host_pb /
+ * last_active, which the writer thread updates every second). The running
+ * dashboard polls it to pick up changes made by other processes (the CLI).
+ */
+#define BUMP_SERVERS_REV " BEGIN UPDATE meta SET value = value + 1 WHERE key = 'servers_rev'; END"
+static const char *const migration_2[] = {
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    "INSERT INTO meta (key, value) VALUES ('servers_rev', 1)",
+    "CREATE TRIGGER servers_rev_insert AFTER INSERT ON servers" BUMP_SERVERS_REV,
+    "CREATE TRIGGER servers_rev_delete AFTER DELETE ON servers" BUMP_SERVERS_REV,
+    "CREATE TRIGGER servers_rev_update AFTER UPDATE OF name, tag, secret, note, public_note,"
+    " display_index, hide_for_guest, enable_d_dns, ddns_profiles_raw ON servers" BUMP_SERVERS_REV,
+    NULL,
+};
+
+/* Migration 3: the same for API tokens, so a token added or deleted with the CLI
+ * is accepted or refused by a running dashboard at once. */
+#define BUMP_TOKENS_REV " BEGIN UPDATE meta SET value = value + 1 WHERE key = 'tokens_rev'; END"
+static const char *const migration_3[] = {
+    "INSERT INTO meta (key, value) VALUES ('tokens_rev', 1)",
+    "CREATE TRIGGER tokens_rev_insert AFTER INSERT ON api_tokens" BUMP_TOKENS_REV,
+    "CREATE TRIGGER tokens_rev_delete AFTER DELETE ON api_tokens" BUMP_TOKENS_REV,
+    NULL,
+};
+
+struct migration {
+    int version;
+    const char *const *stmts; /* NULL-terminated; run in order inside one transaction */
+};
+
+/* Append only; versions increase by one. */
+static const struct migration migrations[] = {
+    {1, migration_1},
+    {2, migration_2},
+    {3, migration_3},
+};
+#define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+
+int migrate_latest(void)
+{
+    return migrations[N_MIGRATIONS - 1].version;
+}
+
+static int schema_version(struct db_conn *c, int *out)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(c->db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", -1,
+                                &s, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int(s, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int record_version(struct db_conn *c, int version)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(
+        c->db, "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)", -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 1, version) | sqlite3_bind_int64(s, 2, clock_wall_ms());
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(c->db);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int migrate_run(struct db_conn *c, const char *path, char *err, size_t errlen)
+{
+    int latest = migrate_latest();
+    int rc = db_exec_once(c, "CREATE TABLE IF NOT EXISTS schema_version ("
+                             " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    if (rc != SQLITE_OK) {
+        errbuf_set(err, errlen, "open database '%s': %s", path, db_errmsg(c));
+        return -EIO;
+    }
+    for (size_t i = 0; i < N_MIGRATIONS; i++) {
+        const struct migration *m = &migrations[i];
+        int cur = 0;
+        if (db_begin(c) != 0) {
+            errbuf_set(err, errlen, "migrate database '%s': %s", path, db_errmsg(c));
+            return -EIO;
+        }
+        /* Read inside the write transaction: another process may have migrated meanwhile. */
+        rc = schema_version(c, &cur);
+        if (rc != SQLITE_OK)
+            goto sqlfail;
+        if (cur > latest) {
+            db_rollback(c);
+            errbuf_set(err, errlen,
+                       "database '%s' has schema version %d but this lotus-dashboard knows only up "
+                       "to %d; use a newer lotus-dashboard",
+                       path, cur, latest);
+            return -ENOTSUP;
+        }
+        if (cur >= m->version) {
+            if (db_commit(c) != 0)
+                goto sqlfail;
+            continue;
+        }
+        for (const char *const *sql = m->stmts; *sql; sql++) {
+            rc = db_exec_once(c, *sql);
+            if (rc != SQLITE_OK)
+                goto sqlfail;
+        }
+        rc = record_version(c, m->version);
+        if (rc != SQLITE_OK)
+            goto sqlfail;
+        if (db_commit(c) != 0)
+            goto sqlfail;
+        log_info("store: database '%s' migrated to schema version %d", path, m->version);
+    }
+    return 0;
+
+sqlfail:
+    errbuf_set(err, errlen, "migrate database '%s': %s", path, db_errmsg(c));
+    if (db_in_txn(c))
+        db_rollback(c);
+    return -EIO;
+}
