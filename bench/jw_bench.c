@@ -9,7 +9,7 @@
  *
  * Build and run from the repository root after `make unit-tests`:
  *   cc -O2 -std=c11 -D_GNU_SOURCE -Isrc -Ibuild/gen bench/jw_bench.c src/core/jw.c src/core/buf.c \
- *      src/core/xalloc.c src/core/log.c src/core/strnum.c src/dashboard/api_v1.c \
+ *      src/core/xalloc.c src/core/log.c src/core/strnum.c src/dashboard/api/api_v1.c \
  *      build/gen/nezha_v0.pb-c.c -o build/jw_bench -lprotobuf-c -ljansson -lm && build/jw_bench
  * On a shared machine compare binaries in alternating runs, or count instructions, which do not
  * depend on the load: valgrind --tool=callgrind build/jw_bench (docs/benchmarks.md "JSON render").
@@ -21,7 +21,7 @@
 #include <time.h>
 
 #include "core/buf.h"
-#include "dashboard/api_v1.h"
+#include "dashboard/api/api_v1.h"
 #include "dashboard/live.h"
 #include "nezha_v0.pb-c.h"
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_admin_json: arbitrary JSON bodies into every state-changing admin and
- * /api/v1 route of the real web module (web.c: auth, sessions, CSRF, the
+ * /api/v1 route of the real api handlers (src/dashboard/api/: auth, sessions, CSRF, the
  * typed JSON accessors, the store behind them), through the socket-less HTTP
  * connection seam, as a logged-in admin with a valid CSRF token.
  *
@@ -26,7 +26,7 @@
 #include "dashboard/http.h"
 #include "dashboard/live.h"
 #include "dashboard/store.h"
-#include "dashboard/web.h"
+#include "dashboard/api/api.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,11 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct {
     int ready;
     uv_loop_t loop;
-    uv_mutex_t lock;
     struct live lv;
     struct store *st;
     struct dash_config cfg;
-    struct web *web;
+    struct api *api;
     char dir[64];
     char cfg_path[96];
     char cookie[AUTH_TOKEN_LEN + 1];
@@ -105,12 +104,11 @@ static void setup(void)
     if (store_session_add(g.st, uid, h, INT64_MAX / 2, g.csrf, NULL) != 0)
         abort();
     uv_loop_init(&g.loop);
-    uv_mutex_init(&g.lock);
     live_init(&g.lv);
     config_defaults(&g.cfg);
-    struct web_opts o = {.host = "127.0.0.1", .port = 0, .cfg = &g.cfg,
+    struct api_opts o = {.host = "127.0.0.1", .port = 0, .cfg = &g.cfg,
                          .config_path = g.cfg_path, .grpc_port = 5555};
-    if (web_start(&g.loop, &o, &g.lv, g.st, &g.lock, NULL, &g.web, err, sizeof(err)) != 0)
+    if (api_start(&g.loop, &o, &g.lv, g.st, NULL, &g.api, err, sizeof(err)) != 0)
         abort();
     g.ready = 1;
 }
@@ -135,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     buf_append(&req, body, blen);
     struct buf out;
     buf_init(&out, 0);
-    struct http_conn *c = http_conn_new_memory(web_http(g.web), &out, "192.0.2.7");
+    struct http_conn *c = http_conn_new_memory(api_http(g.api), &out, "192.0.2.7");
     http_conn_feed(c, req.data, req.len);
     /* Database work answers from the work pool: run the loop until the answer is out. */
     for (int i = 0; i < 10000 && out.len == 0; i++)

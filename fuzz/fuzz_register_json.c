@@ -1,6 +1,6 @@
 /*
  * libFuzzer driver for the POST /api/v1/server/register body parser
- * (api_v1_register_parse, src/dashboard/api_v1.h) and its reply renderers.
+ * (api_v1_register_parse, src/dashboard/api/api_v1.h) and its reply renderers.
  * Invariants on success: Name/Tag/Note are NUL-terminated strings within the
  * API_V1_REGISTER_*_MAX limits, never NULL for Name and Tag, and
  * HideForGuest is 0 or 1. The reply renderers get the parsed strings so
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "core/buf.h"
-#include "dashboard/api_v1.h"
+#include "dashboard/api/api_v1.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -99,6 +99,33 @@ void auth_token_remove(struct auth *a, uint64_t id)
     }
 }
 
+void auth_tokens_replace(struct auth *a, const struct auth_token *list, size_t n)
+{
+    struct auth_token *old = a->tokens;
+    size_t n_old = a->n_tokens;
+    a->tokens = NULL;
+    a->n_tokens = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct auth_token t = list[i];
+        for (size_t k = 0; k < n_old; k++) {
+            if (old[k].id == t.id && old[k].last_used_ms > t.last_used_ms) {
+                t.last_used_ms = old[k].last_used_ms;
+                t.persisted_used_ms = old[k].persisted_used_ms;
+            }
+        }
+        auth_token_put(a, &t);
+    }
+    free(old);
+}
+
+int64_t auth_token_last_used(const struct auth *a, uint64_t id)
+{
+    for (size_t i = 0; i < a->n_tokens; i++)
+        if (a->tokens[i].id == id)
+            return a->tokens[i].last_used_ms;
+    return 0;
+}
+
 struct auth_token *auth_token_find(struct auth *a, const char *token, size_t len)
 {
     if (len != AUTH_TOKEN_LEN)

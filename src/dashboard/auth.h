@@ -94,6 +94,14 @@ int auth_password_verify(const char *hash, const char *pw);
 int auth_token_put(struct auth *a, const struct auth_token *t);
 void auth_token_remove(struct auth *a, uint64_t id);
 /*
+ * Replaces every token entry with list (n entries, copied; e.g. after the CLI
+ * changed the api_tokens table). A token that stays keeps its in-memory
+ * last-used time when that is fresher than the listed one.
+ */
+void auth_tokens_replace(struct auth *a, const struct auth_token *list, size_t n);
+/* The in-memory last-used time (unix ms) of token id; 0 if unknown or never used. */
+int64_t auth_token_last_used(const struct auth *a, uint64_t id);
+/*
  * Finds the token whose digest matches the presented token text (borrowed,
  * len bytes; digests compared in constant time). Returns a borrowed entry
  * (valid until the next mutation) or NULL.

@@ -18,15 +18,11 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "dashboard/api/api.h"
 #include "dashboard/geoip.h"
 #include "dashboard/live.h"
 #include "dashboard/store.h"
 #include "dashboard/svc.h"
-#include "dashboard/web.h"
-#include "dashboard/ws.h"
-#include "dashboard/http.h"
-#include "core/buf.h"
-#include "core/clock.h"
 
 struct dash {
     uv_loop_t loop;
@@ -35,15 +31,7 @@ struct dash {
     struct live lv;
     struct geoip *geo;
     struct svc *svc;
-    struct web *web;
-    struct ws_hub *hub;
-    uv_timer_t live_timer;   /* renders and broadcasts /ws frames */
-    uint64_t live_gen;       /* registry generation of the last broadcast */
-    uint64_t live_sent_ms;   /* uv_now of the last broadcast */
-    size_t live_viewers;     /* viewer count at the last broadcast */
-    /* The web layer's lock around its jobs (web_start). The store has its own lock; this one
-     * only keeps web jobs' multi-call sequences whole until the api split uses store_batch. */
-    uv_mutex_t db_lock;
+    struct api *api;
     uv_signal_t sigint;
     uv_signal_t sigterm;
     uv_timer_t sync_timer;
@@ -121,8 +109,8 @@ static void sync_after_cb(uv_work_t *w, int status)
         d->sync_n = 0;
     }
     if (status == 0 && d->sync_tokens_changed) {
-        if (!d->stopping && d->web)
-            web_set_tokens(d->web, d->sync_tokens, d->sync_n_tokens);
+        if (!d->stopping && d->api)
+            api_set_tokens(d->api, d->sync_tokens, d->sync_n_tokens);
         d->tokens_rev = d->sync_tokens_rev;
         store_token_list_free(d->sync_tokens, d->sync_n_tokens);
         d->sync_tokens = NULL;
@@ -141,77 +129,14 @@ static void on_sync_timer(uv_timer_t *t)
         d->sync_busy = 0;
 }
 
-#define LIVE_TICK_MS   250  /* a report reaches browsers within this (+ render time) */
-#define LIVE_IDLE_MS   2000 /* frames go out at least this often (v0's period) */
-
-/* Renders and broadcasts the /ws frames when the registry changed, a viewer
- * joined, or LIVE_IDLE_MS passed; each audience's frame is rendered once. */
-static void on_live_timer(uv_timer_t *t)
-{
-    struct dash *d = t->data;
-    size_t guests = ws_hub_count(d->hub, WS_AUDIENCE_GUEST);
-    size_t admins = ws_hub_count(d->hub, WS_AUDIENCE_ADMIN);
-    uint64_t now = uv_now(&d->loop);
-    if (guests + admins == 0) {
-        d->live_viewers = 0;
-        return;
-    }
-    if (d->live_gen == d->lv.gen && guests + admins <= d->live_viewers &&
-        now - d->live_sent_ms < LIVE_IDLE_MS)
-        return;
-    int64_t wall = clock_wall_ms();
-    struct buf g, a;
-    buf_init(&g, 0);
-    buf_init(&a, 0);
-    if (guests)
-        ws_render_frame(&d->lv, 0, wall, &g);
-    if (admins)
-        ws_render_frame(&d->lv, 1, wall, &a);
-    ws_hub_broadcast(d->hub, guests ? &g : NULL, admins ? &a : NULL);
-    buf_release(&g);
-    buf_release(&a);
-    d->live_gen = d->lv.gen;
-    d->live_sent_ms = now;
-    d->live_viewers = guests + admins;
-}
-
-static void on_upgrade(struct http_request *req, void *ud)
-{
-    struct dash *d = ud;
-    if (strcmp(http_request_path(req), "/ws") != 0) {
-        http_request_respond_text(req, 404, "text/plain; charset=utf-8", "404 page not found\n");
-        return;
-    }
-    if (!web_request_may_view(d->web, req)) {
-        struct buf b;
-        buf_init(&b, 0);
-        buf_puts(&b, "{\"code\":403,\"message\":\"访问受限\"}");
-        http_request_respond_json(req, 403, &b);
-        buf_release(&b);
-        return;
-    }
-    int audience = web_request_is_admin(d->web, req) ? WS_AUDIENCE_ADMIN : WS_AUDIENCE_GUEST;
-    ws_hub_upgrade(d->hub, req, audience);
-}
-
-static void h_ws_plain(struct http_request *req, void *ud)
-{
-    (void)ud;
-    http_request_respond_text(req, 400, "text/plain; charset=utf-8",
-                              "400 Bad Request: /ws needs a WebSocket upgrade\n");
-}
-
 static void stop(struct dash *d)
 {
     if (d->stopping)
         return;
     d->stopping = 1;
     log_info("shutting down");
-    ws_hub_free(d->hub);
-    d->hub = NULL;
-    uv_close((uv_handle_t *)&d->live_timer, NULL);
-    web_free(d->web);
-    d->web = NULL;
+    api_free(d->api);
+    d->api = NULL;
     svc_free(d->svc);
     d->svc = NULL;
     uv_close((uv_handle_t *)&d->sync_timer, NULL);
@@ -259,7 +184,6 @@ int dash_run(const struct dash_opts *o)
             log_warn("cannot raise the open-files limit to %llu", (unsigned long long)rl.rlim_max);
     }
     uv_loop_init(&d->loop);
-    uv_mutex_init(&d->db_lock);
 
     if (store_open(o->db_path, &d->st, err, sizeof(err)) != 0) {
         fprintf(stderr, "lotus-dashboard: %s\n", err);
@@ -294,7 +218,7 @@ int dash_run(const struct dash_opts *o)
     }
     log_info("gRPC listening on %s:%d%s (%zu servers)", o->grpc_host, svc_port(d->svc),
              o->grpc_tls_cert ? " with TLS" : "", d->lv.n);
-    struct web_opts wo = {
+    struct api_opts ao = {
         .host = o->http_host,
         .port = o->http_port,
         .cfg = o->cfg,
@@ -303,21 +227,12 @@ int dash_run(const struct dash_opts *o)
         .tls_cert = o->http_tls_cert,
         .tls_key = o->http_tls_key,
     };
-    if (web_start(&d->loop, &wo, &d->lv, d->st, &d->db_lock, d->svc, &d->web, err,
-                  sizeof(err)) != 0) {
+    if (api_start(&d->loop, &ao, &d->lv, d->st, d->svc, &d->api, err, sizeof(err)) != 0) {
         fprintf(stderr, "lotus-dashboard: HTTP: %s\n", err);
         goto out;
     }
     log_info("HTTP listening on %s://%s:%d/", o->http_tls_cert ? "https" : "http", o->http_host,
-             web_port(d->web));
-    struct ws_config wc;
-    ws_config_defaults(&wc);
-    d->hub = ws_hub_new(&d->loop, &wc);
-    http_server_set_upgrade(web_http(d->web), on_upgrade, d);
-    http_server_route(web_http(d->web), "GET", "/ws", h_ws_plain, d);
-    uv_timer_init(&d->loop, &d->live_timer);
-    d->live_timer.data = d;
-    uv_timer_start(&d->live_timer, on_live_timer, LIVE_TICK_MS, LIVE_TICK_MS);
+             api_port(d->api));
 
     uv_signal_init(&d->loop, &d->sigint);
     uv_signal_init(&d->loop, &d->sigterm);
@@ -333,13 +248,8 @@ int dash_run(const struct dash_opts *o)
     uv_run(&d->loop, UV_RUN_DEFAULT);
     code = 0;
 out:
-    if (!d->stopping && d->hub) {
-        ws_hub_free(d->hub);
-        d->hub = NULL;
-        uv_close((uv_handle_t *)&d->live_timer, NULL);
-    }
-    web_free(d->web);
-    d->web = NULL;
+    api_free(d->api);
+    d->api = NULL;
     if (d->svc) {
         svc_free(d->svc);
         d->svc = NULL;
@@ -357,7 +267,6 @@ out:
     store_close(d->st); /* flushes queued live state */
     geoip_close(d->geo);
     live_release(&d->lv);
-    uv_mutex_destroy(&d->db_lock);
     free(d);
     return code;
 }

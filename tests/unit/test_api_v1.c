@@ -1,5 +1,5 @@
 /*
- * Golden tests of src/dashboard/api_v1: bodies are compared byte for byte
+ * Golden tests of src/dashboard/api/api_v1: bodies are compared byte for byte
  * with the files in tests/fixtures/api/. details_never_reported.json is the exact
  * example string of spec §5.3, list_tag_eu.json contains the spec's list
  * item verbatim, details_seed.json carries the values of seed-api.md.
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "core/buf.h"
-#include "dashboard/api_v1.h"
+#include "dashboard/api/api_v1.h"
 #include "dashboard/live.h"
 #include "nezha_v0.pb-c.h"
 

@@ -620,7 +620,7 @@ static void test_store__sessions(void **state)
 
 struct share_arg {
     struct store *st;
-    pthread_mutex_t *outer; /* NULL: no caller lock (as dash.c's sync poll); else as web.c's jobs */
+    pthread_mutex_t *outer; /* NULL: no caller lock (as dash.c's sync poll); else a caller's own lock around its calls */
     int worker;
     atomic_int *errors;
 };

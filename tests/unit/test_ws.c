@@ -29,7 +29,8 @@
 #include "core/buf.h"
 #include "dashboard/http.h"
 #include "dashboard/live.h"
-#include "dashboard/ws.h"
+#include "dashboard/api/ws_frame.h"
+#include "dashboard/ws_hub.h"
 #include "nezha_v0.pb-c.h"
 
 /* ================================================================ rendering */

@@ -2,7 +2,7 @@
  * api_v1: Nezha v0 /api/v1 JSON rendering (see api_v1.h). Servers come from
  * struct live (sorted by id); the selection rules are spec §5.3.
  */
-#include "api_v1.h"
+#include "dashboard/api/api_v1.h"
 
 #include <errno.h>
 #include <math.h>

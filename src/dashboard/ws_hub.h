@@ -1,61 +1,33 @@
 /*
- * ws: the dashboard's live-update WebSocket (`GET /ws`, spec §6.1, the
- * "Live data" contract of docs/api-admin.md), on the HTTP server's libuv loop.
+ * ws_hub: the transport of the dashboard's live-update WebSocket (`GET /ws`,
+ * spec §6.1, the "Live data" contract of docs/api-admin.md), on the HTTP
+ * server's libuv loop. It knows nothing of servers or frames' content: the
+ * v0 frame is rendered by api/ws_frame.h and the route (audience, view
+ * password) is api/api_ws.c.
  *
- * Two halves:
- *  - ws_render_frame(): the v0 JSON frame `{"now":<ms>,"servers":[...]}` from
- *    the live registry (pure: no clock, no sockets);
- *  - the hub: validates and answers the upgrade (RFC 6455 handshake, gorilla's
- *    same-origin rule), then owns the connection (an http_stream: ws:// or
- *    wss://) and runs a server-side wslay context on it for the receive side
- *    (client frames, ping/pong, close).
- *    ws_hub_broadcast() serialises each audience's frame ONCE into a
- *    refcounted WebSocket frame that every connection of that audience writes
- *    from (no per-client copy); server frames are unmasked, so the same bytes
- *    are valid for every client. Slow consumers are dropped, never buffered
- *    without bound. See docs/internals/ws.md.
+ * The hub validates and answers the upgrade (RFC 6455 handshake, gorilla's
+ * same-origin rule), then owns the connection (an http_stream: ws:// or
+ * wss://) and runs a server-side wslay context on it for the receive side
+ * (client frames, ping/pong, close). ws_hub_broadcast() serialises each
+ * audience's frame ONCE into a refcounted WebSocket frame that every
+ * connection of that audience writes from (no per-client copy); server frames
+ * are unmasked, so the same bytes are valid for every client. Slow consumers
+ * are dropped, never buffered without bound. See docs/internals/ws.md.
  *
  * Everything runs on the loop thread; nothing here is thread-safe.
  * The audience (guest or admin = hidden servers visible) is fixed per
  * connection at upgrade time; the caller decides it from the session / view
  * password (spec §6.2).
  */
-#ifndef LOTUS_DASHBOARD_WS_H
-#define LOTUS_DASHBOARD_WS_H
+#ifndef LOTUS_DASHBOARD_WS_HUB_H
+#define LOTUS_DASHBOARD_WS_HUB_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 struct buf;
-struct live;
 struct http_request;
 struct uv_loop_s;
-
-
-/*
- * Appends the v0 live frame for time now_ms (unix ms) to out (borrowed):
- * `{"now":<ms>,"servers":[...]}`, the servers key omitted when the selection
- * is empty (as v0). Servers are ordered by DisplayIndex desc, then ID asc;
- * include_hidden = 0 leaves out HideForGuest servers (guest view). Each server
- * is {"ID","CreatedAt","UpdatedAt","DeletedAt":null,"Name","Tag",
- * "DisplayIndex","HideForGuest","EnableDDNS":false,"Host","State",
- * "LastActive","PublicNote","Online"}; times are Go RFC3339Nano in UTC with
- * trailing zeros trimmed, LastActive of a never-reported server is
- * "0001-01-01T00:00:00Z". Secret, Note and the IP never appear.
- * lv borrowed. Returns 0, or -E2BIG when out's maximum is reached.
- */
-int ws_render_frame(const struct live *lv, int include_hidden, int64_t now_ms, struct buf *out);
-
-/*
- * Formats unix milliseconds ms like Go's time.Time RFC3339Nano in UTC
- * ("2024-06-01T12:00:01.5Z"; no fraction when it is zero). Years outside
- * 0001..9999 give Go's zero time "0001-01-01T00:00:00Z". out must hold
- * WS_TIME_MAX bytes; it is NUL-terminated. Returns the length.
- */
-#define WS_TIME_MAX 32
-size_t ws_format_time(int64_t ms, char out[WS_TIME_MAX]);
-
-/* ---- hub ---- */
 
 enum ws_audience {
     WS_AUDIENCE_GUEST = 0, /* hidden servers filtered out */

@@ -1,0 +1,33 @@
+/*
+ * api_account: login, logout, the current user (/api/me) and the password
+ * change of docs/api-admin.md, plus the sessions and the first admin at
+ * start. Loop thread; argon2id and the store run on the work pool (at most
+ * API_ACCOUNT_MAX_VERIFYING password checks at once: 64 MiB each).
+ */
+#ifndef LOTUS_DASHBOARD_API_ACCOUNT_H
+#define LOTUS_DASHBOARD_API_ACCOUNT_H
+
+#include <stddef.h>
+
+struct api;
+
+#define API_ACCOUNT_MAX_VERIFYING 2
+
+/* Registers POST /api/login, POST /api/logout, GET /api/me, POST /api/user/password. */
+void api_account_routes(struct api *a);
+
+/*
+ * Start-up, on the calling thread before the loop runs: loads the unexpired
+ * sessions into a's table (logins survive a restart) and purges the expired
+ * ones from the store. 0, or -EIO with a reason in err.
+ */
+int api_account_load_sessions(struct api *a, char *err, size_t errlen);
+
+/*
+ * Start-up: if the store has no user, creates `admin` with a random password
+ * and prints it once to stdout ("initial admin password: ..."), never to the
+ * log. 0, or -EIO with a reason in err.
+ */
+int api_account_ensure_admin(struct api *a, char *err, size_t errlen);
+
+#endif
