@@ -28,8 +28,8 @@ void nezha_metrics_from_state(const struct Proto__State *st, struct nezha_sample
     out->tcp_conn_count = st->tcp_conn_count;
     out->udp_conn_count = st->udp_conn_count;
     out->process_count = st->process_count;
-    size_t n = st->n_temperatures < NEZHA_SAMPLE_TEMPS_MAX ? st->n_temperatures
-                                                           : NEZHA_SAMPLE_TEMPS_MAX;
+    size_t n =
+        st->n_temperatures < NEZHA_SAMPLE_TEMPS_MAX ? st->n_temperatures : NEZHA_SAMPLE_TEMPS_MAX;
     for (size_t i = 0; i < n; i++) {
         const Proto__StateSensorTemperature *t = st->temperatures[i];
         out->temps[i].name = t->name ? t->name : "";

@@ -32,8 +32,8 @@ struct nezha_sample {
     uint64_t mem_used;
     uint64_t swap_used;
     uint64_t disk_used;
-    uint64_t net_in_speed;  /* bytes/s */
-    uint64_t net_out_speed; /* bytes/s */
+    uint64_t net_in_speed;     /* bytes/s */
+    uint64_t net_out_speed;    /* bytes/s */
     uint64_t net_in_transfer;  /* bytes since the agent's boot */
     uint64_t net_out_transfer; /* bytes since the agent's boot */
     uint64_t uptime;           /* seconds */
@@ -43,7 +43,7 @@ struct nezha_sample {
     uint64_t tcp_conn_count;
     uint64_t udp_conn_count;
     uint64_t process_count;
-    size_t n_temps;  /* entries used in temps, <= NEZHA_SAMPLE_TEMPS_MAX */
+    size_t n_temps; /* entries used in temps, <= NEZHA_SAMPLE_TEMPS_MAX */
     struct nezha_sample_temp temps[NEZHA_SAMPLE_TEMPS_MAX];
 };
 

@@ -287,8 +287,8 @@ static Proto__Host *host_msg(uint64_t boot_time, const char *ip, const char *cc)
 
 static const int64_t T0 = 1700000000000; /* unix ms */
 
-static void test_live__first_state_sets_baselines_and_a_reboot_subtracts_the_last_counters(
-    void **state)
+static void
+test_live__first_state_sets_baselines_and_a_reboot_subtracts_the_last_counters(void **state)
 {
     (void)state;
     struct live lv;
