@@ -1,6 +1,6 @@
 /*
  * jw: streaming JSON writer with Go encoding/json output (see jw.h). Doubles
- * are formatted by core/dtoa, integers by core/itoa (both inline-fast).
+ * are formatted by core/dtoa (one call), integers by core/itoa (inline).
  */
 #include "jw.h"
 

@@ -2,10 +2,11 @@
  * live: the dashboard's in-memory server registry and live state, owned by the
  * loop thread (no locks). Loaded from the store at start-up, kept in sync with
  * the servers table (dash.c polls store_servers_rev so CLI changes are picked
- * up, and reconciles with live_upsert/live_remove), and updated by the gRPC service through the live_report_* calls below: the
- * domain rules of a report (transfer baselines, LastActive persistence,
- * country carry-over, the generation counter) and the observers that learn
- * "server X reported this sample" live here, not in the wire handler.
+ * up, and reconciles with live_upsert/live_remove), and updated by the gRPC
+ * service through the live_report_* calls below: the domain rules of a report
+ * (transfer baselines, LastActive persistence, country carry-over, the
+ * generation counter) and the observers that learn "server X reported this
+ * sample" live here, not in the wire handler.
  *
  * Live Host/State are kept as protobuf-c unpacked messages (NULL = never
  * reported in any process lifetime; the API then renders the empty Host/State
