@@ -1,42 +1,17 @@
 /*
- * jw: streaming JSON writer with Go encoding/json output (see jw.h).
- *
- * Doubles: shortest round-trip digits are found in tiers, fastest first:
- *  E. exact 128-bit integer arithmetic for normal 2^-13 <= v < 2^53 (nearly
- *     every metric): v = m*2^-q, so the rounding interval scaled by 10^K
- *     (K chosen so the interval is wider than 10) has endpoints that are
- *     integers over 2^(q+2), with every product below 2^128. Digits are
- *     dropped while the interval still holds a shorter decimal, tracking
- *     whether the dropped digits were all zero; the kept digits are then
- *     rounded to the nearest (ties to even, which cannot decide a result
- *     here). That is the shortest decimal in the interval, closest to v: the
- *     same answer as tiers A-C, which remain the reference for the other
- *     values (tests/unit/test_jw_float.c compares the two on millions).
- *  A. exact double arithmetic: for k = 0, 1, ... take n = the integer nearest
- *     to v*10^k (fma gives the exact residual) while n < 2^53; n and 10^k are
- *     then exact doubles, so n / 10^k is the correctly rounded value of the
- *     decimal n*10^-k, i.e. exactly what a parser would read back. The first k
- *     that reads back as v gives the fewest significant digits, and the nearest
- *     n is the closest candidate, which is Go's choice among equals.
- *  B. x87 long double (64-bit mantissa) for the 16/17-digit cases A cannot
- *     reach: n and the rounding interval (midpoints to the neighbouring
- *     doubles, exact in 64 bits) are compared with a guard band; anything too
- *     close to call falls through to C.
- *  C. snprintf("%.*e") + strtod for precision 1..17 (slow, always right).
+ * jw: streaming JSON writer with Go encoding/json output (see jw.h). Doubles
+ * are formatted by core/dtoa (one call), integers by core/itoa (inline).
  */
 #include "jw.h"
 
 #include <errno.h>
-#include <float.h>
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "ascii.h"
-
-#define TWO53 9007199254740992.0
+#include "dtoa.h"
+#include "itoa.h"
 
 /*
  * Inline fast paths for appending to a struct buf: when the bytes fit in the
@@ -62,467 +37,6 @@ static inline int putch(struct buf *b, char c)
         return 0;
     }
     return buf_append(b, &c, 1);
-}
-
-static const double pow10_tab[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-static const char digit_pairs[201] = "00010203040506070809"
-                                     "10111213141516171819"
-                                     "20212223242526272829"
-                                     "30313233343536373839"
-                                     "40414243444546474849"
-                                     "50515253545556575859"
-                                     "60616263646566676869"
-                                     "70717273747576777879"
-                                     "80818283848586878889"
-                                     "90919293949596979899";
-
-static const uint64_t pow10_u64[20] = {1ull,
-                                       10ull,
-                                       100ull,
-                                       1000ull,
-                                       10000ull,
-                                       100000ull,
-                                       1000000ull,
-                                       10000000ull,
-                                       100000000ull,
-                                       1000000000ull,
-                                       10000000000ull,
-                                       100000000000ull,
-                                       1000000000000ull,
-                                       10000000000000ull,
-                                       100000000000000ull,
-                                       1000000000000000ull,
-                                       10000000000000000ull,
-                                       100000000000000000ull,
-                                       1000000000000000000ull,
-                                       10000000000000000000ull};
-
-/* Number of decimal digits of v (1 for 0). */
-static inline int u64_digits(uint64_t v)
-{
-    /* bits * 1233 / 4096 is floor(log10(2^bits)), at most one too small. */
-    int t = ((64 - __builtin_clzll(v | 1)) * 1233) >> 12;
-    /* v | 1 makes 0 count one digit and changes nothing else (10^t is even for t > 0). */
-    return t + ((v | 1) >= pow10_u64[t]);
-}
-
-/*
- * Writes v in decimal at o (at most 20 bytes, no NUL) and returns the end:
- * the digit count is known first, so the digits go straight to their place.
- */
-static inline char *u64_fwd(char *o, uint64_t v)
-{
-    char *end = o + u64_digits(v);
-    char *p = end;
-    if (v >= 100000000) {
-        /* Eight low digits with 32-bit arithmetic, the rest below. */
-        uint32_t lo = (uint32_t)(v % 100000000);
-        v /= 100000000;
-        for (int i = 0; i < 4; i++) {
-            p -= 2;
-            memcpy(p, digit_pairs + 2 * (lo % 100), 2);
-            lo /= 100;
-        }
-        if (v >= 100000000) {
-            lo = (uint32_t)(v % 100000000);
-            v /= 100000000;
-            for (int i = 0; i < 4; i++) {
-                p -= 2;
-                memcpy(p, digit_pairs + 2 * (lo % 100), 2);
-                lo /= 100;
-            }
-        }
-    }
-    uint32_t w = (uint32_t)v;
-    while (w >= 100) {
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * (w % 100), 2);
-        w /= 100;
-    }
-    if (w >= 10) {
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * w, 2);
-    } else {
-        *--p = (char)('0' + w);
-    }
-    return end;
-}
-
-/*
- * Significant digits of n*10^-k into d (no trailing zeros); *dp is the
- * decimal point position (value = 0.d1d2... * 10^dp). Returns the digit count.
- */
-static int digits_from_u64(uint64_t n, int k, char *d, int *dp)
-{
-    int len = (int)(u64_fwd(d, n) - d);
-    *dp = len - k;
-    while (len > 1 && d[len - 1] == '0')
-        len--;
-    return len;
-}
-
-/* True when v (finite, > 0, normal) has an all-zero mantissa. */
-static int is_pow2(double v)
-{
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof(bits));
-    return (bits & 0xFFFFFFFFFFFFFull) == 0 && (bits >> 52) != 0;
-}
-
-/* Tier A at one k: the digit count if the nearest n*10^-k reads back as v, else 0. */
-static int try_a(double v, int k, char *d, int *dp)
-{
-    double p = pow10_tab[k];
-    double t = v * p; /* 0 < t < 2^53 */
-    double n = (double)(int64_t)(t + 0.5); /* inline rounding; fma below fixes off-by-one */
-    double r = fma(v, p, -n);
-    if (r > 0.5)
-        n += 1.0;
-    else if (r < -0.5)
-        n -= 1.0;
-    if (n > 0 && n / p == v)
-        return digits_from_u64((uint64_t)n, k, d, dp);
-    /* Below a power of two the interval is narrower, so the candidate on the
-     * other side may read back even when the nearest does not. */
-    if (is_pow2(v)) {
-        double other = n < t ? n + 1.0 : n - 1.0;
-        if (other > 0 && other < TWO53 && other / p == v)
-            return digits_from_u64((uint64_t)other, k, d, dp);
-    }
-    return 0;
-}
-
-/*
- * Tier A; returns the digit count or 0 if not decided (then *k_end is the
- * first k whose scaled value no longer fits in 53 bits). Success is monotone
- * in k (a (k+1)-digit nearest candidate is never farther than a k-digit one,
- * and the interval is symmetric), so the smallest k is found by bisection;
- * powers of two have an asymmetric interval and are scanned linearly.
- */
-static int shortest_a(double v, char *d, int *dp, int *k_end)
-{
-    int kmax = -1;
-    while (kmax < 22 && v * pow10_tab[kmax + 1] < TWO53)
-        kmax++;
-    *k_end = kmax + 1;
-    if (kmax < 0)
-        return 0;
-    if (is_pow2(v)) {
-        for (int k = 0; k <= kmax; k++) {
-            int nd = try_a(v, k, d, dp);
-            if (nd)
-                return nd;
-        }
-        return 0;
-    }
-    /* Few decimals are common (temperatures, percentages): try those first. */
-    for (int k = 0; k <= kmax && k < 3; k++) {
-        int nd = try_a(v, k, d, dp);
-        if (nd)
-            return nd;
-    }
-    if (kmax < 3)
-        return 0;
-    char tmp[24];
-    int tdp = 0;
-    if (!try_a(v, kmax, tmp, &tdp))
-        return 0;
-    int lo = 3;
-    int hi = kmax; /* invariant: hi succeeds */
-    while (lo < hi) {
-        int mid = lo + (hi - lo) / 2;
-        if (try_a(v, mid, tmp, &tdp))
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return try_a(v, hi, d, dp);
-}
-
-#if LDBL_MANT_DIG >= 64
-/* Tier B; returns the digit count, 0 if not decided. */
-static int shortest_b(double v, int k0, char *d, int *dp)
-{
-    long double lv = v;
-    long double lo = (lv + (long double)nextafter(v, 0.0)) / 2;
-    long double hi = (lv + (long double)nextafter(v, INFINITY)) / 2;
-    long double guard = lv * 0x1p-60L;
-    if (is_pow2(v))
-        return 0;
-    long double p = 1;
-    for (int i = 0; i < k0; i++)
-        p *= 10;
-    for (int k = k0; k <= k0 + 2 && k <= 27; k++, p *= 10) {
-        long double t = lv * p;
-        if (t >= 0x1p63L)
-            return 0;
-        long double n = nearbyintl(t);
-        /* t carries at most half an ulp (t * 2^-64) of error: too close
-         * to a tie to tell which integer is nearest -> tier C. */
-        long double frac = t - floorl(t);
-        if (fabsl(frac - 0.5L) <= t * 0x1p-62L)
-            return 0;
-        long double dv = n / p;
-        if (fabsl(dv - lo) < guard || fabsl(dv - hi) < guard)
-            return 0;
-        if (dv > lo && dv < hi)
-            return digits_from_u64((uint64_t)n, k, d, dp);
-    }
-    return 0;
-}
-#endif
-
-__extension__ typedef unsigned __int128 jw_u128;
-
-/* floor(x * log10(2)) for |x| <= 1650 (78913 / 2^18 approximates log10(2)). */
-static int floor_log10_pow2(int x)
-{
-    if (x >= 0)
-        return (int)(((unsigned)x * 78913u) >> 18);
-    /* x*log10(2) is never an integer for x != 0 */
-    return -(int)((((unsigned)-x * 78913u) >> 18) + 1);
-}
-
-/* Tier E's digit-dropping state: the scaled value, interval ends and what was dropped. */
-struct drop {
-    uint64_t vr, vp, vm;
-    unsigned last; /* the most significant dropped digit */
-    int removed;   /* digits dropped */
-    int vr_tz;     /* everything below vr's last digit is zero */
-    int vm_tz;     /* ... and below vm's, with the lower end allowed */
-};
-
-/*
- * Drops `step` digits (dv = 10^step, top = 10^(step-1)) if the interval still
- * holds a decimal that much shorter; returns 1 if it did. Always inlined and
- * called with literals, so the divisions become multiplications.
- */
-static inline __attribute__((always_inline)) int drop_digits(struct drop *st, uint64_t dv,
-                                                             uint64_t top, int step)
-{
-    if (st->vp / dv <= st->vm / dv)
-        return 0;
-    uint64_t r = st->vr % dv;
-    st->vm_tz = st->vm_tz && st->vm % dv == 0;
-    st->vr_tz = st->vr_tz && st->last == 0 && r % top == 0;
-    st->last = (unsigned)(r / top);
-    st->vr /= dv;
-    st->vp /= dv;
-    st->vm /= dv;
-    st->removed += step;
-    return 1;
-}
-
-/*
- * Tier E (see the top of the file). On success returns 1 with the shortest
- * digits as *n * 10^-*k (n may end in zeros); returns 0 when v (finite,
- * > 0) is outside the tier's range.
- */
-static int shortest_e(double v, uint64_t *n, int *k)
-{
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof(bits));
-    unsigned bexp = (unsigned)(bits >> 52) & 0x7FF;
-    uint64_t frac = bits & 0xFFFFFFFFFFFFFull;
-    if (bexp == 0 || bexp > 1075) /* subnormal, or v >= 2^53 */
-        return 0;
-    int q = 1075 - (int)bexp; /* v = m * 2^-q, 0 <= q */
-    /* v >= 10^f with f = floor((52 - q) * log10(2)), so at scale 10^K with
-     * K = 17 - f the interval (one ulp = 2^-q, 3/4 ulp above a power of two)
-     * is at least 16 wide: at least one digit is always dropped, and the
-     * dropped digits decide the rounding. */
-    int kk = 17 - floor_log10_pow2(52 - q);
-    if (kk > 21) /* (4m+2) * 10^K must stay below 2^128: 10^21 < 2^70 */
-        return 0;
-    uint64_t m = frac | (1ull << 52);
-    jw_u128 p = kk <= 19 ? (jw_u128)pow10_u64[kk] : (jw_u128)pow10_u64[19] * pow10_u64[kk - 19];
-    /* Interval (scaled by 2^(q+2)): [4m - 2, 4m + 2], or [4m - 1, 4m + 2]
-     * just above a power of two, where the lower neighbour is closer. */
-    uint64_t lower = 4 * m - ((frac == 0 && bexp > 1) ? 1 : 2);
-    int shift = q + 2;
-    jw_u128 mask = ((jw_u128)1 << shift) - 1;
-    jw_u128 c = (jw_u128)(4 * m) * p;
-    jw_u128 u = (jw_u128)(4 * m + 2) * p;
-    jw_u128 l = (jw_u128)lower * p;
-    uint64_t vr = (uint64_t)(c >> shift);
-    uint64_t vp = (uint64_t)(u >> shift);
-    uint64_t vm = (uint64_t)(l >> shift);
-    /* A decimal exactly on an interval end reads back as v only when m is
-     * even (strtod rounds ties to even). */
-    int accept = (m & 1) == 0;
-    int vr_tz = (c & mask) == 0; /* everything below vr's last digit is zero */
-    int vm_tz = accept && (l & mask) == 0;
-    if (!accept && (u & mask) == 0)
-        vp--;
-    struct drop st = {vr, vp, vm, 0, 0, vr_tz, vm_tz};
-    /*
-     * Drop digits while the interval still holds a shorter decimal: eight at
-     * a time, then at most four, two and one (had two chunks of a size fit,
-     * the next larger chunk would have). Literal divisors let the compiler
-     * turn every division into a multiplication.
-     */
-    while (drop_digits(&st, 100000000u, 10000000u, 8))
-        ;
-    drop_digits(&st, 10000u, 1000u, 4);
-    drop_digits(&st, 100u, 10u, 2);
-    drop_digits(&st, 10u, 1u, 1);
-    if (st.vm_tz) {
-        /* The lower end itself is allowed: its zeros can go too. */
-        while (st.vm % 10 == 0) {
-            st.vr_tz = st.vr_tz && st.last == 0;
-            st.last = (unsigned)(st.vr % 10);
-            st.vr /= 10;
-            st.vp /= 10;
-            st.vm /= 10;
-            st.removed++;
-        }
-    }
-    if (st.vr_tz && st.last == 5 && st.vr % 2 == 0)
-        st.last = 4;
-    *n = st.vr + ((st.vr == st.vm && (!accept || !st.vm_tz)) || st.last >= 5);
-    *k = kk - st.removed;
-    return 1;
-}
-
-/* Tier C: always decides. */
-static int shortest_c(double v, char *d, int *dp)
-{
-    char s[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        int len = snprintf(s, sizeof(s), "%.*e", prec - 1, v);
-        if (len <= 0 || (size_t)len >= sizeof(s))
-            break;
-        int ok = strtod(s, NULL) == v;
-        int nd = 0;
-        uint64_t n = 0;
-        const char *p = s;
-        for (; *p && *p != 'e'; p++)
-            if (*p >= '0' && *p <= '9') {
-                d[nd++] = *p;
-                n = n * 10 + (uint64_t)(*p - '0');
-            }
-        long e = 0;
-        int neg = 0;
-        if (*p == 'e')
-            p++;
-        if (*p == '-' || *p == '+')
-            neg = *p++ == '-';
-        for (; *p >= '0' && *p <= '9'; p++)
-            e = e * 10 + (*p - '0');
-        int x = (int)(neg ? -e : e); /* v ~ d1.d2... * 10^x */
-        if (!ok && prec < 17 && is_pow2(v)) {
-            /* Above a power of two the interval is wider: try one up. */
-            char t[48];
-            snprintf(t, sizeof(t), "%llue%d", (unsigned long long)(n + 1), x - (prec - 1));
-            if (strtod(t, NULL) == v) {
-                int ndp = 0;
-                nd = digits_from_u64(n + 1, 0, d, &ndp);
-                *dp = ndp + x - (prec - 1);
-                return nd;
-            }
-        }
-        if (!ok && prec < 17)
-            continue;
-        while (nd > 1 && d[nd - 1] == '0')
-            nd--;
-        *dp = x + 1;
-        return nd;
-    }
-    d[0] = '0';
-    *dp = 1;
-    return 1;
-}
-
-/*
- * Shortest digits of v (finite, > 0) into d (no trailing zeros) with the
- * decimal point position *dp (value = 0.d1d2... * 10^dp); returns the count.
- * fast = 0 skips tier E (the reference path of the unit tests).
- */
-static int shortest_digits(double v, int fast, char *d, int *dp)
-{
-    uint64_t n = 0;
-    int k = 0;
-    if (fast && shortest_e(v, &n, &k))
-        return digits_from_u64(n, k, d, dp);
-    int nd = 0;
-    int k_end = 0;
-    if (v >= 1e-7 && v < TWO53)
-        nd = shortest_a(v, d, dp, &k_end);
-#if LDBL_MANT_DIG >= 64
-    if (!nd && v >= 1e-6 && v < TWO53)
-        nd = shortest_b(v, k_end, d, dp);
-#endif
-    if (!nd)
-        nd = shortest_c(v, d, dp);
-    return nd;
-}
-
-/*
- * Writes v (finite) in Go's layout at o (room for JW_DOUBLE_MAX - 1 bytes,
- * no NUL) and returns the end.
- */
-static char *format_double(char *o, double v, int fast)
-{
-    if (signbit(v)) {
-        *o++ = '-';
-        v = -v;
-    }
-    if (v == 0) {
-        *o++ = '0';
-        return o;
-    }
-    char d[24];
-    int dp = 0;
-    int nd = shortest_digits(v, fast, d, &dp);
-    if (v >= 1e-6 && v < 1e21) {
-        if (dp <= 0) {
-            *o++ = '0';
-            *o++ = '.';
-            for (int i = 0; i < -dp; i++)
-                *o++ = '0';
-            memcpy(o, d, (size_t)nd);
-            o += nd;
-        } else if (dp >= nd) {
-            memcpy(o, d, (size_t)nd);
-            o += nd;
-            for (int i = nd; i < dp; i++)
-                *o++ = '0';
-        } else {
-            memcpy(o, d, (size_t)dp);
-            o += dp;
-            *o++ = '.';
-            memcpy(o, d + dp, (size_t)(nd - dp));
-            o += nd - dp;
-        }
-        return o;
-    }
-    *o++ = d[0];
-    if (nd > 1) {
-        *o++ = '.';
-        memcpy(o, d + 1, (size_t)(nd - 1));
-        o += nd - 1;
-    }
-    int x = dp - 1;
-    *o++ = 'e';
-    *o++ = x < 0 ? '-' : '+';
-    /* Go prints at least two exponent digits, and encoding/json then
-     * drops the leading zero of a negative one: e-07 -> e-7. */
-    unsigned ax = (unsigned)(x < 0 ? -x : x);
-    if (x >= 0 && ax < 10)
-        *o++ = '0';
-    return u64_fwd(o, ax);
-}
-
-int jw_format_double(double v, char out[JW_DOUBLE_MAX])
-{
-    if (!isfinite(v))
-        return -EINVAL;
-    char *o = format_double(out, v, 1);
-    *o = '\0';
-    return (int)(o - out);
 }
 
 /* ---- strings ---- */
@@ -690,23 +204,23 @@ char *jw_put_str(char *d, const char *str, size_t n)
 
 char *jw_put_u64(char *d, uint64_t v)
 {
-    return u64_fwd(d, v);
+    return itoa_put_u64(d, v);
 }
 
 char *jw_put_i64(char *d, int64_t v)
 {
     if (v < 0) {
         *d++ = '-';
-        return u64_fwd(d, (uint64_t)0 - (uint64_t)v);
+        return itoa_put_u64(d, (uint64_t)0 - (uint64_t)v);
     }
-    return u64_fwd(d, (uint64_t)v);
+    return itoa_put_u64(d, (uint64_t)v);
 }
 
 char *jw_put_double(char *d, double v)
 {
     if (!isfinite(v))
         return d;
-    return format_double(d, v, 1);
+    return dtoa_put_go(d, v);
 }
 
 char *jw_reserve(struct buf *out, size_t n)
@@ -760,7 +274,7 @@ static int before_value(struct jw *w);
 int jw_append_u64(struct buf *out, uint64_t v)
 {
     char tmp[JW_INT_BOUND];
-    return put(out, tmp, (size_t)(u64_fwd(tmp, v) - tmp));
+    return put(out, tmp, (size_t)(itoa_put_u64(tmp, v) - tmp));
 }
 
 int jw_append_i64(struct buf *out, int64_t v)
@@ -773,8 +287,8 @@ int jw_append_double(struct buf *out, double v)
 {
     if (!isfinite(v))
         return -EINVAL;
-    char tmp[JW_DOUBLE_MAX];
-    return put(out, tmp, (size_t)(format_double(tmp, v, 1) - tmp));
+    char tmp[DTOA_GO_MAX];
+    return put(out, tmp, (size_t)(dtoa_put_go(tmp, v) - tmp));
 }
 
 int jw_append_lit(struct buf *out, const char *s, size_t n)
@@ -958,7 +472,7 @@ void jw_u64(struct jw *w, uint64_t v)
     if (before_value(w))
         return;
     char tmp[JW_INT_BOUND];
-    put(w->out, tmp, (size_t)(u64_fwd(tmp, v) - tmp));
+    put(w->out, tmp, (size_t)(itoa_put_u64(tmp, v) - tmp));
     after_write(w);
 }
 
@@ -994,8 +508,8 @@ void jw_double(struct jw *w, double v)
 {
     if (w->err)
         return;
-    char tmp[JW_DOUBLE_MAX];
-    int n = jw_format_double(v, tmp);
+    char tmp[DTOA_GO_MAX];
+    int n = dtoa_format_go(v, tmp);
     if (n < 0) {
         set_err(w, n);
         return;

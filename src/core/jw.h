@@ -6,10 +6,10 @@
  *    bytes as \u00xx (lower-case hex), `<` `>` `&` as \u003c \u003e \u0026,
  *    U+2028/U+2029 as \u2028/\u2029, other non-ASCII UTF-8 emitted raw, and
  *    every byte of invalid UTF-8 replaced by \ufffd;
- *  - doubles: shortest round-trip digits; plain decimal notation when
- *    1e-6 <= |x| < 1e21 (and for 0), otherwise exponent notation with the
- *    exponent written as Go does ("1e-7", "1.5e+21"); NaN and infinities are
- *    an error (-EINVAL), as in Go.
+ *  - doubles: as core/dtoa.h formats them (shortest round-trip digits;
+ *    plain decimal notation when 1e-6 <= |x| < 1e21 (and for 0), otherwise
+ *    exponent notation with the exponent written as Go does ("1e-7",
+ *    "1.5e+21")); NaN and infinities are an error (-EINVAL), as in Go.
  *
  * Commas and colons are inserted automatically. The writer keeps a sticky
  * error: after the first failure (buffer over its maximum, bad double, nesting
@@ -22,12 +22,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/dtoa.h"
+
 struct buf;
 
 /* Maximum nesting depth of objects and arrays. */
 #define JW_MAX_DEPTH 64
-/* Room needed by jw_format_double's output, including the NUL. */
-#define JW_DOUBLE_MAX 32
 
 struct jw {
     struct buf *out;     /* borrowed; must outlive the writer */
@@ -67,11 +67,6 @@ void jw_double(struct jw *w, double v);
 void jw_raw(struct jw *w, const char *s, size_t n);
 
 /*
- * Formats v like Go's encoding/json float64 into out (JW_DOUBLE_MAX bytes,
- * NUL-terminated). Returns the length, or -EINVAL for NaN/Inf.
- */
-int jw_format_double(double v, char out[JW_DOUBLE_MAX]);
-/*
  * Direct appends to a buf (borrowed) for hot fixed-shape objects; each returns
  * 0 or the buf's error (-E2BIG), jw_append_double also -EINVAL for NaN/Inf.
  */
@@ -92,7 +87,7 @@ int jw_append_lit(struct buf *out, const char *s, size_t n);
  */
 #define JW_STR_BOUND(n) (6 * (size_t)(n) + 2) /* "..." with every byte escaped as \u00xx */
 #define JW_INT_BOUND    20                    /* -9223372036854775808, 18446744073709551615 */
-#define JW_DOUBLE_BOUND (JW_DOUBLE_MAX - 1)
+#define JW_DOUBLE_BOUND (DTOA_GO_MAX - 1)
 /*
  * Returns where out's next byte goes, with room for n more bytes (and the
  * NUL): borrowed, valid until out next changes. Returns NULL and changes

@@ -189,6 +189,7 @@ int dash_run(const struct dash_opts *o)
         fprintf(stderr, "lotus-dashboard: %s\n", err);
         goto out;
     }
+    live_set_store(&d->lv, d->st);
     if (load_servers(d) != 0) {
         fprintf(stderr, "lotus-dashboard: cannot load servers from '%s'\n", o->db_path);
         goto out;
@@ -211,7 +212,7 @@ int dash_run(const struct dash_opts *o)
         .keepalive_ms = o->task_keepalive_ms,
         .hostinfo_ms = o->task_hostinfo_ms,
     };
-    if (svc_start(&d->loop, &sc, &d->lv, d->st, d->geo, &d->svc, err, sizeof(err)) != 0) {
+    if (svc_start(&d->loop, &sc, &d->lv, d->geo, &d->svc, err, sizeof(err)) != 0) {
         fprintf(stderr, "lotus-dashboard: gRPC listener %s:%d: %s\n", o->grpc_host, o->grpc_port,
                 err);
         goto out;
@@ -259,11 +260,7 @@ out:
     if (uv_loop_close(&d->loop) != 0)
         log_warn("loop closed with handles still open");
     /* LastActive is persisted at most every few seconds while running; write the latest now. */
-    for (size_t i = 0; d->st && i < d->lv.n; i++) {
-        struct live_server *s = d->lv.servers[i];
-        if (s->last_active > s->persisted_active)
-            store_enqueue_live(d->st, s->id, NULL, 0, s->last_active);
-    }
+    live_persist_pending(&d->lv);
     store_close(d->st); /* flushes queued live state */
     geoip_close(d->geo);
     live_release(&d->lv);

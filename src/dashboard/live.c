@@ -1,17 +1,19 @@
 /*
  * live: in-memory server registry, sorted by id, owned by the loop thread.
- * Lookups by id are binary searches; lookups by secret are linear (a few
- * thousand servers at most per call; a hash map can replace it if profiles
- * ever show it).
+ * Lookups by id are binary searches; lookups by secret are binary searches
+ * over a second array sorted by secret. The report rules (live_report_*) sit
+ * at the end of the file.
  */
 #include "live.h"
 
+#include <errno.h>
 #include <string.h>
 #include <stdlib.h>
 
 #include "core/xalloc.h"
 #include "dashboard/store.h"
 #include "nezha_v0.pb-c.h"
+#include "proto/nezha_metrics.h"
 
 void live_init(struct live *lv)
 {
@@ -20,6 +22,23 @@ void live_init(struct live *lv)
     lv->cap = 0;
     lv->gen = 0;
     lv->by_secret = NULL;
+    lv->st = NULL;
+    lv->n_observers = 0;
+}
+
+void live_set_store(struct live *lv, struct store *st)
+{
+    lv->st = st;
+}
+
+int live_observe(struct live *lv, live_observer_fn fn, void *ud)
+{
+    if (lv->n_observers >= LIVE_OBSERVERS_MAX)
+        return -ENOSPC;
+    lv->observers[lv->n_observers].fn = fn;
+    lv->observers[lv->n_observers].ud = ud;
+    lv->n_observers++;
+    return 0;
 }
 
 static void server_free(struct live_server *s)
@@ -199,4 +218,99 @@ int live_cmp_display(const void *a, const void *b)
     if (x->display_index != y->display_index)
         return x->display_index > y->display_index ? -1 : 1;
     return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* ---- reports ---- */
+
+/* Replaces a protobuf-c string field with an owned copy of v. */
+static void pb_set_string(char **field, const char *v)
+{
+    if (*field && *field != protobuf_c_empty_string)
+        free(*field);
+    *field = xstrdup(v);
+}
+
+/* Queues srv's LastActive (and its Host when with_host) to the store. */
+static void persist(struct live *lv, struct live_server *srv, int with_host)
+{
+    if (!lv->st)
+        return;
+    uint8_t *pb = NULL;
+    size_t len = 0;
+    if (with_host && srv->host) {
+        len = proto__host__get_packed_size(srv->host);
+        pb = xmalloc(len ? len : 1);
+        proto__host__pack(srv->host, pb);
+    }
+    store_enqueue_live(lv->st, srv->id, pb, len, srv->last_active);
+    srv->persisted_active = srv->last_active;
+    free(pb);
+}
+
+void live_report_state(struct live *lv, struct live_server *srv, struct Proto__State *st,
+                       int64_t now_ms)
+{
+    if (srv->state)
+        protobuf_c_message_free_unpacked(&srv->state->base, NULL);
+    srv->state = st;
+    lv->gen++;
+    srv->last_active_ms = now_ms;
+    srv->last_active = now_ms / 1000;
+    /* spec §8.7: the first report after start (either baseline 0) sets both baselines. */
+    if (srv->transfer_in_base == 0 || srv->transfer_out_base == 0) {
+        srv->transfer_in_base = (int64_t)st->net_in_transfer;
+        srv->transfer_out_base = (int64_t)st->net_out_transfer;
+    }
+    /* LastActive reaches the disk at most every few seconds (and at shutdown). */
+    if (srv->last_active - srv->persisted_active >= LIVE_PERSIST_EVERY_S)
+        persist(lv, srv, 0);
+    if (lv->n_observers) {
+        struct nezha_sample sample;
+        nezha_metrics_from_state(st, &sample);
+        for (size_t i = 0; i < lv->n_observers; i++)
+            lv->observers[i].fn(lv->observers[i].ud, srv->id, &sample, now_ms);
+    }
+}
+
+void live_report_host(struct live *lv, struct live_server *srv, struct Proto__Host *h,
+                      const char *peer_ip)
+{
+    /* Lotus improvement: an agent that could not discover its public IP is
+     * recorded with the address it connected from (docs/compatibility.md). */
+    if (!h->ip || !h->ip[0])
+        pb_set_string(&h->ip, peer_ip);
+    if (srv->host) {
+        /* spec §8.7: a later boot time means the counters restarted from 0. */
+        if (h->boot_time > srv->host->boot_time && srv->state) {
+            srv->transfer_in_base -= (int64_t)srv->state->net_in_transfer;
+            srv->transfer_out_base -= (int64_t)srv->state->net_out_transfer;
+        }
+        /* The country code only comes from LookupGeoIP; keep it (spec fact 5). */
+        pb_set_string(&h->country_code, srv->host->country_code ? srv->host->country_code : "");
+        protobuf_c_message_free_unpacked(&srv->host->base, NULL);
+    } else {
+        pb_set_string(&h->country_code, "");
+    }
+    srv->host = h;
+    lv->gen++;
+    persist(lv, srv, 1);
+}
+
+int live_report_country(struct live *lv, struct live_server *srv, const char *cc)
+{
+    if (!srv->host)
+        return -ENOENT;
+    pb_set_string(&srv->host->country_code, cc);
+    lv->gen++;
+    persist(lv, srv, 1);
+    return 0;
+}
+
+void live_persist_pending(struct live *lv)
+{
+    for (size_t i = 0; lv->st && i < lv->n; i++) {
+        struct live_server *s = lv->servers[i];
+        if (s->last_active > s->persisted_active)
+            store_enqueue_live(lv->st, s->id, NULL, 0, s->last_active);
+    }
 }

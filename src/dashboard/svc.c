@@ -2,7 +2,8 @@
  * svc: proto.NezhaService on top of grpc_server. Every call authenticates with
  * the `client_secret` metadata against the live registry; requests are decoded
  * with protobuf-c (a decode failure answers INTERNAL, as grpc-go does for an
- * unmarshalling error).
+ * unmarshalling error) and handed to the registry's live_report_* calls, which
+ * own what a report means (baselines, persistence, observers).
  */
 #include "svc.h"
 
@@ -18,7 +19,6 @@
 #include "core/xalloc.h"
 #include "dashboard/geoip.h"
 #include "dashboard/live.h"
-#include "dashboard/store.h"
 #include "nezha_v0.pb-c.h"
 #include "proto/grpc_server.h"
 #include "core/ascii.h"
@@ -28,12 +28,10 @@
 #define AUTH_FAILED     "客户端认证失败"
 #define MAX_IOSTREAMS   1024
 #define IOSTREAM_ID_LEN 36
-#define PERSIST_EVERY_S 9 /* LastActive reaches the disk at least every 10 s (issue #2) */
 
 struct svc {
     uv_loop_t *loop;
     struct live *lv;
-    struct store *st;
     struct geoip *geo;
     struct grpc_server *grpc;
     uv_timer_t keepalive;
@@ -115,28 +113,6 @@ static void decode_failed(struct grpc_call *call, const char *what)
     grpc_call_finish(call, GRPC_STATUS_INTERNAL, msg);
 }
 
-/* Replaces a protobuf-c string field with an owned copy of v. */
-static void pb_set_string(char **field, const char *v)
-{
-    if (*field && *field != protobuf_c_empty_string)
-        free(*field);
-    *field = xstrdup(v);
-}
-
-static void persist_live(struct svc *s, struct live_server *srv, int with_host)
-{
-    uint8_t *pb = NULL;
-    size_t len = 0;
-    if (with_host && srv->host) {
-        len = proto__host__get_packed_size(srv->host);
-        pb = xmalloc(len ? len : 1);
-        proto__host__pack(srv->host, pb);
-    }
-    store_enqueue_live(s->st, srv->id, pb, len, srv->last_active);
-    srv->persisted_active = srv->last_active;
-    free(pb);
-}
-
 static void on_report_state(struct grpc_call *call, const uint8_t *data, size_t len)
 {
     struct svc *s;
@@ -148,21 +124,7 @@ static void on_report_state(struct grpc_call *call, const uint8_t *data, size_t 
         decode_failed(call, "State");
         return;
     }
-    if (srv->state)
-        protobuf_c_message_free_unpacked(&srv->state->base, NULL);
-    srv->state = st;
-    s->lv->gen++;
-    int64_t now = clock_wall_ms();
-    srv->last_active_ms = now;
-    srv->last_active = now / 1000;
-    /* spec §8.7: the first report after start (either baseline 0) sets both baselines. */
-    if (srv->transfer_in_base == 0 || srv->transfer_out_base == 0) {
-        srv->transfer_in_base = (int64_t)st->net_in_transfer;
-        srv->transfer_out_base = (int64_t)st->net_out_transfer;
-    }
-    /* LastActive reaches the disk at most every few seconds (and at shutdown). */
-    if (srv->last_active - srv->persisted_active >= PERSIST_EVERY_S)
-        persist_live(s, srv, 0);
+    live_report_state(s->lv, srv, st, clock_wall_ms());
     reply_receipt(call);
 }
 
@@ -177,25 +139,7 @@ static void on_report_info(struct grpc_call *call, const uint8_t *data, size_t l
         decode_failed(call, "Host");
         return;
     }
-    /* Lotus improvement: an agent that could not discover its public IP is
-     * recorded with the address it connected from (docs/compatibility.md). */
-    if (!h->ip || !h->ip[0])
-        pb_set_string(&h->ip, grpc_call_peer_ip(call));
-    if (srv->host) {
-        /* spec §8.7: a later boot time means the counters restarted from 0. */
-        if (h->boot_time > srv->host->boot_time && srv->state) {
-            srv->transfer_in_base -= (int64_t)srv->state->net_in_transfer;
-            srv->transfer_out_base -= (int64_t)srv->state->net_out_transfer;
-        }
-        /* The country code only comes from LookupGeoIP; keep it (spec fact 5). */
-        pb_set_string(&h->country_code, srv->host->country_code ? srv->host->country_code : "");
-        protobuf_c_message_free_unpacked(&srv->host->base, NULL);
-    } else {
-        pb_set_string(&h->country_code, "");
-    }
-    srv->host = h;
-    s->lv->gen++;
-    persist_live(s, srv, 1);
+    live_report_host(s->lv, srv, h, grpc_call_peer_ip(call));
     reply_receipt(call);
 }
 
@@ -384,9 +328,7 @@ static void on_lookup_geoip(struct grpc_call *call, const uint8_t *data, size_t 
         }
     }
     /* Without a database the answer is an empty code, not an error (Lotus). */
-    pb_set_string(&srv->host->country_code, cc);
-    s->lv->gen++;
-    persist_live(s, srv, 1);
+    live_report_country(s->lv, srv, cc);
     Proto__GeoIP a = PROTO__GEO_IP__INIT;
     a.ip = q->ip;
     a.country_code = cc;
@@ -428,12 +370,11 @@ static void on_hostinfo(uv_timer_t *t)
 }
 
 int svc_start(struct uv_loop_s *loop, const struct svc_config *cfg, struct live *lv,
-              struct store *st, struct geoip *geo, struct svc **out, char *err, size_t errlen)
+              struct geoip *geo, struct svc **out, char *err, size_t errlen)
 {
     struct svc *s = xcalloc(1, sizeof(*s));
     s->loop = loop;
     s->lv = lv;
-    s->st = st;
     s->geo = geo;
     s->keepalive_ms = cfg->keepalive_ms ? cfg->keepalive_ms : 60000;
     struct grpc_server_config gc = {

@@ -1,11 +1,12 @@
 /*
  * svc: the dashboard's Nezha v0 gRPC service `proto.NezhaService` (spec §1.2):
- * the six methods, `client_secret` metadata auth (§1.3), live-state updates,
+ * the six methods, `client_secret` metadata auth (§1.3), reports decoded and
+ * handed to live_report_state/host/country (dashboard/live.h),
  * task streams with periodic keepalive (type 7) and the type-10 host-info
  * request 15 s after start, GeoIP lookups, and the strict IOStream handshake.
  *
  * Threading: loop thread only. Owns the gRPC server and its timers; borrows the
- * live registry and the store.
+ * live registry (which persists reports through its store, live_set_store).
  */
 #ifndef LOTUS_DASHBOARD_SVC_H
 #define LOTUS_DASHBOARD_SVC_H
@@ -16,7 +17,6 @@
 struct uv_loop_s;
 struct live;
 struct live_server;
-struct store;
 struct geoip;
 struct svc;
 
@@ -30,12 +30,12 @@ struct svc_config {
 };
 
 /*
- * Starts the gRPC listener. lv, st and geo (may be NULL: no GeoIP database)
- * are borrowed for the service's life. 0 and an owned *out, or a negative code
+ * Starts the gRPC listener. lv and geo (may be NULL: no GeoIP database) are
+ * borrowed for the service's life. 0 and an owned *out, or a negative code
  * and a reason in err.
  */
 int svc_start(struct uv_loop_s *loop, const struct svc_config *cfg, struct live *lv,
-              struct store *st, struct geoip *geo, struct svc **out, char *err, size_t errlen);
+              struct geoip *geo, struct svc **out, char *err, size_t errlen);
 int svc_port(const struct svc *s);
 /* Closes the listener, every connection and the timers; frees after the loop runs. NULL ok. */
 void svc_free(struct svc *s);

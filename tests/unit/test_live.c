@@ -1,4 +1,5 @@
-/* Unit tests of the dashboard's live registry and the IOStream handshake check. */
+/* Unit tests of the dashboard's live registry, its report rules and observers, and the IOStream
+ * handshake check. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include "dashboard/store.h"
 #include "dashboard/svc.h"
 #include "nezha_v0.pb-c.h"
+#include "proto/nezha_metrics.h"
 
 static struct store_server row(uint64_t id, const char *name, const char *secret)
 {
@@ -253,6 +255,308 @@ static void test_live__display_order_is_index_desc_then_id_asc(void **state)
     assert_int_equal(v[3]->id, 4);
 }
 
+/* ---- reports: baselines, persistence, country, gen, observers ---- */
+
+/* A State owned the way live_report_state consumes it (a decoded message). */
+static Proto__State *state_msg(uint64_t in, uint64_t out)
+{
+    Proto__State st = PROTO__STATE__INIT;
+    st.net_in_transfer = in;
+    st.net_out_transfer = out;
+    st.cpu = 12.5;
+    uint8_t pb[256];
+    size_t n = proto__state__pack(&st, pb);
+    Proto__State *m = proto__state__unpack(NULL, n, pb);
+    assert_non_null(m);
+    return m;
+}
+
+static Proto__Host *host_msg(uint64_t boot_time, const char *ip, const char *cc)
+{
+    Proto__Host h = PROTO__HOST__INIT;
+    h.platform = (char *)"debian";
+    h.boot_time = boot_time;
+    h.ip = (char *)ip;
+    h.country_code = (char *)cc;
+    uint8_t pb[256];
+    size_t n = proto__host__pack(&h, pb);
+    Proto__Host *m = proto__host__unpack(NULL, n, pb);
+    assert_non_null(m);
+    return m;
+}
+
+static const int64_t T0 = 1700000000000; /* unix ms */
+
+static void
+test_live__first_state_sets_baselines_and_a_reboot_subtracts_the_last_counters(void **state)
+{
+    (void)state;
+    struct live lv;
+    live_init(&lv);
+    struct store_server r = row(1, "n", "s1");
+    struct live_server *s = live_upsert(&lv, &r);
+    live_report_state(&lv, s, state_msg(1000, 2000), T0);
+    assert_int_equal(s->transfer_in_base, 1000);
+    assert_int_equal(s->transfer_out_base, 2000);
+    live_report_state(&lv, s, state_msg(1500, 2500), T0 + 1000);
+    assert_int_equal(s->transfer_in_base, 1000); /* later reports keep the baselines */
+    assert_int_equal(s->transfer_out_base, 2000);
+    assert_int_equal(s->state->net_in_transfer, 1500);
+    /* The first Host has nothing to compare with: no change. */
+    live_report_host(&lv, s, host_msg(100, "1.2.3.4", ""), "9.9.9.9");
+    assert_int_equal(s->transfer_in_base, 1000);
+    /* The same or an earlier boot time is no reboot. */
+    live_report_host(&lv, s, host_msg(100, "1.2.3.4", ""), "9.9.9.9");
+    live_report_host(&lv, s, host_msg(50, "1.2.3.4", ""), "9.9.9.9");
+    assert_int_equal(s->transfer_in_base, 1000);
+    assert_int_equal(s->transfer_out_base, 2000);
+    /* A later boot time: the counters restarted, the baselines subtract the last ones. */
+    live_report_host(&lv, s, host_msg(200, "1.2.3.4", ""), "9.9.9.9");
+    assert_int_equal(s->transfer_in_base, 1000 - 1500);
+    assert_int_equal(s->transfer_out_base, 2000 - 2500);
+    /* The next State (counters from 0 again) does not reset the (non-zero) baselines. */
+    live_report_state(&lv, s, state_msg(10, 20), T0 + 2000);
+    assert_int_equal(s->transfer_in_base, -500);
+    assert_int_equal(s->transfer_out_base, -500);
+    live_release(&lv);
+}
+
+static void test_live__a_zero_baseline_is_set_again_by_the_next_state(void **state)
+{
+    (void)state;
+    struct live lv;
+    live_init(&lv);
+    struct store_server r = row(1, "n", "s1");
+    struct live_server *s = live_upsert(&lv, &r);
+    live_report_state(&lv, s, state_msg(0, 5), T0); /* either baseline 0 = not set yet */
+    live_report_state(&lv, s, state_msg(7, 9), T0 + 1000);
+    assert_int_equal(s->transfer_in_base, 7);
+    assert_int_equal(s->transfer_out_base, 9);
+    live_release(&lv);
+}
+
+struct store_fixture {
+    char dir[64];
+    char path[128];
+    struct store *st;
+    uint64_t id;
+};
+
+static void store_fixture_open(struct store_fixture *f)
+{
+    snprintf(f->dir, sizeof(f->dir), "/tmp/lotus-live-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/sqlite.db", f->dir);
+    char err[256] = "";
+    f->st = NULL;
+    if (store_open(f->path, &f->st, err, sizeof(err)) != 0)
+        fail_msg("store_open: %s", err);
+    struct store_server r = row(0, "n", NULL);
+    assert_int_equal(store_server_add(f->st, &r), 0);
+    f->id = r.id;
+    free(r.secret);
+}
+
+static void store_fixture_close(struct store_fixture *f)
+{
+    store_close(f->st);
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The stored last_active of the fixture's server after everything queued is committed. */
+static int64_t stored_active(struct store_fixture *f)
+{
+    store_flush(f->st);
+    struct store_server out;
+    assert_int_equal(store_server_get(f->st, f->id, &out), 0);
+    int64_t v = out.last_active;
+    store_server_release(&out);
+    return v;
+}
+
+static void test_live__last_active_reaches_the_store_every_9_s_and_at_shutdown(void **state)
+{
+    (void)state;
+    struct store_fixture f;
+    store_fixture_open(&f);
+    struct live lv;
+    live_init(&lv);
+    live_set_store(&lv, f.st);
+    struct store_server got;
+    assert_int_equal(store_server_get(f.st, f.id, &got), 0);
+    struct live_server *s = live_upsert(&lv, &got);
+    store_server_release(&got);
+    live_report_state(&lv, s, state_msg(1, 1), T0); /* never persisted before: at once */
+    assert_int_equal(stored_active(&f), T0 / 1000);
+    live_report_state(&lv, s, state_msg(1, 1), T0 + 8999);
+    assert_int_equal(s->last_active, T0 / 1000 + 8);
+    assert_int_equal(stored_active(&f), T0 / 1000); /* 8 s newer: not yet */
+    live_report_state(&lv, s, state_msg(1, 1), T0 + 9000);
+    assert_int_equal(stored_active(&f), T0 / 1000 + 9);
+    live_report_state(&lv, s, state_msg(1, 1), T0 + 12000);
+    assert_int_equal(stored_active(&f), T0 / 1000 + 9);
+    /* Shutdown writes what is newer than the last queued value. */
+    live_persist_pending(&lv);
+    assert_int_equal(stored_active(&f), T0 / 1000 + 12);
+    /* A Host report queues the Host and LastActive at once. */
+    live_report_state(&lv, s, state_msg(1, 1), T0 + 13000);
+    live_report_host(&lv, s, host_msg(100, "1.2.3.4", ""), "9.9.9.9");
+    store_flush(f.st);
+    assert_int_equal(store_server_get(f.st, f.id, &got), 0);
+    assert_int_equal(got.last_active, T0 / 1000 + 13);
+    assert_non_null(got.host_pb);
+    Proto__Host *h = proto__host__unpack(NULL, got.host_len, got.host_pb);
+    assert_non_null(h);
+    assert_string_equal(h->platform, "debian");
+    assert_int_equal(h->boot_time, 100);
+    protobuf_c_message_free_unpacked(&h->base, NULL);
+    store_server_release(&got);
+    live_release(&lv);
+    store_fixture_close(&f);
+}
+
+static void test_live__country_code_comes_only_from_lookups_and_is_carried_over(void **state)
+{
+    (void)state;
+    struct store_fixture f;
+    store_fixture_open(&f);
+    struct live lv;
+    live_init(&lv);
+    live_set_store(&lv, f.st);
+    struct store_server got;
+    assert_int_equal(store_server_get(f.st, f.id, &got), 0);
+    struct live_server *s = live_upsert(&lv, &got);
+    store_server_release(&got);
+    /* No Host yet: nothing to set. */
+    uint64_t gen = lv.gen;
+    assert_int_equal(live_report_country(&lv, s, "de"), -ENOENT);
+    assert_int_equal(lv.gen, gen);
+    assert_null(s->host);
+    /* The agent's own country code is ignored; an empty IP becomes the peer's address. */
+    live_report_host(&lv, s, host_msg(100, "", "xx"), "9.9.9.9");
+    assert_string_equal(s->host->country_code, "");
+    assert_string_equal(s->host->ip, "9.9.9.9");
+    assert_int_equal(live_report_country(&lv, s, "de"), 0);
+    assert_string_equal(s->host->country_code, "de");
+    /* The lookup's code is persisted with the Host. */
+    store_flush(f.st);
+    assert_int_equal(store_server_get(f.st, f.id, &got), 0);
+    Proto__Host *h = proto__host__unpack(NULL, got.host_len, got.host_pb);
+    assert_non_null(h);
+    assert_string_equal(h->country_code, "de");
+    protobuf_c_message_free_unpacked(&h->base, NULL);
+    store_server_release(&got);
+    /* A later Host keeps it (and its own IP). */
+    live_report_host(&lv, s, host_msg(100, "1.2.3.4", "fr"), "9.9.9.9");
+    assert_string_equal(s->host->country_code, "de");
+    assert_string_equal(s->host->ip, "1.2.3.4");
+    live_release(&lv);
+    store_fixture_close(&f);
+}
+
+static void test_live__every_report_bumps_gen(void **state)
+{
+    (void)state;
+    struct live lv;
+    live_init(&lv);
+    struct store_server r = row(1, "n", "s1");
+    struct live_server *s = live_upsert(&lv, &r);
+    uint64_t gen = lv.gen;
+    live_report_state(&lv, s, state_msg(1, 1), T0);
+    assert_int_equal(lv.gen, gen + 1);
+    live_report_host(&lv, s, host_msg(100, "1.2.3.4", ""), "9.9.9.9");
+    assert_int_equal(lv.gen, gen + 2);
+    assert_int_equal(live_report_country(&lv, s, "de"), 0);
+    assert_int_equal(lv.gen, gen + 3);
+    live_release(&lv);
+}
+
+struct seen {
+    int calls;
+    uint64_t id;
+    int64_t now_ms;
+    struct nezha_sample sample;
+    const struct live *lv;
+    int state_was_new; /* srv->state already held the reported State */
+};
+
+static void observe(void *ud, uint64_t id, const struct nezha_sample *sample, int64_t now_ms)
+{
+    struct seen *w = ud;
+    w->calls++;
+    w->id = id;
+    w->now_ms = now_ms;
+    w->sample = *sample;
+    const struct live_server *s = live_find_id(w->lv, id);
+    w->state_was_new = s && s->state && s->state->net_in_transfer == sample->net_in_transfer &&
+                       s->last_active_ms == now_ms;
+}
+
+static void test_live__observers_get_each_state_once_with_its_sample(void **state)
+{
+    (void)state;
+    struct live lv;
+    live_init(&lv);
+    struct seen a = {.lv = &lv}, b = {.lv = &lv};
+    assert_int_equal(live_observe(&lv, observe, &a), 0);
+    assert_int_equal(live_observe(&lv, observe, &b), 0);
+    struct store_server r1 = row(3, "n", "s3"), r2 = row(8, "m", "s8");
+    live_upsert(&lv, &r1);
+    struct live_server *s = live_upsert(&lv, &r2);
+    Proto__State st = PROTO__STATE__INIT;
+    st.cpu = 42.5;
+    st.mem_used = 1024;
+    st.swap_used = 2048;
+    st.disk_used = 4096;
+    st.net_in_transfer = 111;
+    st.net_out_transfer = 222;
+    st.net_in_speed = 33;
+    st.net_out_speed = 44;
+    st.uptime = 3600;
+    st.load1 = 0.5;
+    st.load5 = 0.25;
+    st.load15 = 0.125;
+    st.tcp_conn_count = 7;
+    st.udp_conn_count = 8;
+    st.process_count = 99;
+    st.gpu = 3.5;
+    uint8_t pb[256];
+    size_t n = proto__state__pack(&st, pb);
+    live_report_state(&lv, s, proto__state__unpack(NULL, n, pb), T0 + 5);
+    for (int k = 0; k < 2; k++) {
+        struct seen *w = k ? &b : &a;
+        assert_int_equal(w->calls, 1);
+        assert_int_equal(w->id, 8);
+        assert_int_equal(w->now_ms, T0 + 5);
+        assert_true(w->state_was_new);
+        assert_true(w->sample.cpu == 42.5);
+        assert_int_equal(w->sample.mem_used, 1024);
+        assert_int_equal(w->sample.net_in_transfer, 111);
+        assert_int_equal(w->sample.net_out_speed, 44);
+        assert_true(w->sample.load5 == 0.25);
+        assert_int_equal(w->sample.process_count, 99);
+        assert_true(w->sample.gpu == 3.5);
+    }
+    /* Host and country reports are not samples. */
+    live_report_host(&lv, s, host_msg(100, "1.2.3.4", ""), "9.9.9.9");
+    assert_int_equal(live_report_country(&lv, s, "de"), 0);
+    assert_int_equal(a.calls, 1);
+    live_report_state(&lv, s, state_msg(5, 6), T0 + 1000);
+    assert_int_equal(a.calls, 2);
+    assert_int_equal(b.calls, 2);
+    assert_int_equal(b.sample.net_out_transfer, 6);
+    /* The table is bounded. */
+    struct seen more[LIVE_OBSERVERS_MAX];
+    for (int i = 2; i < LIVE_OBSERVERS_MAX; i++)
+        assert_int_equal(live_observe(&lv, observe, &more[i]), 0);
+    assert_int_equal(live_observe(&lv, observe, &a), -ENOSPC);
+    assert_int_equal(lv.n_observers, LIVE_OBSERVERS_MAX);
+    live_release(&lv);
+    assert_int_equal(lv.n_observers, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +567,13 @@ int main(void)
         cmocka_unit_test(test_live__iostream_handshake_is_strict),
         cmocka_unit_test(test_live__online_window_is_inclusive_and_counts_restored_rows),
         cmocka_unit_test(test_live__display_order_is_index_desc_then_id_asc),
+        cmocka_unit_test(
+            test_live__first_state_sets_baselines_and_a_reboot_subtracts_the_last_counters),
+        cmocka_unit_test(test_live__a_zero_baseline_is_set_again_by_the_next_state),
+        cmocka_unit_test(test_live__last_active_reaches_the_store_every_9_s_and_at_shutdown),
+        cmocka_unit_test(test_live__country_code_comes_only_from_lookups_and_is_carried_over),
+        cmocka_unit_test(test_live__every_report_bumps_gen),
+        cmocka_unit_test(test_live__observers_get_each_state_once_with_its_sample),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
