@@ -680,7 +680,7 @@ struct grpc_client *grpc_client_new(struct uv_loop_s *loop, const struct grpc_cl
     cl->cfg.ca_file = NULL; /* borrowed only at first connect; see tls_ctx */
     if (cfg->tls) {
         char err[256] = "";
-        if (tls_ctx_new_client(cfg->insecure, cfg->ca_file, &cl->tls_ctx, err, sizeof(err)) != 0)
+        if (tls_ctx_new_client(TLS_ALPN_H2, cfg->insecure, cfg->ca_file, &cl->tls_ctx, err, sizeof(err)) != 0)
             log_error("grpc client \"%s\": %s", cl->host, err);
     }
     if (nghttp2_session_callbacks_new(&cl->cbs) != 0 || nghttp2_option_new(&cl->opt) != 0) {
