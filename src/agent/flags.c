@@ -239,8 +239,8 @@ static int opt_set(struct agent_flags *f, const struct opt *o, const char *val, 
         return 0;
     }
     case OPT_URLS: {
-        struct ipdisc_url u;
-        if (len > IPDISC_MAX_URL || ipdisc_url_parse(val, &u) != 0) {
+        struct httpc_url u;
+        if (len > IPDISC_MAX_URL || httpc_url_parse(val, &u) != 0) {
             errf(err, errlen, "invalid argument \"%s\" for \"--ip-url\": want an http:// or https:// URL",
                  val);
             return -EINVAL;

@@ -2,15 +2,15 @@
  * ipdisc: public IP discovery (spec §3.4). Fetches Cloudflare-style trace
  * pages ("key=value" lines, one of them "ip=<addr>") over a forced-IPv4 and a
  * forced-IPv6 connection, trying the URLs in order until a line of the right
- * family appears. Runs asynchronously on the agent's libuv loop
- * (uv_getaddrinfo + uv_tcp, HTTP/1.1, and OpenSSL through memory BIOs for
- * https://), so it never blocks reporting. Each fetch has a 20 s timeout. A
+ * family appears. Runs asynchronously on the agent's libuv loop through the
+ * agent's HTTP/1.1(S) client (proto/httpc.h: one struct httpc per family),
+ * so it never blocks reporting. Each fetch has a 20 s timeout. A
  * round that finds an address repeats after `period_s`; a round that finds
  * nothing retries after min(period_s, 60 s).
  *
- * The pure parts (URL parsing, request building, response/trace parsing,
+ * The pure parts (trace and response parsing on top of httpc's framing,
  * result formatting, GeoIP address choice, retry delay) take no sockets and
- * are unit-tested and fuzzed (fuzz/fuzz_ipdisc.c).
+ * are unit-tested and fuzzed (fuzz/fuzz_ipdisc.c); URLs are httpc URLs.
  *
  * Threading: loop thread only.
  */
@@ -20,11 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IPDISC_MAX_URL       512     /* bytes of a discovery URL */
-#define IPDISC_MAX_HOST      253     /* bytes of a URL host */
-#define IPDISC_MAX_PATH      400     /* bytes of a URL path (with query) */
-#define IPDISC_MAX_RESPONSE  16384   /* bytes of a whole HTTP response; more is an error */
-#define IPDISC_MAX_REQUEST   1024    /* bytes of the GET request */
+#include "proto/httpc.h"
+
+#define IPDISC_MAX_URL       HTTPC_MAX_URL  /* bytes of a discovery URL */
+#define IPDISC_MAX_HOST      HTTPC_MAX_HOST /* bytes of a URL host */
 #define IPDISC_IP_LEN        46      /* INET6_ADDRSTRLEN: one address plus NUL */
 #define IPDISC_RESULT_LEN    (2 * IPDISC_IP_LEN) /* "v4/v6" plus NUL */
 #define IPDISC_TIMEOUT_MS    20000u
@@ -32,19 +31,6 @@
 
 /* The spec's three default trace URLs, in order; NULL-terminated, static. */
 extern const char *const ipdisc_default_urls[];
-
-struct ipdisc_url {
-    int tls;                           /* https */
-    int port;                          /* 80/443 unless given */
-    char host[IPDISC_MAX_HOST + 1];    /* IPv6 literal without brackets */
-    char path[IPDISC_MAX_PATH + 1];    /* begins with '/' */
-};
-
-/* Parses "http[s]://host[:port][/path]" (url borrowed). 0 or -EINVAL. */
-int ipdisc_url_parse(const char *url, struct ipdisc_url *out);
-
-/* Writes the GET request for u into out[outlen]; returns its length or -E2BIG. */
-int ipdisc_build_request(const struct ipdisc_url *u, char *out, size_t outlen);
 
 /*
  * Scans a trace body (borrowed, not NUL-terminated) for a line "ip=<addr>"
@@ -54,7 +40,8 @@ int ipdisc_build_request(const struct ipdisc_url *u, char *out, size_t outlen);
 int ipdisc_parse_trace(const char *body, size_t len, int family, char *out, size_t outlen);
 
 /*
- * Parses a complete HTTP/1.x response (borrowed): status must be 2xx; body
+ * Parses a complete HTTP/1.x response (borrowed) with httpc_parse_head /
+ * httpc_parse_body: status must be 2xx (checked before the body); body
  * framed by Content-Length, chunked encoding or connection close. Then
  * ipdisc_parse_trace on the body. Returns 0, -ENOENT (no address of that
  * family), -EPROTO (malformed or non-2xx; *why says why, static string) or

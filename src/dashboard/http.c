@@ -37,6 +37,7 @@
 #include "dashboard/http_gzip.h"
 #include "dashboard/http_query.h"
 #include "proto/tls.h"
+#include "proto/tlspump.h"
 
 #define READ_CHUNK           65536
 #define MAX_UNPARSED         (2 * READ_CHUNK + 16384) /* bytes kept while parsing is paused */
@@ -44,7 +45,6 @@
 #define MAX_SEGMENTS         32
 #define MAX_PATH_BYTES       8192
 #define MAX_TLS_BUFFERED     MAX_UNPARSED /* ciphertext fed to OpenSSL and not yet decrypted */
-#define TLS_RECORD           16384        /* largest TLS plaintext record */
 #define TLS_RECORD_HANDSHAKE 0x16         /* first byte of a TLS client hello */
 
 enum timer_mode { TM_NONE, TM_HEADERS, TM_IDLE, TM_BODY, TM_LINGER };
@@ -415,7 +415,7 @@ static int tls_flush(struct http_conn *c)
 {
     struct buf ct;
     buf_init(&ct, 0);
-    if (tls_conn_drain(c->tls, &ct) != 0) {
+    if (tlspump_flush(c->tls, &ct) != 0) {
         buf_release(&ct);
         conn_close(c);
         return -1;
@@ -1148,6 +1148,14 @@ static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     b->len = st->rcap;
 }
 
+/* tlspump sink: each decrypted chunk to the stream's reader, until it closes the stream. */
+static size_t stream_sink(void *ud, const uint8_t *p, size_t n)
+{
+    struct http_stream *st = ud;
+    st->read_cb(st, (long)n, (const char *)p, st->read_ud);
+    return st->closing ? 0 : SIZE_MAX;
+}
+
 static void stream_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
     struct http_stream *st = s->data;
@@ -1158,20 +1166,15 @@ static void stream_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         return;
     }
     /* Nothing stays undecrypted: every record is read out right away. */
-    if (tls_conn_feed(st->tls, (const uint8_t *)b->base, (size_t)nread) != 0) {
+    int ready = 1; /* the connection's handshake is long done */
+    if (tlspump_feed(st->tls, &ready, (const uint8_t *)b->base, (size_t)nread, NULL, 0) != 0) {
         st->read_cb(st, UV_ENOMEM, NULL, st->read_ud);
         return;
     }
-    while (!st->closing) {
-        uint8_t tmp[TLS_RECORD];
-        int n = tls_conn_read(st->tls, tmp, sizeof(tmp));
-        if (n == 0)
-            break;
-        if (n < 0) {
-            st->read_cb(st, n == -ECONNRESET ? UV_EOF : UV_EPROTO, NULL, st->read_ud);
-            return;
-        }
-        st->read_cb(st, n, (const char *)tmp, st->read_ud);
+    int rc = st->closing ? 0 : tlspump_pull(st->tls, SIZE_MAX, stream_sink, st);
+    if (rc != 0) {
+        st->read_cb(st, rc == TLSPUMP_EOF ? UV_EOF : UV_EPROTO, NULL, st->read_ud);
+        return;
     }
     if (!st->closing)
         tls_flush_stream(st); /* answers to post-handshake messages */
@@ -1224,7 +1227,7 @@ static void tls_flush_stream(struct http_stream *st)
 {
     struct buf ct;
     buf_init(&ct, 0);
-    if (tls_conn_drain(st->tls, &ct) != 0 || ct.len == 0) {
+    if (tlspump_flush(st->tls, &ct) != 0 || ct.len == 0) {
         buf_release(&ct);
         return;
     }
@@ -1240,11 +1243,9 @@ int http_stream_write(struct http_stream *st, const char *data, size_t len, http
         return UV_EPIPE;
     if (!st->tls)
         return stream_raw_write(st, data, len, NULL, cb, ud);
-    if (tls_conn_write(st->tls, (const uint8_t *)data, len) != 0)
-        return -EPROTO;
     struct buf ct;
     buf_init(&ct, 0);
-    if (tls_conn_drain(st->tls, &ct) != 0) {
+    if (tlspump_send(st->tls, data, len, &ct) != 0) {
         buf_release(&ct);
         return -EPROTO;
     }
@@ -1310,22 +1311,27 @@ void http_stream_close(struct http_stream *st)
  * peer counts as EOF. Returns 0, or -1 when the connection was closed (bad
  * record).
  */
+static size_t in_room(const struct http_conn *c)
+{
+    return c->in.len < MAX_UNPARSED ? MAX_UNPARSED - c->in.len : 0;
+}
+
+/* tlspump sink: decrypted bytes into c->in (never more than its room). */
+static size_t in_sink(void *ud, const uint8_t *p, size_t n)
+{
+    struct http_conn *c = ud;
+    buf_append(&c->in, p, n);
+    if (c->tmode == TM_BODY)
+        c->rearm = 1; /* restart the body gap timer */
+    return in_room(c);
+}
+
 static int tls_pull(struct http_conn *c)
 {
     if (!c->tls_ready)
         return 0;
-    int rc = 0;
-    while (c->in.len < MAX_UNPARSED) {
-        uint8_t tmp[TLS_RECORD];
-        size_t room = MAX_UNPARSED - c->in.len;
-        rc = tls_conn_read(c->tls, tmp, room < sizeof(tmp) ? room : sizeof(tmp));
-        if (rc <= 0)
-            break;
-        buf_append(&c->in, tmp, (size_t)rc);
-        if (c->tmode == TM_BODY)
-            c->rearm = 1; /* restart the body gap timer */
-    }
-    if (rc == -ECONNRESET) {
+    int rc = tlspump_pull(c->tls, in_room(c), in_sink, c);
+    if (rc == TLSPUMP_EOF) {
         c->eof = 1; /* answer what was sent, then close (update_io stops reading) */
         rc = 0;
     } else if (rc < 0) {
@@ -1437,14 +1443,18 @@ static void tls_input(struct http_conn *c, const char *p, size_t n)
             return;
         }
     }
-    if (tls_conn_buffered(c->tls) + n > MAX_TLS_BUFFERED ||
-        tls_conn_feed(c->tls, (const uint8_t *)p, n) != 0) {
+    if (tls_conn_buffered(c->tls) + n > MAX_TLS_BUFFERED) {
         conn_close(c);
         return;
     }
-    if (!c->tls_ready) {
-        char err[256];
-        int rc = tls_conn_handshake(c->tls, err, sizeof(err));
+    int was_ready = c->tls_ready;
+    char err[256];
+    int rc = tlspump_feed(c->tls, &c->tls_ready, (const uint8_t *)p, n, err, sizeof(err));
+    if (rc == -ENOMEM) {
+        conn_close(c);
+        return;
+    }
+    if (!was_ready) {
         if (tls_flush(c) != 0)
             return;
         if (rc < 0) {
@@ -1452,9 +1462,8 @@ static void tls_input(struct http_conn *c, const char *p, size_t n)
             conn_close(c);
             return;
         }
-        if (rc == 0)
+        if (!c->tls_ready)
             return; /* more handshake input needed; the header timer runs */
-        c->tls_ready = 1;
     }
     process(c);
 }

@@ -26,6 +26,7 @@
 #include "proto/grpc_frame.h"
 #include "proto/grpc_server.h"
 #include "proto/h2io.h"
+#include "proto/reentry.h"
 #include "proto/tls.h"
 
 #ifndef LOTUS_VERSION
@@ -85,14 +86,13 @@ struct grpc_client {
     int drop_status;
     int drop_loss;
     uv_timer_t ka_timer;
-    uv_timer_t reap_timer;
+    struct reentry re;          /* enter/leave depth + 0 ms reap timer (data = cl) */
     int ping_out;
     int goaway;
     struct grpc_ccall *calls;
     struct grpc_ccall *done, *done_tail;
     int state_pending;
     int state_value;
-    int busy;
     int freeing;
     size_t n_handles;
     char err[256];
@@ -391,12 +391,12 @@ static void cl_flush(struct grpc_client *cl)
 
 static void cl_enter(struct grpc_client *cl)
 {
-    cl->busy++;
+    reentry_enter(&cl->re);
 }
 
 static void cl_leave_cb(struct grpc_client *cl)
 {
-    if (--cl->busy == 0)
+    if (reentry_leave(&cl->re))
         cl_settle(cl);
 }
 
@@ -409,7 +409,7 @@ static void reap_cb(uv_timer_t *t)
 
 static void cl_leave_api(struct grpc_client *cl)
 {
-    if (--cl->busy > 0)
+    if (!reentry_leave(&cl->re))
         return;
     if (cl->freeing) {
         cl_try_free(cl);
@@ -417,12 +417,12 @@ static void cl_leave_api(struct grpc_client *cl)
     }
     if (cl->done || cl->state_pending || cl->drop_req ||
         (cl->conn && cl->conn->io.want_flush))
-        uv_timer_start(&cl->reap_timer, reap_cb, 0, 0);
+        reentry_defer(&cl->re, reap_cb);
 }
 
 static void cl_settle(struct grpc_client *cl)
 {
-    cl->busy++;
+    reentry_enter(&cl->re);
     int flushed = 0;
     while (!cl->freeing) {
         if (cl->drop_req) {
@@ -459,7 +459,7 @@ static void cl_settle(struct grpc_client *cl)
         }
         break;
     }
-    cl->busy--;
+    (void)reentry_leave(&cl->re); /* settling: the caller is the outermost entry */
     if (cl->freeing)
         cl_try_free(cl);
 }
@@ -680,7 +680,7 @@ struct grpc_client *grpc_client_new(struct uv_loop_s *loop, const struct grpc_cl
     cl->cfg.ca_file = NULL; /* borrowed only at first connect; see tls_ctx */
     if (cfg->tls) {
         char err[256] = "";
-        if (tls_ctx_new_client(cfg->insecure, cfg->ca_file, &cl->tls_ctx, err, sizeof(err)) != 0)
+        if (tls_ctx_new_client(TLS_ALPN_H2, cfg->insecure, cfg->ca_file, &cl->tls_ctx, err, sizeof(err)) != 0)
             log_error("grpc client \"%s\": %s", cl->host, err);
     }
     if (nghttp2_session_callbacks_new(&cl->cbs) != 0 || nghttp2_option_new(&cl->opt) != 0) {
@@ -694,9 +694,8 @@ struct grpc_client *grpc_client_new(struct uv_loop_s *loop, const struct grpc_cl
     nghttp2_option_set_max_continuations(cl->opt, 16);
     nghttp2_option_set_max_settings(cl->opt, 32);
     uv_timer_init(loop, &cl->ka_timer);
-    uv_timer_init(loop, &cl->reap_timer);
+    reentry_init(&cl->re, loop, cl);
     cl->ka_timer.data = cl;
-    cl->reap_timer.data = cl;
     cl->n_handles = 2;
     return cl;
 }
@@ -766,13 +765,13 @@ void grpc_client_free(struct grpc_client *cl)
     cl->freeing = 1;
     cl_request_drop(cl, -ECANCELED, 0, "client freed");
     uv_close((uv_handle_t *)&cl->ka_timer, timer_closed);
-    uv_close((uv_handle_t *)&cl->reap_timer, timer_closed);
+    reentry_close(&cl->re, timer_closed);
     cl_leave_api(cl);
 }
 
 static void cl_try_free(struct grpc_client *cl)
 {
-    if (!cl->freeing || cl->busy)
+    if (!cl->freeing || reentry_inside(&cl->re))
         return;
     if (cl->drop_req || cl->conn)
         cl_drop(cl, -ECANCELED, 0, "client freed");

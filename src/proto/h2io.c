@@ -1,4 +1,4 @@
-/* h2io: uv_tcp <-> TLS <-> nghttp2 byte plumbing shared by server and client. */
+/* h2io: uv_tcp <-> TLS (tlspump) <-> nghttp2 byte plumbing shared by server and client. */
 #include "h2io.h"
 
 #include <errno.h>
@@ -8,6 +8,7 @@
 
 #include "core/xalloc.h"
 #include "proto/tls.h"
+#include "proto/tlspump.h"
 
 struct h2io_wreq {
     uv_write_t req;
@@ -56,38 +57,46 @@ static int ng_recv(struct h2io *io, const uint8_t *p, size_t n, char *err, size_
     return 0;
 }
 
+struct h2_sink {
+    struct h2io *io;
+    char *err;
+    size_t errlen;
+    int rc;
+};
+
+/* tlspump sink: plaintext straight into nghttp2; stops at its first error. */
+static size_t h2_sink(void *ud, const uint8_t *p, size_t n)
+{
+    struct h2_sink *k = ud;
+    k->rc = ng_recv(k->io, p, n, k->err, k->errlen);
+    return k->rc ? 0 : SIZE_MAX;
+}
+
 int h2io_recv(struct h2io *io, const uint8_t *p, size_t n, int *handshake_done, char *err,
               size_t errlen)
 {
     if (!io->tls)
         return ng_recv(io, p, n, err, errlen);
-    if (tls_conn_feed(io->tls, p, n) != 0) {
+    int rc = tlspump_feed(io->tls, &io->tls_ready, p, n, err, errlen);
+    if (rc == -ENOMEM) {
         if (err && errlen)
             snprintf(err, errlen, "tls: out of buffer memory");
         return -ENOMEM;
     }
-    if (!io->tls_ready) {
-        int rc = tls_conn_handshake(io->tls, err, errlen);
-        if (rc <= 0)
-            return rc;
-        io->tls_ready = 1;
-        if (handshake_done)
-            *handshake_done = 1;
+    if (rc < 0 || !io->tls_ready)
+        return rc < 0 ? rc : 0;
+    if (rc == 1 && handshake_done)
+        *handshake_done = 1;
+    struct h2_sink k = {io, err, errlen, 0};
+    rc = tlspump_pull(io->tls, SIZE_MAX, h2_sink, &k);
+    if (k.rc)
+        return k.rc;
+    if (rc != 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "tls: %s", rc == TLSPUMP_EOF ? "closed by peer" : "bad record");
+        return rc == TLSPUMP_EOF ? -ECONNRESET : rc;
     }
-    uint8_t tmp[16384];
-    for (;;) {
-        int r = tls_conn_read(io->tls, tmp, sizeof(tmp));
-        if (r == 0)
-            return 0;
-        if (r < 0) {
-            if (err && errlen)
-                snprintf(err, errlen, "tls: %s", r == -ECONNRESET ? "closed by peer" : "bad record");
-            return r;
-        }
-        int rc = ng_recv(io, tmp, (size_t)r, err, errlen);
-        if (rc)
-            return rc;
-    }
+    return 0;
 }
 
 static void write_cb(uv_write_t *req, int status)
@@ -173,14 +182,16 @@ int h2io_flush(struct h2io *io)
                 }
             }
             io->in_ng--;
-            if (io->tls && io->plain.len && tls_conn_write(io->tls, (const uint8_t *)io->plain.data,
-                                                           io->plain.len) != 0) {
+        }
+        if (io->tls) {
+            /* a full io->out (-E2BIG) is not an error here: it was never checked */
+            int rc = io->plain.len ? tlspump_send(io->tls, io->plain.data, io->plain.len, &io->out)
+                                   : tlspump_flush(io->tls, &io->out);
+            if (rc == -EPROTO) {
                 io->dead = 1;
                 return -EPROTO;
             }
         }
-        if (io->tls)
-            tls_conn_drain(io->tls, &io->out);
         int rc = write_out(io);
         if (rc < 0)
             return rc;

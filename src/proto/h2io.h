@@ -1,6 +1,6 @@
 /*
  * h2io: the byte plumbing shared by the gRPC server and client connections:
- * uv_tcp <-> (optional TLS memory BIOs) <-> nghttp2 session.
+ * uv_tcp <-> (optional TLS memory BIOs, driven by tlspump) <-> nghttp2 session.
  *
  * The owner creates the nghttp2 session (its own callbacks) and the TLS
  * connection, then calls h2io_recv for received bytes and h2io_flush to send.

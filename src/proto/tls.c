@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -18,6 +19,9 @@
 struct tls_ctx {
     SSL_CTX *ssl;
     int insecure;
+    /* Client: the offered ALPN list (wire format), one of which the server must select; 0 = none. */
+    unsigned char alpn[TLS_ALPN_MAX];
+    size_t alpn_len;
 };
 
 struct tls_conn {
@@ -26,6 +30,8 @@ struct tls_conn {
     BIO *wbio; /* SSL -> network; owned by ssl */
     int is_server;
     int done;
+    const unsigned char *alpn; /* client: the context's required ALPN list (borrowed), or NULL */
+    size_t alpn_len;
 };
 
 /*
@@ -122,9 +128,25 @@ int tls_ctx_new_server_http(const char *cert_pem, const char *key_pem, struct tl
     return new_server(cert_pem, key_pem, &alpn_http, out, err, errlen);
 }
 
-int tls_ctx_new_client(int insecure, const char *ca_file, struct tls_ctx **out, char *err,
-                       size_t errlen)
+/* A wire-format ALPN list: 1..255-byte names, each after its length byte, nothing left over. */
+static int alpn_list_ok(const char *alpn, size_t len)
 {
+    if (len == 0 || len > TLS_ALPN_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i += 1 + (unsigned char)alpn[i])
+        if ((unsigned char)alpn[i] == 0 || i + 1 + (unsigned char)alpn[i] > len)
+            return 0;
+    return 1;
+}
+
+int tls_ctx_new_client(const char *alpn, int insecure, const char *ca_file, struct tls_ctx **out,
+                       char *err, size_t errlen)
+{
+    size_t alpn_len = alpn ? strlen(alpn) : 0;
+    if (alpn && !alpn_list_ok(alpn, alpn_len)) {
+        errbuf_set(err, errlen, "bad ALPN list");
+        return -EINVAL;
+    }
     SSL_CTX *ssl = SSL_CTX_new(TLS_client_method());
     if (!ssl) {
         set_tls_err(err, errlen, "cannot create TLS context");
@@ -132,7 +154,7 @@ int tls_ctx_new_client(int insecure, const char *ca_file, struct tls_ctx **out, 
     }
     SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
     SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
-    if (SSL_CTX_set_alpn_protos(ssl, alpn_h2, sizeof(alpn_h2)) != 0) {
+    if (alpn_len && SSL_CTX_set_alpn_protos(ssl, (const unsigned char *)alpn, (unsigned)alpn_len) != 0) {
         set_tls_err(err, errlen, "cannot set ALPN");
         goto fail;
     }
@@ -152,6 +174,9 @@ int tls_ctx_new_client(int insecure, const char *ca_file, struct tls_ctx **out, 
     struct tls_ctx *c = xcalloc(1, sizeof(*c));
     c->ssl = ssl;
     c->insecure = insecure;
+    if (alpn_len)
+        memcpy(c->alpn, alpn, alpn_len);
+    c->alpn_len = alpn_len;
     *out = c;
     return 0;
 fail:
@@ -205,6 +230,10 @@ struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int is_server, const char *ho
     t->wbio = mem_bio();
     SSL_set_bio(t->ssl, t->rbio, t->wbio);
     t->is_server = is_server;
+    if (!is_server && ctx->alpn_len) {
+        t->alpn = ctx->alpn; /* the context outlives its connections (tls_ctx_free's contract) */
+        t->alpn_len = ctx->alpn_len;
+    }
     if (is_server) {
         SSL_set_accept_state(t->ssl);
     } else {
@@ -241,6 +270,32 @@ int tls_conn_feed(struct tls_conn *t, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* 1 when proto[0..plen) is one of the names in the wire-format list. */
+static int alpn_in_list(const unsigned char *list, size_t len, const unsigned char *proto,
+                        unsigned plen)
+{
+    for (size_t i = 0; i < len; i += 1 + list[i])
+        if (plen && list[i] == plen && memcmp(list + i + 1, proto, plen) == 0)
+            return 1;
+    return 0;
+}
+
+/* "TLS peer did not negotiate ALPN h2" (names joined by ','). */
+static void alpn_missing_err(const unsigned char *list, size_t len, char *err, size_t errlen)
+{
+    char names[TLS_ALPN_MAX + 1];
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 1 + list[i]) {
+        if (o)
+            names[o++] = ',';
+        memcpy(names + o, list + i + 1, list[i]);
+        o += list[i];
+    }
+    names[o] = '\0';
+    if (err && errlen)
+        snprintf(err, errlen, "TLS peer did not negotiate ALPN %s", names);
+}
+
 int tls_conn_handshake(struct tls_conn *t, char *err, size_t errlen)
 {
     if (t->done)
@@ -251,9 +306,8 @@ int tls_conn_handshake(struct tls_conn *t, char *err, size_t errlen)
         const unsigned char *proto = NULL;
         unsigned int plen = 0;
         SSL_get0_alpn_selected(t->ssl, &proto, &plen);
-        if (!t->is_server && (plen != 2 || memcmp(proto, "h2", 2) != 0)) {
-            if (err && errlen)
-                snprintf(err, errlen, "TLS peer did not negotiate ALPN h2");
+        if (t->alpn && !alpn_in_list(t->alpn, t->alpn_len, proto, plen)) {
+            alpn_missing_err(t->alpn, t->alpn_len, err, errlen);
             return -EPROTO;
         }
         t->done = 1;
@@ -339,4 +393,27 @@ void tls_conn_close_notify(struct tls_conn *t)
     ERR_clear_error();
     (void)SSL_shutdown(t->ssl);
     ERR_clear_error();
+}
+
+int tls_conn_peer_not_after(const struct tls_conn *t, int64_t *not_after)
+{
+    if (!t->done)
+        return -ENOENT;
+    X509 *cert = SSL_get0_peer_certificate(t->ssl);
+    if (!cert)
+        return -ENOENT;
+    struct tm tm;
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+        return -ENOENT;
+    int64_t days = 0;
+    /* days from 1970-01-01 to tm (proleptic Gregorian; civil-from-days inverse) */
+    int y = tm.tm_year + 1900, m = tm.tm_mon + 1;
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + tm.tm_mday - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    days = era * 146097 + doe - 719468;
+    *not_after = days * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+    return 0;
 }

@@ -316,46 +316,6 @@ static void test_agent_logic__ipdisc_response_parser(void **state)
                      -EPROTO);
 }
 
-static void test_agent_logic__ipdisc_url_and_request(void **state)
-{
-    (void)state;
-    struct ipdisc_url u;
-    assert_int_equal(ipdisc_url_parse("https://blog.cloudflare.com/cdn-cgi/trace", &u), 0);
-    assert_int_equal(u.tls, 1);
-    assert_int_equal(u.port, 443);
-    assert_string_equal(u.host, "blog.cloudflare.com");
-    assert_string_equal(u.path, "/cdn-cgi/trace");
-    assert_int_equal(ipdisc_url_parse("http://127.0.0.1:8080", &u), 0);
-    assert_int_equal(u.tls, 0);
-    assert_int_equal(u.port, 8080);
-    assert_string_equal(u.path, "/");
-    assert_int_equal(ipdisc_url_parse("HTTP://[::1]:81/t?x=1", &u), 0);
-    assert_string_equal(u.host, "::1");
-    assert_int_equal(u.port, 81);
-    assert_string_equal(u.path, "/t?x=1");
-    assert_int_equal(ipdisc_url_parse("http://h?q", &u), 0);
-    assert_string_equal(u.path, "/?q");
-    assert_int_equal(ipdisc_url_parse("ftp://h/", &u), -EINVAL);
-    assert_int_equal(ipdisc_url_parse("http://", &u), -EINVAL);
-    assert_int_equal(ipdisc_url_parse("http://u@h/", &u), -EINVAL);
-    assert_int_equal(ipdisc_url_parse("http://h:0/", &u), -EINVAL);
-    assert_int_equal(ipdisc_url_parse("http://h:99999/", &u), -EINVAL);
-    assert_int_equal(ipdisc_url_parse("http://[zz]/", &u), -EINVAL);
-    assert_int_equal(ipdisc_url_parse("http://h/a b", &u), -EINVAL);
-
-    char req[IPDISC_MAX_REQUEST];
-    assert_int_equal(ipdisc_url_parse("http://[::1]:81/t", &u), 0);
-    int n = ipdisc_build_request(&u, req, sizeof(req));
-    assert_true(n > 0);
-    assert_memory_equal(req, "GET /t HTTP/1.1\r\nHost: [::1]:81\r\n", 33);
-    assert_non_null(strstr(req, "Connection: close\r\n\r\n"));
-    assert_non_null(strstr(req, "Chrome/"));
-    assert_int_equal(ipdisc_build_request(&u, req, 20), -E2BIG);
-    assert_int_equal(ipdisc_url_parse("https://x.example/cdn-cgi/trace", &u), 0);
-    ipdisc_build_request(&u, req, sizeof(req));
-    assert_non_null(strstr(req, "\r\nHost: x.example\r\n"));
-}
-
 static void test_agent_logic__ipdisc_format_and_geoip(void **state)
 {
     (void)state;
@@ -438,7 +398,6 @@ int main(void)
         cmocka_unit_test(test_agent_logic__log_once),
         cmocka_unit_test(test_agent_logic__ipdisc_trace_parser),
         cmocka_unit_test(test_agent_logic__ipdisc_response_parser),
-        cmocka_unit_test(test_agent_logic__ipdisc_url_and_request),
         cmocka_unit_test(test_agent_logic__ipdisc_format_and_geoip),
         cmocka_unit_test(test_agent_logic__service_unit_text),
     };
