@@ -32,6 +32,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "dashboard/http.h"
+#include "proto/reentry.h"
 
 #define READ_CHUNK     65536
 #define CTL_MAX        (256 * 1024) /* wslay output gathered by one wslay_event_send() */
@@ -69,7 +70,7 @@ struct ws_conn {
     uint64_t ping_at;      /* loop ms of the oldest unanswered ping */
     uint64_t linger_until; /* loop ms: CLOSING connections are dropped after it */
     int shut;              /* uv_shutdown issued */
-    int busy;              /* inside one of our entry points: do not free */
+    struct reentry re;     /* inside one of our entry points: do not free (reaped after) */
     char peer[64];
 };
 
@@ -224,7 +225,7 @@ static void conn_free(struct ws_conn *c)
 /* Frees a finished socket connection once nothing refers to it any more. */
 static void conn_release_if_done(struct ws_conn *c)
 {
-    if (c->state != CS_DEAD || c->nwrites || c->busy || c->mem_out)
+    if (c->state != CS_DEAD || c->nwrites || reentry_inside(&c->re) || c->mem_out)
         return;
     struct ws_hub *hub = c->hub;
     conn_free(c);
@@ -425,7 +426,7 @@ static const struct wslay_event_callbacks wslay_cbs = {
 /* Feeds client bytes (borrowed) to wslay and sends whatever it answers. */
 static void conn_input(struct ws_conn *c, const void *data, size_t len)
 {
-    c->busy++;
+    reentry_enter(&c->re);
     if (c->state != CS_DEAD && wslay_event_get_read_enabled(c->ws)) {
         c->rd = data;
         c->rdlen = len;
@@ -438,7 +439,7 @@ static void conn_input(struct ws_conn *c, const void *data, size_t len)
             conn_send(c);
     }
     conn_progress(c);
-    c->busy--;
+    reentry_leave(&c->re);
 }
 
 static void on_read(struct http_stream *st, long nread, const char *data, void *ud)
@@ -772,7 +773,7 @@ int ws_hub_upgrade(struct ws_hub *hub, struct http_request *req, int audience)
     }
     memcpy(c->peer, peer, sizeof(peer));
     c->st = st;
-    c->busy++;
+    reentry_enter(&c->re);
     struct buf head;
     buf_init(&head, 0);
     buf_printf(&head,
@@ -789,7 +790,7 @@ int ws_hub_upgrade(struct ws_hub *hub, struct http_request *req, int audience)
         conn_input(c, left.ptr, left.len);
     if (c->state == CS_OPEN && hub->last[c->audience])
         conn_push(c, hub->last[c->audience]);
-    c->busy--;
+    reentry_leave(&c->re);
     conn_release_if_done(c);
     return 0;
 }
@@ -808,9 +809,9 @@ void ws_hub_free(struct ws_hub *hub)
     for (int a = 0; a < WS_AUDIENCES; a++) {
         for (struct ws_conn *c = hub->open[a]; c; c = next) {
             next = c->next;
-            c->busy++;
+            reentry_enter(&c->re);
             conn_close_ws(c, WSLAY_CODE_GOING_AWAY);
-            c->busy--;
+            reentry_leave(&c->re);
         }
     }
     if (!hub->loop) {

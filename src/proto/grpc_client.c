@@ -86,7 +86,7 @@ struct grpc_client {
     int drop_status;
     int drop_loss;
     uv_timer_t ka_timer;
-    struct reentry re;          /* enter/leave depth + 0 ms reap timer (data = cl) */
+    struct reentry_reap rr;         /* enter/leave depth + 0 ms reap timer (data = cl) */
     int ping_out;
     int goaway;
     struct grpc_ccall *calls;
@@ -391,12 +391,12 @@ static void cl_flush(struct grpc_client *cl)
 
 static void cl_enter(struct grpc_client *cl)
 {
-    reentry_enter(&cl->re);
+    reentry_enter(&cl->rr.re);
 }
 
 static void cl_leave_cb(struct grpc_client *cl)
 {
-    if (reentry_leave(&cl->re))
+    if (reentry_leave(&cl->rr.re))
         cl_settle(cl);
 }
 
@@ -409,7 +409,7 @@ static void reap_cb(uv_timer_t *t)
 
 static void cl_leave_api(struct grpc_client *cl)
 {
-    if (!reentry_leave(&cl->re))
+    if (!reentry_leave(&cl->rr.re))
         return;
     if (cl->freeing) {
         cl_try_free(cl);
@@ -417,12 +417,12 @@ static void cl_leave_api(struct grpc_client *cl)
     }
     if (cl->done || cl->state_pending || cl->drop_req ||
         (cl->conn && cl->conn->io.want_flush))
-        reentry_defer(&cl->re, reap_cb);
+        reentry_reap_defer(&cl->rr, reap_cb);
 }
 
 static void cl_settle(struct grpc_client *cl)
 {
-    reentry_enter(&cl->re);
+    reentry_enter(&cl->rr.re);
     int flushed = 0;
     while (!cl->freeing) {
         if (cl->drop_req) {
@@ -459,7 +459,7 @@ static void cl_settle(struct grpc_client *cl)
         }
         break;
     }
-    (void)reentry_leave(&cl->re); /* settling: the caller is the outermost entry */
+    (void)reentry_leave(&cl->rr.re); /* settling: the caller is the outermost entry */
     if (cl->freeing)
         cl_try_free(cl);
 }
@@ -694,7 +694,7 @@ struct grpc_client *grpc_client_new(struct uv_loop_s *loop, const struct grpc_cl
     nghttp2_option_set_max_continuations(cl->opt, 16);
     nghttp2_option_set_max_settings(cl->opt, 32);
     uv_timer_init(loop, &cl->ka_timer);
-    reentry_init(&cl->re, loop, cl);
+    reentry_reap_init(&cl->rr, loop, cl);
     cl->ka_timer.data = cl;
     cl->n_handles = 2;
     return cl;
@@ -765,13 +765,13 @@ void grpc_client_free(struct grpc_client *cl)
     cl->freeing = 1;
     cl_request_drop(cl, -ECANCELED, 0, "client freed");
     uv_close((uv_handle_t *)&cl->ka_timer, timer_closed);
-    reentry_close(&cl->re, timer_closed);
+    reentry_reap_close(&cl->rr, timer_closed);
     cl_leave_api(cl);
 }
 
 static void cl_try_free(struct grpc_client *cl)
 {
-    if (!cl->freeing || reentry_inside(&cl->re))
+    if (!cl->freeing || reentry_inside(&cl->rr.re))
         return;
     if (cl->drop_req || cl->conn)
         cl_drop(cl, -ECANCELED, 0, "client freed");

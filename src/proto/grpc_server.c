@@ -72,7 +72,7 @@ struct sconn {
     struct grpc_server *srv;
     struct sconn *prev, *next;
     uv_timer_t ping_timer;
-    struct reentry re;               /* enter/leave depth + 0 ms reap timer (data = c) */
+    struct reentry_reap rr;              /* enter/leave depth + 0 ms reap timer (data = c) */
     int handles_open;
     uint64_t id;
     char peer_ip[INET6_ADDRSTRLEN];
@@ -525,7 +525,7 @@ static void conn_teardown(struct sconn *c)
 {
     struct grpc_server *srv = c->srv;
     c->torn_down = 1;
-    reentry_enter(&c->re); /* never left: nothing settles a torn-down connection */
+    reentry_enter(&c->rr.re); /* never left: nothing settles a torn-down connection */
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -552,7 +552,7 @@ static void conn_teardown(struct sconn *c)
     c->handles_open = 3;
     uv_close((uv_handle_t *)&c->io.tcp, handle_closed);
     uv_close((uv_handle_t *)&c->ping_timer, handle_closed);
-    reentry_close(&c->re, handle_closed);
+    reentry_reap_close(&c->rr, handle_closed);
 }
 
 /* Runs when the outermost entry on this connection unwinds (reentry depth 0). */
@@ -560,7 +560,7 @@ static void conn_settle(struct sconn *c)
 {
     if (c->torn_down)
         return;
-    reentry_enter(&c->re);
+    reentry_enter(&c->rr.re);
     int flushed = 0;
     while (!c->close_req) {
         if (c->reap) {
@@ -580,20 +580,20 @@ static void conn_settle(struct sconn *c)
     conn_backpressure(c);
     if (!c->close_req && h2io_finished(&c->io))
         c->close_req = 1;
-    (void)reentry_leave(&c->re); /* settling: the caller is the outermost entry */
+    (void)reentry_leave(&c->rr.re); /* settling: the caller is the outermost entry */
     if (c->close_req)
         conn_teardown(c);
 }
 
 static void conn_enter(struct sconn *c)
 {
-    reentry_enter(&c->re);
+    reentry_enter(&c->rr.re);
 }
 
 /* Leaving a uv callback: settle now. */
 static void conn_leave_cb(struct sconn *c)
 {
-    if (reentry_leave(&c->re))
+    if (reentry_leave(&c->rr.re))
         conn_settle(c);
 }
 
@@ -607,13 +607,13 @@ static void reap_cb(uv_timer_t *t)
 /* Leaving an API function called by the user: never call back synchronously. */
 static void conn_leave_api(struct sconn *c)
 {
-    if (!reentry_leave(&c->re) || c->torn_down)
+    if (!reentry_leave(&c->rr.re) || c->torn_down)
         return;
     if (c->reap || c->close_req || c->io.want_flush) {
         if (c->io.fake)
             conn_settle(c);
         else
-            reentry_defer(&c->re, reap_cb);
+            reentry_reap_defer(&c->rr, reap_cb);
     }
 }
 
@@ -622,7 +622,7 @@ static void conn_close(struct sconn *c)
     if (c->close_req || c->torn_down)
         return;
     c->close_req = 1;
-    if (!reentry_inside(&c->re))
+    if (!reentry_inside(&c->rr.re))
         conn_teardown(c);
 }
 
@@ -783,7 +783,7 @@ static void on_connection(uv_stream_t *ls, int status)
     struct sconn *c = conn_new(srv, 0);
     uv_tcp_init(srv->loop, &c->io.tcp);
     uv_timer_init(srv->loop, &c->ping_timer);
-    reentry_init(&c->re, srv->loop, c);
+    reentry_reap_init(&c->rr, srv->loop, c);
     c->io.tcp.data = c;
     c->ping_timer.data = c;
     if (uv_accept(ls, (uv_stream_t *)&c->io.tcp) != 0) {
