@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/ascii.h"
+
 int collect__parse_stat(const char *buf, size_t len, struct collect__cpu_times *cpu,
                         uint64_t *btime)
 {
@@ -104,17 +106,10 @@ static int parse_num(struct slice s, uint64_t *out)
         if (s.len - 2 > 15)
             return -ERANGE;
         for (size_t i = 2; i < s.len; i++) {
-            char ch = s.ptr[i];
-            unsigned d;
-            if (ch >= '0' && ch <= '9')
-                d = (unsigned)(ch - '0');
-            else if (ch >= 'a' && ch <= 'f')
-                d = (unsigned)(ch - 'a' + 10);
-            else if (ch >= 'A' && ch <= 'F')
-                d = (unsigned)(ch - 'A' + 10);
-            else
+            int d = ascii_hexval((unsigned char)s.ptr[i]);
+            if (d < 0)
                 return -EINVAL;
-            v = v * 16 + d;
+            v = v * 16 + (unsigned)d;
         }
         *out = v;
         return 0;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/ascii.h"
 #include "core/buf.h"
 #include "core/strnum.h"
 #include "core/xalloc.h"
@@ -141,15 +142,8 @@ static int dechunk(const uint8_t *p, size_t len, char *out, size_t *outlen, cons
         uint64_t sz = 0;
         size_t k = i, digits = 0;
         for (; p + k < nl; k++, digits++) {
-            uint8_t c = p[k];
-            int v;
-            if (c >= '0' && c <= '9')
-                v = c - '0';
-            else if (c >= 'a' && c <= 'f')
-                v = c - 'a' + 10;
-            else if (c >= 'A' && c <= 'F')
-                v = c - 'A' + 10;
-            else
+            int v = ascii_hexval(p[k]);
+            if (v < 0)
                 break;
             if (sz > HTTPC_MAX_RESPONSE) {
                 *why = "chunk too large";

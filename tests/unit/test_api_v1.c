@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "core/buf.h"
 #include "dashboard/api/api_v1.h"
 #include "dashboard/live.h"
@@ -415,6 +417,82 @@ static void test_api_v1__client_ip(void **state)
     assert_string_equal(api_v1_client_ip(NULL, NULL, "2001:db8::1", out, 5), "2001");
 }
 
+/*
+ * The cursor writers reserve each object's worst case from hand-summed bounds
+ * and abort when a write passes them. One server with every field at its
+ * longest textual form (64-bit extremes, the longest shortest doubles, strings
+ * whose every byte escapes to \u00xx, thousands of empty list items and
+ * temperatures) must render without passing a bound, as valid JSON.
+ */
+#define WORST_ITEMS 3000
+static void test_api_v1__worst_case_fits_bounds(void **state)
+{
+    (void)state;
+    static char *items[WORST_ITEMS];
+    static Proto__StateSensorTemperature temp[WORST_ITEMS];
+    static Proto__StateSensorTemperature *temps[WORST_ITEMS];
+    static char ctl[257];
+    memset(ctl, 0x01, sizeof(ctl) - 1);
+    for (size_t i = 0; i < WORST_ITEMS; i++) {
+        items[i] = (char *)"";
+        Proto__StateSensorTemperature t = PROTO__STATE__SENSOR_TEMPERATURE__INIT;
+        temp[i] = t;
+        temp[i].name = (char *)"";
+        temp[i].temperature = -2.2250738585072014e-308;
+        temps[i] = &temp[i];
+    }
+    Proto__Host h = PROTO__HOST__INIT;
+    h.platform = h.platform_version = h.arch = h.virtualization = ctl;
+    h.country_code = h.version = ctl;
+    h.ip = (char *)"255.255.255.255/ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+    h.cpu = h.gpu = items;
+    h.n_cpu = h.n_gpu = WORST_ITEMS;
+    h.mem_total = h.disk_total = h.swap_total = h.boot_time = UINT64_MAX;
+    Proto__State st = PROTO__STATE__INIT;
+    st.cpu = st.gpu = st.load1 = st.load5 = st.load15 = -2.2250738585072014e-308;
+    st.mem_used = st.swap_used = st.disk_used = UINT64_MAX;
+    st.net_in_transfer = st.net_out_transfer = st.net_in_speed = st.net_out_speed = UINT64_MAX;
+    st.uptime = st.tcp_conn_count = st.udp_conn_count = st.process_count = UINT64_MAX;
+    st.temperatures = temps;
+    st.n_temperatures = WORST_ITEMS;
+    struct live_server sv;
+    memset(&sv, 0, sizeof(sv));
+    sv.id = UINT64_MAX;
+    sv.name = sv.tag = sv.note = sv.public_note = ctl;
+    sv.display_index = INT64_MIN;
+    sv.last_active = INT64_MIN;
+    sv.last_active_ms = INT64_MIN;
+    sv.host = &h;
+    sv.state = &st;
+    struct live_server *ptr = &sv;
+    struct live lv;
+    memset(&lv, 0, sizeof(lv));
+    lv.servers = &ptr;
+    lv.n = lv.cap = 1;
+    /* Host and State alone too: one object's slack must not hide another's wrong bound. */
+    for (int round = 0; round < 6; round++) {
+        int details = round & 1;
+        sv.host = round / 2 == 2 ? NULL : &h;
+        sv.state = round / 2 == 1 ? NULL : &st;
+        struct buf b;
+        buf_init(&b, 0);
+        int rc = details ? api_v1_render_details(&b, &lv, NULL, NULL)
+                         : api_v1_render_list(&b, &lv, NULL);
+        assert_int_equal(rc, 0);
+        json_error_t e;
+        json_t *j = json_loadb(b.data, b.len, JSON_DECODE_INT_AS_REAL, &e);
+        if (!j)
+            fprintf(stderr, "# %s at %d: %.80s\n", e.text, e.position,
+                    b.data + (e.position > 40 ? e.position - 40 : 0));
+        assert_non_null(j);
+        assert_non_null(strstr(b.data, "18446744073709551615"));
+        if (details && sv.state)
+            assert_non_null(strstr(b.data, "-2.2250738585072014e-308"));
+        json_decref(j);
+        buf_release(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -431,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_api_v1__register_field_limits),
         cmocka_unit_test(test_api_v1__register_replies),
         cmocka_unit_test(test_api_v1__client_ip),
+        cmocka_unit_test(test_api_v1__worst_case_fits_bounds),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
