@@ -1,7 +1,7 @@
 /*
  * libFuzzer driver for the protobuf-c decoding of every message the
  * dashboard unpacks from agents (State, Host, TaskResult, GeoIP,
- * IOStreamData; spec §2) and the agent unpacks from dashboards (Task). Each
+ * IOStreamData; docs/protocol.md §2) and the agent unpacks from dashboards (Task). Each
  * input is offered to every message type. When it decodes, the message is
  * packed again and the round trip must be stable: the packed size equals
  * get_packed_size, the packed bytes decode again, and packing that second

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Lotus needs to build and test (../shared/stack.md).
+# Installs the Debian packages Lotus needs to build and test (the list is in README.md, "Install").
 # Idempotent and non-interactive; prints what it installs. Must run as root
 # (or with sudo available) when something is missing.
 set -euo pipefail

@@ -24,7 +24,7 @@
 #include "proto/nezha.h"
 
 #define AUTH_LINE  "authentication failed: the dashboard rejected the secret (客户端认证失败)"
-#define STATE_FAIL_PAUSE_MS 10000u  /* spec §3.2: extra 10 s after a failed State report */
+#define STATE_FAIL_PAUSE_MS 10000u  /* docs/protocol.md §3.2: extra 10 s after a failed State report */
 #define GEO_MAX 256                 /* bytes of a packed GeoIP */
 #define TASK_RESULT_MAX 512         /* bytes of a packed TaskResult we send */
 

@@ -1,5 +1,5 @@
 /*
- * agent: the Lotus agent's connection lifecycle on one libuv loop (spec §3.2,
+ * agent: the Lotus agent's connection lifecycle on one libuv loop (docs/protocol.md §3.2,
  * §2.5): connect -> ReportSystemInfo (5 s deadline) -> RequestTask stream (no
  * deadline) -> ReportSystemState every --report-delay s (5 s deadline each)
  * -> ReportSystemInfo + LookupGeoIP every 10 min, on task type 10 and when

@@ -1,9 +1,9 @@
 /*
  * agent_logic: the agent's decisions as pure functions, kept apart from the
  * socket glue in agent.c so they are unit-tested without a network:
- * the connection lifecycle state machine (spec §3.2), reconnect backoff with
+ * the connection lifecycle state machine (docs/protocol.md §3.2), reconnect backoff with
  * jitter, the host-refresh timer with collapsing of concurrent refreshes, the
- * task dispatch policy (spec §3.5) and log-once bookkeeping.
+ * task dispatch policy (docs/protocol.md §3.5) and log-once bookkeeping.
  * No allocation, no clock, no globals: callers pass time and randomness in.
  */
 #ifndef LOTUS_AGENT_AGENT_LOGIC_H
@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AGENT_RETRY_DEFAULT_MS   10000u   /* spec §3.2 delayWhenError */
+#define AGENT_RETRY_DEFAULT_MS   10000u   /* docs/protocol.md §3.2 delayWhenError */
 #define AGENT_RETRY_MAX_MS       600000u  /* upper bound for LOTUS_AGENT_RETRY_MS */
 #define AGENT_JITTER_MAX_MS      3000u
 #define AGENT_HOST_REFRESH_MS    600000u  /* 10 min */

@@ -1,5 +1,5 @@
 /*
- * collect: the collector table and the Host/State assembly (spec §2.1, §2.2).
+ * collect: the collector table and the Host/State assembly (docs/protocol.md §2.1, §2.2).
  * Everything the collectors keep (open fds, baselines, strings, repeated
  * fields) lives inside the one struct collector allocated by collect_new(),
  * so collect_state() allocates nothing.

@@ -1,5 +1,5 @@
 /*
- * collect: the agent's collectors of Host and State (spec §2.1, §2.2, §3.3),
+ * collect: the agent's collectors of Host and State (docs/protocol.md §2.1, §2.2, §3.3),
  * reading the kernel's own files under a configurable root (default "/").
  * One collector per source file (collect_<source>.c) listed in a table; a
  * collector that fails logs once and backs off, it never takes the agent down.

@@ -1,5 +1,5 @@
 /*
- * collect_conn: TCP and UDP socket counts (spec §2.2 rows 14, 15).
+ * collect_conn: TCP and UDP socket counts (docs/protocol.md §2.2 rows 14, 15).
  *
  * Live system, first choice: the kernel's per-namespace counters in
  * /proc/net/sockstat and sockstat6 (kept open): TCP = inuse (every hashed

@@ -1,6 +1,6 @@
 /*
  * collect_cpu: CPU usage from /proc/stat deltas (State.cpu) and CPU model
- * strings from /proc/cpuinfo (Host.cpu), spec §2.1 row 3 and §2.2 row 1.
+ * strings from /proc/cpuinfo (Host.cpu), docs/protocol.md §2.1 row 3 and §2.2 row 1.
  *
  * Usage is primed in collect_new(), so the first State carries the usage since
  * the collector was created (the Go agent primes at start-up the same way).

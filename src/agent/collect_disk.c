@@ -1,5 +1,5 @@
 /*
- * collect_disk: partition selection (spec §3.3) over /proc/self/mountinfo
+ * collect_disk: partition selection (docs/protocol.md §3.3) over /proc/self/mountinfo
  * (or /proc/mounts when mountinfo is missing) and statvfs(3) sums for
  * Host.disk_total and State.disk_used. statvfs paths are root-prefixed so the
  * tests point fixture mounts at real directories.

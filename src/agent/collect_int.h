@@ -44,7 +44,7 @@ struct collect__cpu_times {
  */
 int collect__parse_stat(const char *buf, size_t len, struct collect__cpu_times *cpu,
                         uint64_t *btime);
-/* Spec §2.2 row 1: 0 if Δbusy ≤ 0, 100 if Δtotal ≤ 0, else Δbusy/Δtotal×100 in [0,100]. */
+/* docs/protocol.md §2.2 row 1: 0 if Δbusy ≤ 0, 100 if Δtotal ≤ 0, else Δbusy/Δtotal×100 in [0,100]. */
 double collect__cpu_percent(const struct collect__cpu_times *prev,
                             const struct collect__cpu_times *cur);
 
@@ -73,7 +73,7 @@ struct collect__mounts {
 };
 enum collect__mount_fmt { COLLECT_MOUNTINFO = 0, COLLECT_MOUNTS = 1 };
 /*
- * Partition selection of spec §3.3 over a mountinfo or /proc/mounts text.
+ * Partition selection of docs/protocol.md §3.3 over a mountinfo or /proc/mounts text.
  * With a non-empty allow-list the result is the allow-list itself (deduped),
  * as in the reference; else fstype allow-list, no "/var/lib/kubelet", first
  * mount per device. Returns 0 (out->n may be 0).
@@ -113,7 +113,7 @@ int collect__redhat_version(const char *buf, size_t len, char *out, size_t cap);
 int collect__redhat_platform(const char *buf, size_t len, char *out, size_t cap);
 
 /*
- * Sensor key of spec §2.2 row 17: name, plus "_" + label lower-cased with
+ * Sensor key of docs/protocol.md §2.2 row 17: name, plus "_" + label lower-cased with
  * spaces → '_' when label is non-empty. Returns 0 or -E2BIG.
  */
 int collect__sensor_key(struct slice name, struct slice label, char *out, size_t cap);

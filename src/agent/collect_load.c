@@ -1,4 +1,4 @@
-/* collect_load: load averages from /proc/loadavg (spec §2.2 rows 11-13). */
+/* collect_load: load averages from /proc/loadavg (docs/protocol.md §2.2 rows 11-13). */
 #include "collect_int.h"
 
 #include <errno.h>

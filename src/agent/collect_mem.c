@@ -1,5 +1,5 @@
 /*
- * collect_mem: memory and swap from /proc/meminfo (spec §2.1 rows 4, 6 and
+ * collect_mem: memory and swap from /proc/meminfo (docs/protocol.md §2.1 rows 4, 6 and
  * §2.2 rows 3, 4). Inside an LXC/Docker container with a cgroup v2 memory
  * limit below MemTotal, the limit is the total and the cgroup's usage (minus
  * its inactive page cache) is the used memory (docs/compatibility.md).

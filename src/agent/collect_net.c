@@ -1,5 +1,5 @@
 /*
- * collect_net: transfer counters and speeds from /proc/net/dev (spec §2.2
+ * collect_net: transfer counters and speeds from /proc/net/dev (docs/protocol.md §2.2
  * rows 6-9, §3.3). Interfaces count unless their name STARTS WITH one of the
  * excluded prefixes (the reference tests "contains", which also drops e.g.
  * wlo1; docs/compatibility.md), or exactly those of a non-empty allow-list.

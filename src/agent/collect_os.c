@@ -1,6 +1,6 @@
 /*
  * collect_os: Host.platform / platform_version (gopsutil's distro rules,
- * spec §2.1 rows 1-2), Host.arch (row 7) and the virtualization system/role
+ * docs/protocol.md §2.1 rows 1-2), Host.arch (row 7) and the virtualization system/role
  * (row 8) that also decides "Virtual"/"Physical" CPU entries and how boot
  * time is computed.
  *

@@ -1,5 +1,5 @@
 /*
- * collect_proc: process count = numeric directories in root/proc (spec §2.2
+ * collect_proc: process count = numeric directories in root/proc (docs/protocol.md §2.2
  * row 16; threads are not listed there). The directory stays open and is
  * rewound and read with getdents64(2) into a stack buffer, so no DIR (heap)
  * is allocated per report.

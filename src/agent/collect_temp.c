@@ -1,5 +1,5 @@
 /*
- * collect_temp: temperatures (spec §2.2 row 17, with --temperature).
+ * collect_temp: temperatures (docs/protocol.md §2.2 row 17, with --temperature).
  * Sensors: root/sys/class/hwmon/hwmon*\/temp*_input, else
  * hwmon*\/device/temp*_input, else thermal_zone*\/temp named by its type.
  * Key = hwmon name (+ "_" + lower-cased label, spaces → '_'); "PMU tcal" and

@@ -1,5 +1,5 @@
 /*
- * collect_uptime: boot time (Host.boot_time, spec §2.1 row 9) and uptime
+ * collect_uptime: boot time (Host.boot_time, docs/protocol.md §2.1 row 9) and uptime
  * (State.uptime, §2.2 row 10). Boot time is /proc/stat btime, except inside
  * an LXC/Docker guest where it is now − /proc/uptime (the container's own
  * uptime when lxcfs virtualises it). Uptime = now − cached boot time.

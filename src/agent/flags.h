@@ -1,6 +1,6 @@
 /*
  * flags: the agent's command line, compatible with nezha-agent v0.20.5
- * (spec §3.1), plus Lotus's own --config FILE, --ip, --ip-url and --root.
+ * (docs/protocol.md §3.1), plus Lotus's own --config FILE, --ip, --ip-url and --root.
  *
  * Options live in one table (name, short letter, type, limits, default,
  * help); the usage text, the command-line parser, the YAML config keys and the

@@ -1,5 +1,5 @@
 /*
- * ipdisc: public IP discovery (spec §3.4). Fetches Cloudflare-style trace
+ * ipdisc: public IP discovery (docs/protocol.md §3.4). Fetches Cloudflare-style trace
  * pages ("key=value" lines, one of them "ip=<addr>") over a forced-IPv4 and a
  * forced-IPv6 connection, trying the URLs in order until a line of the right
  * family appears. Runs asynchronously on the agent's libuv loop through the

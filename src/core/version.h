@@ -1,6 +1,6 @@
 /*
  * version: the one place the Lotus version string is defined. The agent
- * reports it as Host.version (spec §2.1 field 12, no leading "v") and prints
+ * reports it as Host.version (docs/protocol.md §2.1 field 12, no leading "v") and prints
  * it for -v/--version.
  */
 #ifndef LOTUS_CORE_VERSION_H

@@ -5,7 +5,7 @@
  * min/max, help text and whether Lotus uses it; parsing, validation,
  * environment overrides, writing and --help all come from that table.
  * The file is read with libyaml's event API. Every key of a Nezha v0.20
- * config.yaml (spec §7.2: lower-case keys, nested `site:` and `oauth2:`
+ * config.yaml (docs/protocol.md §7.2: lower-case keys, nested `site:` and `oauth2:`
  * mappings) is accepted, so an existing Nezha file loads unchanged; keys
  * Lotus does not use yet are kept (and written back) and reported by
  * config_ignored_keys so main can log them.

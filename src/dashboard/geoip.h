@@ -1,6 +1,6 @@
 /*
  * geoip: country lookup in a MaxMind-format database (libmaxminddb), for the
- * LookupGeoIP RPC (spec §1.2). The database path comes from the config key
+ * LookupGeoIP RPC (docs/protocol.md §1.2). The database path comes from the config key
  * `geoipdb`; with no database every lookup answers an empty country code.
  * Threading: loop thread only (reads are memory-mapped, no disk stalls after open).
  */

@@ -105,7 +105,7 @@ static size_t secret_bound(const struct live *lv, const char *secret)
 struct live_server *live_find_secret(const struct live *lv, const char *secret)
 {
     if (!secret || !*secret)
-        return NULL; /* an empty secret never authenticates (fixes spec §1.3 QUIRK) */
+        return NULL; /* an empty secret never authenticates (fixes docs/protocol.md §1.3 QUIRK) */
     size_t i = secret_bound(lv, secret);
     if (i < lv->n && strcmp(lv->by_secret[i]->secret, secret) == 0)
         return lv->by_secret[i];
@@ -256,7 +256,7 @@ void live_report_state(struct live *lv, struct live_server *srv, struct Proto__S
     lv->gen++;
     srv->last_active_ms = now_ms;
     srv->last_active = now_ms / 1000;
-    /* spec §8.7: the first report after start (either baseline 0) sets both baselines. */
+    /* docs/protocol.md §8.7: the first report after start (either baseline 0) sets both baselines. */
     if (srv->transfer_in_base == 0 || srv->transfer_out_base == 0) {
         srv->transfer_in_base = (int64_t)st->net_in_transfer;
         srv->transfer_out_base = (int64_t)st->net_out_transfer;
@@ -280,12 +280,12 @@ void live_report_host(struct live *lv, struct live_server *srv, struct Proto__Ho
     if (!h->ip || !h->ip[0])
         pb_set_string(&h->ip, peer_ip);
     if (srv->host) {
-        /* spec §8.7: a later boot time means the counters restarted from 0. */
+        /* docs/protocol.md §8.7: a later boot time means the counters restarted from 0. */
         if (h->boot_time > srv->host->boot_time && srv->state) {
             srv->transfer_in_base -= (int64_t)srv->state->net_in_transfer;
             srv->transfer_out_base -= (int64_t)srv->state->net_out_transfer;
         }
-        /* The country code only comes from LookupGeoIP; keep it (spec fact 5). */
+        /* The country code only comes from LookupGeoIP; keep it (docs/protocol.md fact 5). */
         pb_set_string(&h->country_code, srv->host->country_code ? srv->host->country_code : "");
         protobuf_c_message_free_unpacked(&srv->host->base, NULL);
     } else {

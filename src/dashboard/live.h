@@ -10,7 +10,7 @@
  *
  * Live Host/State are kept as protobuf-c unpacked messages (NULL = never
  * reported in any process lifetime; the API then renders the empty Host/State
- * of spec §4.3).
+ * of docs/protocol.md §4.3).
  */
 #ifndef LOTUS_DASHBOARD_LIVE_H
 #define LOTUS_DASHBOARD_LIVE_H
@@ -40,7 +40,7 @@ struct live_server {
     struct Proto__State *state; /* owned or NULL */
     int64_t last_active;         /* unix seconds, 0 = never (API renders -62135596800) */
     int64_t last_active_ms;      /* unix ms of the last State, 0 = never */
-    int64_t transfer_in_base;    /* spec §8.7 baselines (may go negative after a reboot) */
+    int64_t transfer_in_base;    /* docs/protocol.md §8.7 baselines (may go negative after a reboot) */
     int64_t transfer_out_base;
     int64_t persisted_active;    /* last_active value last queued for the store */
     struct grpc_call *task_stream; /* borrowed; cleared when the stream closes */
@@ -101,7 +101,7 @@ int live_observe(struct live *lv, live_observer_fn fn, void *ud);
  * A State report of srv (a server of lv) at now_ms (unix ms). st is consumed
  * (becomes srv->state; the previous State is freed). Sets LastActive, sets
  * both transfer baselines on the first report after start (either baseline
- * 0; spec §8.7), queues LastActive to the store when it is
+ * 0; docs/protocol.md §8.7), queues LastActive to the store when it is
  * LIVE_PERSIST_EVERY_S newer than the value last queued, bumps gen, then
  * calls every observer once with the decoded sample. Loop thread.
  */
@@ -112,9 +112,9 @@ void live_report_state(struct live *lv, struct live_server *srv, struct Proto__S
  * is freed). An empty h->ip is replaced by peer_ip (borrowed; the address the
  * agent connected from). A later boot_time than the previous Host's means the
  * agent's counters restarted: the transfer baselines subtract the last
- * State's counters (spec §8.7). The country code is never taken from the
+ * State's counters (docs/protocol.md §8.7). The country code is never taken from the
  * agent: the previous Host's is kept ("" without one; only
- * live_report_country sets it, spec fact 5). Bumps gen and queues the Host
+ * live_report_country sets it, docs/protocol.md fact 5). Bumps gen and queues the Host
  * and LastActive to the store. Loop thread.
  */
 void live_report_host(struct live *lv, struct live_server *srv, struct Proto__Host *h,
@@ -153,7 +153,7 @@ void live_remove(struct live *lv, uint64_t id);
  * A server counts as Online when its last State report is at most this old:
  * 3 report intervals of the slowest agent setting (--report-delay 1..4 s, so
  * 3 intervals = 3..12 s), capped at 10 s, which is also the browsers' v0 rule
- * (offline when now - LastActive > 10 s, spec fact 18).
+ * (offline when now - LastActive > 10 s, docs/protocol.md fact 18).
  */
 #define LIVE_ONLINE_WINDOW_MS 10000
 int live_server_online(const struct live_server *s, int64_t now_ms);

@@ -16,7 +16,7 @@
  * except around store_batch's fn); it must not take, inside store_batch's fn,
  * a lock that another thread holds while calling the store.
  *
- * Schema (see docs/internals/store.md): servers (spec §4.2 columns plus
+ * Schema (see docs/internals/store.md): servers (docs/protocol.md §4.2 columns plus
  * host_pb BLOB = last Host protobuf, last_active INTEGER unix seconds, 0 = never),
  * users, sessions, api_tokens, settings, meta, schema_version.
  * Times are stored as INTEGER unix milliseconds unless named otherwise.
@@ -29,7 +29,7 @@
 
 struct store;
 
-/* Length of a generated server secret (spec §4.4). */
+/* Length of a generated server secret (docs/protocol.md §4.4). */
 #define STORE_SECRET_LEN 18
 /* Named input limits (bytes, excluding the NUL) checked by the writers below: -EINVAL past them. */
 #define STORE_NAME_MAX   256   /* server name, tag, user login/name */

@@ -201,7 +201,7 @@ static void on_request_task(struct grpc_call *call, const uint8_t *data, size_t 
     struct live_server *srv = auth(s, call);
     if (!srv)
         return;
-    /* The Host argument is ignored (spec §1.2). A previous stream is ended OK. */
+    /* The Host argument is ignored (docs/protocol.md §1.2). A previous stream is ended OK. */
     if (srv->task_stream && srv->task_stream != call) {
         struct grpc_call *old = srv->task_stream;
         srv->task_stream = NULL;

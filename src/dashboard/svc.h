@@ -1,5 +1,5 @@
 /*
- * svc: the dashboard's Nezha v0 gRPC service `proto.NezhaService` (spec §1.2):
+ * svc: the dashboard's Nezha v0 gRPC service `proto.NezhaService` (docs/protocol.md §1.2):
  * the six methods, `client_secret` metadata auth (§1.3), reports decoded and
  * handed to live_report_state/host/country (dashboard/live.h),
  * task streams with periodic keepalive (type 7) and the type-10 host-info
@@ -55,7 +55,7 @@ void svc_drop_stream(struct svc *s, struct live_server *srv);
 int svc_iostream_expect(struct svc *s, const char *stream_id);
 
 /*
- * Checks the IOStream handshake frame (spec §3.6): FF 05 FF 05 followed by
+ * Checks the IOStream handshake frame (docs/protocol.md §3.6): FF 05 FF 05 followed by
  * exactly a 36-char UUID (8-4-4-4-12 hex). On success copies the id (NUL
  * terminated) into id_out (>= 37 bytes) and returns 0; else -EINVAL.
  */

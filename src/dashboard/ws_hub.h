@@ -1,6 +1,6 @@
 /*
  * ws_hub: the transport of the dashboard's live-update WebSocket (`GET /ws`,
- * spec §6.1, the "Live data" contract of docs/api-admin.md), on the HTTP
+ * docs/protocol.md §6.1, the "Live data" contract of docs/api-admin.md), on the HTTP
  * server's libuv loop. It knows nothing of servers or frames' content: the
  * v0 frame is rendered by api/ws_frame.h and the route (audience, view
  * password) is api/api_ws.c.
@@ -17,7 +17,7 @@
  * Everything runs on the loop thread; nothing here is thread-safe.
  * The audience (guest or admin = hidden servers visible) is fixed per
  * connection at upgrade time; the caller decides it from the session / view
- * password (spec §6.2).
+ * password (docs/protocol.md §6.2).
  */
 #ifndef LOTUS_DASHBOARD_WS_HUB_H
 #define LOTUS_DASHBOARD_WS_HUB_H

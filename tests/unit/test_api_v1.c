@@ -1,8 +1,9 @@
 /*
  * Golden tests of src/dashboard/api/api_v1: bodies are compared byte for byte
  * with the files in tests/fixtures/api/. details_never_reported.json is the exact
- * example string of spec §5.3, list_tag_eu.json contains the spec's list
- * item verbatim, details_seed.json carries the values of seed-api.md.
+ * example string of docs/protocol.md §5.3, list_tag_eu.json contains docs/protocol.md's list
+ * item verbatim, details_seed.json carries the values of the detail example in Nezha v0's API
+ * documentation (Server1, darwin arm64).
  * The struct live is built by hand (live.c is not needed).
  */
 #include <setjmp.h>
@@ -99,7 +100,7 @@ static int setup(void **state)
     h->boot_time = 1717200000;
     h->ip = (char *)"2001:db8::5";
     add(2, 5, "v6only", "eu", 1717236001, 2, 1, h, NULL);
-    /* 7: the seed-api.md detail example */
+    /* 7: the detail example of Nezha v0's API documentation */
     h = &fx.host[3];
     h->platform = (char *)"darwin";
     h->platform_version = (char *)"12.3.1";
@@ -286,7 +287,7 @@ static void assert_ips(const char *ip, const char *v4, const char *v6, const cha
     assert_memory_equal(o.valid, valid, o.valid_len);
 }
 
-/* Spec fact 13, each branch with all three outputs (pointer contents, not only lengths). */
+/* docs/protocol.md fact 13, each branch with all three outputs (pointer contents, not only lengths). */
 static void test_api_v1__split_ip(void **state)
 {
     (void)state;

@@ -551,7 +551,7 @@ static void test_collect__parse_stat(void **state)
 }
 
 /*
- * The counting rule of spec §2.1 row 1: total = user+nice+system+idle+iowait
+ * The counting rule of docs/protocol.md §2.1 row 1: total = user+nice+system+idle+iowait
  * +irq+softirq+steal (guest and guest_nice are already inside user and nice),
  * busy = total - idle - iowait. Each field is a distinct power of two, so the
  * sums show exactly which fields were counted.

@@ -129,7 +129,7 @@ static void test_store__migrations_idempotent_across_reopen(void **state)
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
                                  "name IN ('servers','users','sessions','api_tokens','settings')"),
                      5);
-    /* Defaults of the spec §4.2 columns. */
+    /* Defaults of docs/protocol.md §4.2 columns. */
     assert_int_equal(raw_int(db, "SELECT ddns_profiles_raw = '[]' AND enable_d_dns = 0 AND "
                                  "deleted_at IS NULL AND last_active = 0 FROM servers"),
                      1);

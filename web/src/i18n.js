@@ -1,6 +1,6 @@
 // All user-visible strings, one table per language. Keys are shared; a key missing in a
 // table falls back to English, then to the key itself (so a gap shows, but never crashes).
-// The zh-CN labels of the token page are those of the Nezha v0 documentation (seed-api.md).
+// The zh-CN labels of the token page are those of the Nezha v0 API documentation.
 
 const en = {
   'lang.name': 'English',

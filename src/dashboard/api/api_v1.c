@@ -1,6 +1,6 @@
 /*
  * api_v1: Nezha v0 /api/v1 JSON rendering (see api_v1.h). Servers come from
- * struct live (sorted by id); the selection rules are spec §5.3.
+ * struct live (sorted by id); the selection rules are docs/protocol.md §5.3.
  */
 #include "dashboard/api/api_v1.h"
 

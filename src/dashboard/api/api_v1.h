@@ -1,5 +1,5 @@
 /*
- * api_v1: the Nezha v0 `/api/v1/server/...` JSON bodies (spec §5.3), rendered
+ * api_v1: the Nezha v0 `/api/v1/server/...` JSON bodies (docs/protocol.md §5.3), rendered
  * byte for byte like the Go dashboard (key order, number formatting, null
  * lists), from the loop thread's in-memory registry. Pure functions: no
  * sockets, no store access, no clock. Handlers in the HTTP layer call them
@@ -45,7 +45,7 @@ int api_v1_render_details(struct buf *out, const struct live *lv, const char *ta
 
 /*
  * The Go-named Host / State objects of the details and WebSocket payloads.
- * host/state borrowed; NULL renders the empty object of spec §4.3. The
+ * host/state borrowed; NULL renders the empty object of docs/protocol.md §4.3. The
  * writer must be positioned where a value is expected.
  */
 void api_v1_write_host(struct jw *w, const struct Proto__Host *host);
@@ -53,7 +53,7 @@ void api_v1_write_state(struct jw *w, const struct Proto__State *state);
 
 /*
  * Splits Host.ip ("v4/v6", "v4", "v6" or "") into the three API fields
- * (spec fact 13). ip borrowed (NULL = ""); outputs point into ip or at "".
+ * (docs/protocol.md fact 13). ip borrowed (NULL = ""); outputs point into ip or at "".
  */
 struct api_v1_ips {
     const char *ipv4;

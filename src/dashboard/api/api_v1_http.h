@@ -1,6 +1,6 @@
 /*
  * api_v1_http: the Nezha v0 `/api/v1` routes (server list, details,
- * register; spec §5.3) on top of the pure renderer api_v1.h: the token gate,
+ * register; docs/protocol.md §5.3) on top of the pure renderer api_v1.h: the token gate,
  * a small cache of rendered bodies shared by requests while the registry is
  * unchanged, and gzip on the work pool. Loop thread.
  */

@@ -1,5 +1,5 @@
 /*
- * api_ws: the `/ws` route (spec §6.1, §6.2): the upgrade gate (view password
+ * api_ws: the `/ws` route (docs/protocol.md §6.1, §6.2): the upgrade gate (view password
  * -> 403 JSON; the admin session decides the audience), a plain GET answered
  * 400, and the broadcast timer that renders each audience's v0 frame
  * (ws_frame.h) once when the registry changed, a viewer joined, or
