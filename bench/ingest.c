@@ -44,19 +44,19 @@
 #include "nezha_v0.pb-c.h"
 #include "proto/grpc_client.h"
 
-#define INGEST_MAX_AGENTS      20000u   /* --n */
-#define INGEST_SECRET_MAX      128      /* STORE_SECRET_MAX: longest secret line */
-#define INGEST_MAX_CONNECTING  256u     /* handshakes in flight during the ramp */
-#define INGEST_RPC_TIMEOUT_MS  5000u    /* as the agent's AGENT_RPC_TIMEOUT_MS */
-#define INGEST_KEEPALIVE_MS    15000u   /* as the agent's AGENT_KEEPALIVE_MS */
-#define INGEST_RECONNECT_MS    1000u    /* after a lost connection */
-#define INGEST_MSG_MAX         1024u    /* packed Host / State buffer */
-#define HIST_STEP_US           10u      /* histogram bucket width */
-#define HIST_BUCKETS           200000u  /* 10 us x 200000 = 2 s; slower lands in the last bucket */
+#define INGEST_MAX_AGENTS     20000u  /* --n */
+#define INGEST_SECRET_MAX     128     /* STORE_SECRET_MAX: longest secret line */
+#define INGEST_MAX_CONNECTING 256u    /* handshakes in flight during the ramp */
+#define INGEST_RPC_TIMEOUT_MS 5000u   /* as the agent's AGENT_RPC_TIMEOUT_MS */
+#define INGEST_KEEPALIVE_MS   15000u  /* as the agent's AGENT_KEEPALIVE_MS */
+#define INGEST_RECONNECT_MS   1000u   /* after a lost connection */
+#define INGEST_MSG_MAX        1024u   /* packed Host / State buffer */
+#define HIST_STEP_US          10u     /* histogram bucket width */
+#define HIST_BUCKETS          200000u /* 10 us x 200000 = 2 s; slower lands in the last bucket */
 
-#define PATH_STATE "/proto.NezhaService/ReportSystemState"
-#define PATH_INFO  "/proto.NezhaService/ReportSystemInfo"
-#define PATH_REQ   "/proto.NezhaService/RequestTask"
+#define PATH_STATE           "/proto.NezhaService/ReportSystemState"
+#define PATH_INFO            "/proto.NezhaService/ReportSystemInfo"
+#define PATH_REQ             "/proto.NezhaService/RequestTask"
 #define GRPC_UNAUTHENTICATED 16
 
 enum sim_phase { SIM_IDLE, SIM_CONNECTING, SIM_REGISTERING, SIM_RUNNING };
@@ -67,14 +67,14 @@ struct gen;
 struct sim {
     struct gen *g;
     unsigned idx;
-    struct grpc_client *gc;       /* owned */
-    struct grpc_metadata md[1];   /* value borrows secret */
-    char *secret;                 /* owned */
-    uv_timer_t tick;              /* state reports; also the reconnect delay */
+    struct grpc_client *gc;     /* owned */
+    struct grpc_metadata md[1]; /* value borrows secret */
+    char *secret;               /* owned */
+    uv_timer_t tick;            /* state reports; also the reconnect delay */
     enum sim_phase phase;
-    int streaming;                /* RequestTask stream open */
-    int in_flight;                /* a State report is waiting for its status */
-    int receipt_ok;               /* the in-flight report got Receipt{proced=true} */
+    int streaming;  /* RequestTask stream open */
+    int in_flight;  /* a State report is waiting for its status */
+    int receipt_ok; /* the in-flight report got Receipt{proced=true} */
     uint64_t sent_ns;
     uint64_t seq, net_in, net_out;
 };
@@ -85,16 +85,16 @@ struct counters {
 
 struct gen {
     uv_loop_t *loop;
-    struct sim *sims;             /* owned, n entries */
+    struct sim *sims; /* owned, n entries */
     unsigned n;
     const char *host;
     int port;
     unsigned interval_ms;
-    uint64_t start_ms, end_ms;    /* window, wall clock */
-    uint64_t linger_ms;           /* keep reporting (uncounted) this long after the window */
+    uint64_t start_ms, end_ms; /* window, wall clock */
+    uint64_t linger_ms;        /* keep reporting (uncounted) this long after the window */
     int reported;
     const char *hist_path;
-    uint32_t *hist;               /* owned, HIST_BUCKETS */
+    uint32_t *hist; /* owned, HIST_BUCKETS */
     uint64_t max_us;
     struct counters c;
     uint64_t conn_fail;
@@ -127,10 +127,10 @@ static uint32_t rnd(struct gen *g)
 
 static void sim_connect(struct sim *s);
 
-static struct grpc_ccall *sim_call(struct sim *s, const char *path, unsigned timeout_ms,
-                                   const uint8_t *msg, size_t len,
-                                   void (*on_message)(struct grpc_ccall *, const uint8_t *, size_t, void *),
-                                   void (*on_done)(struct grpc_ccall *, int, const char *, void *))
+static struct grpc_ccall *
+sim_call(struct sim *s, const char *path, unsigned timeout_ms, const uint8_t *msg, size_t len,
+         void (*on_message)(struct grpc_ccall *, const uint8_t *, size_t, void *),
+         void (*on_done)(struct grpc_ccall *, int, const char *, void *))
 {
     struct grpc_call_opts o;
     memset(&o, 0, sizeof(o));
@@ -218,7 +218,8 @@ static void send_state(struct sim *s)
     proto__state__pack(&st, buf);
     s->receipt_ok = 0;
     s->sent_ns = uv_hrtime();
-    if (!sim_call(s, PATH_STATE, INGEST_RPC_TIMEOUT_MS, buf, len, on_state_message, on_state_done)) {
+    if (!sim_call(s, PATH_STATE, INGEST_RPC_TIMEOUT_MS, buf, len, on_state_message,
+                  on_state_done)) {
         if (g->window_open)
             g->c.failed++;
         return;
@@ -271,7 +272,8 @@ static void on_info_done(struct grpc_ccall *call, int status, const char *messag
             g->c.rejected++;
         else if (g->window_open)
             g->c.failed++;
-        log_warn("agent %u: ReportSystemInfo failed: grpc status %d \"%s\"", s->idx, status, message);
+        log_warn("agent %u: ReportSystemInfo failed: grpc status %d \"%s\"", s->idx, status,
+                 message);
         grpc_client_disconnect(s->gc);
         s->phase = SIM_IDLE;
         uv_timer_start(&s->tick, on_tick, INGEST_RECONNECT_MS, 0);
@@ -456,9 +458,10 @@ static void on_signal(uv_signal_t *h, int signum)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: ingest --port P --secrets FILE [--host 127.0.0.1] [--n N] [--offset K]\n"
-                    "              [--interval-ms MS] [--start-at UNIX_MS | --warmup S] [--duration S]\n"
-                    "              [--linger S] [--hist FILE]\n");
+    fprintf(stderr,
+            "usage: ingest --port P --secrets FILE [--host 127.0.0.1] [--n N] [--offset K]\n"
+            "              [--interval-ms MS] [--start-at UNIX_MS | --warmup S] [--duration S]\n"
+            "              [--linger S] [--hist FILE]\n");
 }
 
 /* Reads lines offset+1 .. offset+n of path into secrets[n] (each owned by the caller).
@@ -530,7 +533,8 @@ static void pack_host(struct gen *g)
 int main(int argc, char **argv)
 {
     const char *secrets_path = NULL;
-    uint64_t n = 100, offset = 0, interval = 1000, start_at = 0, warmup = 5, duration = 30, port = 0;
+    uint64_t n = 100, offset = 0, interval = 1000, start_at = 0, warmup = 5, duration = 30,
+             port = 0;
     uint64_t linger = 0;
     struct gen g;
     memset(&g, 0, sizeof(g));
@@ -597,8 +601,8 @@ int main(int argc, char **argv)
     long got = read_secrets(secrets_path, (unsigned long)offset, g.n, secrets);
     if (got < (long)g.n) {
         if (got >= 0)
-            fprintf(stderr, "ingest: '%s' has %ld secrets after line %llu, %u wanted\n", secrets_path,
-                    got, (unsigned long long)offset, g.n);
+            fprintf(stderr, "ingest: '%s' has %ld secrets after line %llu, %u wanted\n",
+                    secrets_path, got, (unsigned long long)offset, g.n);
         for (long i = 0; i < got; i++)
             free(secrets[i]);
         free(secrets);

@@ -25,7 +25,7 @@
 #include "dashboard/live.h"
 #include "nezha_v0.pb-c.h"
 
-#define N 1000
+#define N      1000
 #define ROUNDS 200
 
 static double now_ns(void)

@@ -106,8 +106,11 @@ static void setup(void)
     uv_loop_init(&g.loop);
     live_init(&g.lv);
     config_defaults(&g.cfg);
-    struct api_opts o = {.host = "127.0.0.1", .port = 0, .cfg = &g.cfg,
-                         .config_path = g.cfg_path, .grpc_port = 5555};
+    struct api_opts o = {.host = "127.0.0.1",
+                         .port = 0,
+                         .cfg = &g.cfg,
+                         .config_path = g.cfg_path,
+                         .grpc_port = 5555};
     if (api_start(&g.loop, &o, &g.lv, g.st, NULL, &g.api, err, sizeof(err)) != 0)
         abort();
     g.ready = 1;

@@ -11,7 +11,8 @@
  *
  * Build (from the repository root, after `make unit-tests` generated build/gen):
  *   clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Isrc -Ibuild/gen \
- *     fuzz/fuzz_ws_frames.c src/dashboard/ws_hub.c src/dashboard/api/ws_frame.c src/dashboard/api/api_v1.c src/dashboard/http.c \
+ *     fuzz/fuzz_ws_frames.c src/dashboard/ws_hub.c src/dashboard/api/ws_frame.c
+ * src/dashboard/api/api_v1.c src/dashboard/http.c \
  *     src/dashboard/http_query.c src/core/jw.c \
  *     src/core/buf.c src/core/xalloc.c src/core/log.c src/core/strnum.c \
  *     build/gen/nezha_v0.pb-c.c -o build/fuzz_ws_frames \

@@ -23,10 +23,11 @@
 #include "proto/grpc_client.h"
 #include "proto/nezha.h"
 
-#define AUTH_LINE  "authentication failed: the dashboard rejected the secret (客户端认证失败)"
-#define STATE_FAIL_PAUSE_MS 10000u  /* docs/protocol.md §3.2: extra 10 s after a failed State report */
-#define GEO_MAX 256                 /* bytes of a packed GeoIP */
-#define TASK_RESULT_MAX 512         /* bytes of a packed TaskResult we send */
+#define AUTH_LINE "authentication failed: the dashboard rejected the secret (客户端认证失败)"
+/* docs/protocol.md §3.2: an extra 10 s after a failed State report. */
+#define STATE_FAIL_PAUSE_MS 10000u
+#define GEO_MAX             256 /* bytes of a packed GeoIP */
+#define TASK_RESULT_MAX     512 /* bytes of a packed TaskResult we send */
 
 struct task_slot {
     struct agent *a;
@@ -40,7 +41,7 @@ struct agent {
     const struct agent_flags *f;
     struct collector *col;
     struct grpc_client *gc;
-    struct ipdisc *ipd;                 /* NULL with --ip */
+    struct ipdisc *ipd; /* NULL with --ip */
     enum agent_phase phase;
     struct agent_hostrefresh hr;
     struct agent_task_policy pol;
@@ -49,13 +50,13 @@ struct agent {
     uint64_t rng;
     int timers_open;
     int need_disconnect;
-    uint64_t state_resume_ms;           /* no State report before this uv_now() */
+    uint64_t state_resume_ms; /* no State report before this uv_now() */
     uv_timer_t retry_timer;
     uv_timer_t state_timer;
-    uv_timer_t kick_timer;              /* runs the deferred disconnect outside client callbacks */
+    uv_timer_t kick_timer; /* runs the deferred disconnect outside client callbacks */
     struct grpc_metadata md[1];
     struct grpc_ccall *reg_call, *task_call, *state_call, *host_call, *geo_call;
-    char ip[IPDISC_RESULT_LEN];         /* Host.ip */
+    char ip[IPDISC_RESULT_LEN]; /* Host.ip */
     char v4[IPDISC_IP_LEN], v6[IPDISC_IP_LEN];
     char country[16];
     size_t reg_len, host_len, state_len, geo_len;
@@ -79,11 +80,10 @@ static uint32_t rnd32(struct agent *a)
     return (uint32_t)((x * UINT64_C(2685821657736338717)) >> 32);
 }
 
-static struct grpc_ccall *call(struct agent *a, const char *path, unsigned timeout_ms,
-                               const uint8_t *msg, size_t len,
-                               void (*on_message)(struct grpc_ccall *, const uint8_t *, size_t, void *),
-                               void (*on_done)(struct grpc_ccall *, int, const char *, void *),
-                               void *ud)
+static struct grpc_ccall *
+call(struct agent *a, const char *path, unsigned timeout_ms, const uint8_t *msg, size_t len,
+     void (*on_message)(struct grpc_ccall *, const uint8_t *, size_t, void *),
+     void (*on_done)(struct grpc_ccall *, int, const char *, void *), void *ud)
 {
     struct grpc_call_opts o;
     memset(&o, 0, sizeof(o));
@@ -161,8 +161,8 @@ static void start_geo(struct agent *a)
         return;
     }
     a->geo_len = proto__geo_ip__pack(&g, a->geo_buf);
-    a->geo_call = call(a, NEZHA_METHOD_LOOKUP_GEOIP, AGENT_RPC_TIMEOUT_MS, a->geo_buf, a->geo_len, on_geo_message,
-                       on_geo_done, a);
+    a->geo_call = call(a, NEZHA_METHOD_LOOKUP_GEOIP, AGENT_RPC_TIMEOUT_MS, a->geo_buf, a->geo_len,
+                       on_geo_message, on_geo_done, a);
     if (!a->geo_call)
         agent_hostrefresh_end(&a->hr, 1, uv_now(a->loop));
 }
@@ -196,8 +196,8 @@ static void host_refresh(struct agent *a, const char *reason)
     long n = pack_host(a, a->host_buf);
     if (n >= 0) {
         a->host_len = (size_t)n;
-        a->host_call = call(a, NEZHA_METHOD_REPORT_INFO, AGENT_RPC_TIMEOUT_MS, a->host_buf, a->host_len, NULL,
-                            on_host_done, a);
+        a->host_call = call(a, NEZHA_METHOD_REPORT_INFO, AGENT_RPC_TIMEOUT_MS, a->host_buf,
+                            a->host_len, NULL, on_host_done, a);
     }
     if (n < 0 || !a->host_call)
         agent_hostrefresh_end(&a->hr, 0, uv_now(a->loop));
@@ -238,8 +238,8 @@ static void on_state_tick(uv_timer_t *t)
         return;
     }
     a->state_len = proto__state__pack(s, a->state_buf);
-    a->state_call = call(a, NEZHA_METHOD_REPORT_STATE, AGENT_RPC_TIMEOUT_MS, a->state_buf, a->state_len, NULL,
-                         on_state_done, a);
+    a->state_call = call(a, NEZHA_METHOD_REPORT_STATE, AGENT_RPC_TIMEOUT_MS, a->state_buf,
+                         a->state_len, NULL, on_state_done, a);
 }
 
 /* ---- tasks ---- */
@@ -273,7 +273,8 @@ static void report_task_failure(struct agent *a, uint64_t id, uint64_t type, con
     s->len = proto__task_result__pack(&r, s->buf);
     s->a = a;
     s->busy = 1;
-    if (!call(a, NEZHA_METHOD_REPORT_TASK, AGENT_RPC_TIMEOUT_MS, s->buf, s->len, NULL, on_result_done, s))
+    if (!call(a, NEZHA_METHOD_REPORT_TASK, AGENT_RPC_TIMEOUT_MS, s->buf, s->len, NULL,
+              on_result_done, s))
         s->busy = 0;
 }
 
@@ -375,8 +376,8 @@ static void do_register(struct agent *a)
     long n = pack_host(a, a->reg_buf);
     if (n >= 0) {
         a->reg_len = (size_t)n;
-        a->reg_call = call(a, NEZHA_METHOD_REPORT_INFO, AGENT_RPC_TIMEOUT_MS, a->reg_buf, a->reg_len, NULL,
-                           on_reg_done, a);
+        a->reg_call = call(a, NEZHA_METHOD_REPORT_INFO, AGENT_RPC_TIMEOUT_MS, a->reg_buf,
+                           a->reg_len, NULL, on_reg_done, a);
     }
     if (n < 0 || !a->reg_call)
         agent_event(a, AGENT_EV_REGISTER_FAIL);
@@ -400,8 +401,10 @@ static void agent_event(struct agent *a, enum agent_event ev)
     if (act & AGENT_ACT_REGISTER)
         do_register(a);
     if (act & AGENT_ACT_OPEN_TASKS) {
-        /* RequestTask's argument is the Host (ignored by the dashboard); the register call is done. */
-        a->task_call = call(a, NEZHA_METHOD_REQUEST_TASK, 0, a->reg_buf, a->reg_len, on_task_message, on_task_done, a);
+        /* RequestTask's argument is the Host (ignored by the dashboard); the register call is
+         * done. */
+        a->task_call = call(a, NEZHA_METHOD_REQUEST_TASK, 0, a->reg_buf, a->reg_len,
+                            on_task_message, on_task_done, a);
         if (!a->task_call) {
             agent_event(a, AGENT_EV_CONN_LOST);
             return;

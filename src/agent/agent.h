@@ -24,16 +24,16 @@ struct agent;
 struct agent_flags;
 struct collector;
 
-#define AGENT_HOST_MAX  16384   /* bytes of a packed Host */
-#define AGENT_STATE_MAX 16384   /* bytes of a packed State */
-#define AGENT_TASK_MAX  65536   /* bytes of a received Task; larger ones are dropped */
-#define AGENT_TASK_SLOTS 8      /* ReportTask calls in flight at once */
+#define AGENT_HOST_MAX   16384 /* bytes of a packed Host */
+#define AGENT_STATE_MAX  16384 /* bytes of a packed State */
+#define AGENT_TASK_MAX   65536 /* bytes of a received Task; larger ones are dropped */
+#define AGENT_TASK_SLOTS 8     /* ReportTask calls in flight at once */
 
 struct agent_config {
-    const struct agent_flags *flags;  /* borrowed for the agent's life */
-    struct collector *collector;      /* borrowed for the agent's life */
-    unsigned retry_base_ms;           /* see agent_retry_base_ms() */
-    uint64_t seed;                    /* jitter randomness seed */
+    const struct agent_flags *flags; /* borrowed for the agent's life */
+    struct collector *collector;     /* borrowed for the agent's life */
+    unsigned retry_base_ms;          /* see agent_retry_base_ms() */
+    uint64_t seed;                   /* jitter randomness seed */
 };
 
 /* Owned by the caller; free with agent_free after the loop has ended. Never NULL. */

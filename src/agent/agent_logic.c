@@ -61,12 +61,18 @@ unsigned agent_sm_step(enum agent_phase *phase, enum agent_event ev)
 const char *agent_phase_name(enum agent_phase phase)
 {
     switch (phase) {
-    case AGENT_PHASE_IDLE: return "idle";
-    case AGENT_PHASE_CONNECTING: return "connecting";
-    case AGENT_PHASE_REGISTERING: return "registering";
-    case AGENT_PHASE_RUNNING: return "running";
-    case AGENT_PHASE_BACKOFF: return "backoff";
-    case AGENT_PHASE_STOPPED: return "stopped";
+    case AGENT_PHASE_IDLE:
+        return "idle";
+    case AGENT_PHASE_CONNECTING:
+        return "connecting";
+    case AGENT_PHASE_REGISTERING:
+        return "registering";
+    case AGENT_PHASE_RUNNING:
+        return "running";
+    case AGENT_PHASE_BACKOFF:
+        return "backoff";
+    case AGENT_PHASE_STOPPED:
+        return "stopped";
     }
     return "?";
 }
@@ -149,8 +155,9 @@ void agent_task_decide(const struct agent_task_policy *pol, uint64_t type,
     case NEZHA_TASK_UPGRADE:
     case NEZHA_TASK_KEEPALIVE:
         out->action = AGENT_TASK_IGNORE;
-        out->why = type == NEZHA_TASK_KEEPALIVE ? "keepalive" : type == NEZHA_TASK_UPGRADE ? "self-update is not built in"
-                                                        : "legacy terminal is not supported";
+        out->why = type == NEZHA_TASK_KEEPALIVE ? "keepalive"
+                   : type == NEZHA_TASK_UPGRADE ? "self-update is not built in"
+                                                : "legacy terminal is not supported";
         return;
     case NEZHA_TASK_TERMINAL:
     case NEZHA_TASK_FILE_MANAGER:

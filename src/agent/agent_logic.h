@@ -12,33 +12,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AGENT_RETRY_DEFAULT_MS   10000u   /* docs/protocol.md §3.2 delayWhenError */
-#define AGENT_RETRY_MAX_MS       600000u  /* upper bound for LOTUS_AGENT_RETRY_MS */
-#define AGENT_JITTER_MAX_MS      3000u
-#define AGENT_HOST_REFRESH_MS    600000u  /* 10 min */
-#define AGENT_RPC_TIMEOUT_MS     5000u    /* ReportSystemInfo, ReportSystemState, LookupGeoIP, ReportTask */
-#define AGENT_KEEPALIVE_MS       15000u   /* PING every 15 s, dead after 15 s more: detected within 30 s */
+#define AGENT_RETRY_DEFAULT_MS 10000u  /* docs/protocol.md §3.2 delayWhenError */
+#define AGENT_RETRY_MAX_MS     600000u /* upper bound for LOTUS_AGENT_RETRY_MS */
+#define AGENT_JITTER_MAX_MS    3000u
+#define AGENT_HOST_REFRESH_MS  600000u /* 10 min */
+/* Deadline of ReportSystemInfo, ReportSystemState, LookupGeoIP and ReportTask. */
+#define AGENT_RPC_TIMEOUT_MS 5000u
+/* An HTTP/2 PING every 15 s, dead after 15 s more: a dead link is detected within 30 s. */
+#define AGENT_KEEPALIVE_MS         15000u
 #define AGENT_GRPC_UNAUTHENTICATED 16
 
 /* ---- lifecycle ---- */
 
 enum agent_phase {
     AGENT_PHASE_IDLE = 0,
-    AGENT_PHASE_CONNECTING,   /* grpc_client_connect started */
-    AGENT_PHASE_REGISTERING,  /* ReportSystemInfo in flight */
-    AGENT_PHASE_RUNNING,      /* RequestTask open, State loop running */
-    AGENT_PHASE_BACKOFF,      /* waiting for the retry timer */
+    AGENT_PHASE_CONNECTING,  /* grpc_client_connect started */
+    AGENT_PHASE_REGISTERING, /* ReportSystemInfo in flight */
+    AGENT_PHASE_RUNNING,     /* RequestTask open, State loop running */
+    AGENT_PHASE_BACKOFF,     /* waiting for the retry timer */
     AGENT_PHASE_STOPPED,
 };
 
 enum agent_event {
     AGENT_EV_START = 0,
     AGENT_EV_CONNECTED,
-    AGENT_EV_CONN_LOST,       /* connect failed or connection lost */
+    AGENT_EV_CONN_LOST, /* connect failed or connection lost */
     AGENT_EV_REGISTER_OK,
     AGENT_EV_REGISTER_FAIL,
-    AGENT_EV_STREAM_END,      /* RequestTask ended (any status) */
-    AGENT_EV_AUTH_FAIL,       /* any RPC answered UNAUTHENTICATED while running */
+    AGENT_EV_STREAM_END, /* RequestTask ended (any status) */
+    AGENT_EV_AUTH_FAIL,  /* any RPC answered UNAUTHENTICATED while running */
     AGENT_EV_RETRY_TIMER,
     AGENT_EV_STOP,
 };
@@ -75,7 +77,7 @@ struct agent_hostrefresh {
     int in_flight;
     int ever_ok;
     uint64_t last_ok_ms;
-    unsigned collapsed;   /* statistics: triggers dropped while in flight */
+    unsigned collapsed; /* statistics: triggers dropped while in flight */
 };
 
 /* Due when no refresh has ever succeeded or the last success is >= 10 min old. */
@@ -88,11 +90,11 @@ void agent_hostrefresh_end(struct agent_hostrefresh *h, int ok, uint64_t now_ms)
 /* ---- tasks ---- */
 
 enum agent_task_action {
-    AGENT_TASK_IGNORE = 0,     /* keepalive (7), upgrade (6), legacy terminal (5): drop silently */
-    AGENT_TASK_HOST_REFRESH,   /* 10 */
-    AGENT_TASK_REPORT_FAIL,    /* send TaskResult{id,type,successful=false,data} */
-    AGENT_TASK_REFUSE,         /* log (once per type), send nothing */
-    AGENT_TASK_UNKNOWN,        /* log (once per type), drop */
+    AGENT_TASK_IGNORE = 0,   /* keepalive (7), upgrade (6), legacy terminal (5): drop silently */
+    AGENT_TASK_HOST_REFRESH, /* 10 */
+    AGENT_TASK_REPORT_FAIL,  /* send TaskResult{id,type,successful=false,data} */
+    AGENT_TASK_REFUSE,       /* log (once per type), send nothing */
+    AGENT_TASK_UNKNOWN,      /* log (once per type), drop */
 };
 
 struct agent_task_policy {
@@ -101,14 +103,14 @@ struct agent_task_policy {
     int disable_nat;
 };
 
-#define AGENT_TASK_DATA_MAX 96
+#define AGENT_TASK_DATA_MAX           96
 #define AGENT_MSG_SEND_QUERY_DISABLED "此 Agent 已禁止发送请求"
 #define AGENT_MSG_COMMAND_DISABLED    "此 Agent 已禁止命令执行"
 
 struct agent_task_decision {
     enum agent_task_action action;
-    char data[AGENT_TASK_DATA_MAX];  /* TaskResult.data for AGENT_TASK_REPORT_FAIL */
-    const char *why;                 /* static text for the log line */
+    char data[AGENT_TASK_DATA_MAX]; /* TaskResult.data for AGENT_TASK_REPORT_FAIL */
+    const char *why;                /* static text for the log line */
 };
 
 void agent_task_decide(const struct agent_task_policy *pol, uint64_t type,

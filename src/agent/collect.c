@@ -21,10 +21,10 @@ static const struct {
     const char *name;
     collect__state_cb fn;
 } state_table[COLLECT_N_STATE] = {
-    {"cpu", collect__cpu_state},       {"mem", collect__mem_state},
-    {"disk", collect__disk_state},     {"net", collect__net_state},
-    {"load", collect__load_state},     {"uptime", collect__uptime_state},
-    {"conn", collect__conn_state},     {"proc", collect__proc_state},
+    {"cpu", collect__cpu_state},          {"mem", collect__mem_state},
+    {"disk", collect__disk_state},        {"net", collect__net_state},
+    {"load", collect__load_state},        {"uptime", collect__uptime_state},
+    {"conn", collect__conn_state},        {"proc", collect__proc_state},
     {"temperature", collect__temp_state}, {"gpu", collect__gpu_state},
 };
 

@@ -21,12 +21,12 @@ struct Proto__State;
 struct collector;
 
 struct collect_opts {
-    const char *root;          /* filesystem root, "/" by default; borrowed for collector life */
-    int skip_conn;             /* report 0 TCP/UDP connections */
-    int skip_procs;            /* report 0 processes */
-    int temperature;           /* collect temperatures */
-    int gpu;                   /* collect GPU model names / utilisation */
-    const char *const *nic_allow;  /* interface allow-list (NULL/0 = default rules); borrowed */
+    const char *root;             /* filesystem root, "/" by default; borrowed for collector life */
+    int skip_conn;                /* report 0 TCP/UDP connections */
+    int skip_procs;               /* report 0 processes */
+    int temperature;              /* collect temperatures */
+    int gpu;                      /* collect GPU model names / utilisation */
+    const char *const *nic_allow; /* interface allow-list (NULL/0 = default rules); borrowed */
     size_t n_nic_allow;
     const char *const *disk_allow; /* mount-point allow-list (NULL/0 = default rules); borrowed */
     size_t n_disk_allow;

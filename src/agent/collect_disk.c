@@ -14,10 +14,9 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
-static const char *const fs_allow[] = {"apfs",     "ext4", "ext3",  "ext2",  "f2fs",
-                                       "reiserfs", "jfs",  "btrfs", "fuseblk", "zfs",
-                                       "simfs",    "ntfs", "fat32", "exfat", "xfs",
-                                       "fuse.rclone"};
+static const char *const fs_allow[] = {
+    "apfs",    "ext4", "ext3",  "ext2", "f2fs",  "reiserfs", "jfs", "btrfs",
+    "fuseblk", "zfs",  "simfs", "ntfs", "fat32", "exfat",    "xfs", "fuse.rclone"};
 
 /* Decodes the kernel's octal escapes (\040 space, \011 tab, \012 newline, \134 backslash). */
 static int unescape(struct slice s, char *out, size_t cap)
@@ -25,10 +24,11 @@ static int unescape(struct slice s, char *out, size_t cap)
     size_t o = 0;
     for (size_t i = 0; i < s.len; i++) {
         char ch = s.ptr[i];
-        if (ch == '\\' && s.len - i >= 4 &&
-            s.ptr[i + 1] >= '0' && s.ptr[i + 1] <= '3' && s.ptr[i + 2] >= '0' &&
-            s.ptr[i + 2] <= '7' && s.ptr[i + 3] >= '0' && s.ptr[i + 3] <= '7') {
-            ch = (char)((s.ptr[i + 1] - '0') * 64 + (s.ptr[i + 2] - '0') * 8 + (s.ptr[i + 3] - '0'));
+        if (ch == '\\' && s.len - i >= 4 && s.ptr[i + 1] >= '0' && s.ptr[i + 1] <= '3' &&
+            s.ptr[i + 2] >= '0' && s.ptr[i + 2] <= '7' && s.ptr[i + 3] >= '0' &&
+            s.ptr[i + 3] <= '7') {
+            ch =
+                (char)((s.ptr[i + 1] - '0') * 64 + (s.ptr[i + 2] - '0') * 8 + (s.ptr[i + 3] - '0'));
             i += 3;
         }
         if (o + 1 >= cap)

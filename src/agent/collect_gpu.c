@@ -95,8 +95,7 @@ static int read_hex_id(struct collector *c, const char *dev, const char *file, u
 {
     char rel[PROCFILE_PATH_MAX], buf[32];
     size_t len;
-    if ((size_t)snprintf(rel, sizeof(rel), "/sys/bus/pci/devices/%s/%s", dev, file) >=
-        sizeof(rel))
+    if ((size_t)snprintf(rel, sizeof(rel), "/sys/bus/pci/devices/%s/%s", dev, file) >= sizeof(rel))
         return -ENAMETOOLONG;
     if (procfile_slurp(c->opts.root, rel, buf, sizeof(buf), &len) < 0)
         return -ENOENT;

@@ -16,19 +16,20 @@
 #include "agent/procfile.h"
 #include "nezha_v0.pb-c.h"
 
-#define COLLECT_SCRATCH_MAX    (128 * 1024) /* shared read buffer; larger files parse the complete lines that fit */
-#define COLLECT_FAIL_LIMIT     3            /* consecutive failures before a collector is disabled */
-#define COLLECT_CPU_MODELS_MAX 8            /* distinct CPU model strings */
-#define COLLECT_MODEL_MAX      160          /* one CPU model entry incl. " <N> Virtual Core" */
-#define COLLECT_MOUNTS_MAX     64           /* selected partitions */
-#define COLLECT_MOUNT_MAX      256          /* mount point / device string */
-#define COLLECT_NICS_MAX       64           /* allow-list entries honoured */
-#define COLLECT_TEMPS_MAX      32           /* temperature sensors */
-#define COLLECT_SENSOR_MAX     64           /* sensor key */
-#define COLLECT_GPUS_MAX       8            /* GPU model names */
-#define COLLECT_GPU_NAME_MAX   128          /* one GPU model name */
-#define COLLECT_SHORT_MAX      64           /* platform, version, arch, virtualization */
-#define COLLECT_NL_BUF         (32 * 1024)  /* netlink receive buffer */
+/* The shared read buffer; of a larger file the complete lines that fit are parsed. */
+#define COLLECT_SCRATCH_MAX    (128 * 1024)
+#define COLLECT_FAIL_LIMIT     3           /* consecutive failures before a collector is disabled */
+#define COLLECT_CPU_MODELS_MAX 8           /* distinct CPU model strings */
+#define COLLECT_MODEL_MAX      160         /* one CPU model entry incl. " <N> Virtual Core" */
+#define COLLECT_MOUNTS_MAX     64          /* selected partitions */
+#define COLLECT_MOUNT_MAX      256         /* mount point / device string */
+#define COLLECT_NICS_MAX       64          /* allow-list entries honoured */
+#define COLLECT_TEMPS_MAX      32          /* temperature sensors */
+#define COLLECT_SENSOR_MAX     64          /* sensor key */
+#define COLLECT_GPUS_MAX       8           /* GPU model names */
+#define COLLECT_GPU_NAME_MAX   128         /* one GPU model name */
+#define COLLECT_SHORT_MAX      64          /* platform, version, arch, virtualization */
+#define COLLECT_NL_BUF         (32 * 1024) /* netlink receive buffer */
 
 /* ---- pure parsers ---- */
 
@@ -44,15 +45,16 @@ struct collect__cpu_times {
  */
 int collect__parse_stat(const char *buf, size_t len, struct collect__cpu_times *cpu,
                         uint64_t *btime);
-/* docs/protocol.md §2.2 row 1: 0 if Δbusy ≤ 0, 100 if Δtotal ≤ 0, else Δbusy/Δtotal×100 in [0,100]. */
+/* docs/protocol.md §2.2 row 1: 0 if Δbusy ≤ 0, 100 if Δtotal ≤ 0, else Δbusy/Δtotal×100 in
+ * [0,100]. */
 double collect__cpu_percent(const struct collect__cpu_times *prev,
                             const struct collect__cpu_times *cur);
 
 struct collect__cpu_models {
-    size_t n;                                          /* distinct models, first-seen order */
+    size_t n;                                             /* distinct models, first-seen order */
     char name[COLLECT_CPU_MODELS_MAX][COLLECT_MODEL_MAX]; /* model name (no suffix) */
-    unsigned count[COLLECT_CPU_MODELS_MAX];            /* logical CPUs with that model */
-    unsigned records;                                  /* logical CPU records seen */
+    unsigned count[COLLECT_CPU_MODELS_MAX];               /* logical CPUs with that model */
+    unsigned records;                                     /* logical CPU records seen */
 };
 /* /proc/cpuinfo: groups records by model name (rules in collect_cpu.c). Always 0. */
 int collect__parse_cpuinfo(const char *buf, size_t len, struct collect__cpu_models *out);
@@ -68,8 +70,9 @@ uint64_t collect__mem_used(const struct collect__meminfo *m);
 
 struct collect__mounts {
     size_t n;
-    char point[COLLECT_MOUNTS_MAX][COLLECT_MOUNT_MAX]; /* mount points as in the table (unprefixed) */
-    char dev[COLLECT_MOUNTS_MAX][COLLECT_MOUNT_MAX];   /* source device ("" for allow-list entries) */
+    char point[COLLECT_MOUNTS_MAX]
+              [COLLECT_MOUNT_MAX];                   /* mount points as in the table (unprefixed) */
+    char dev[COLLECT_MOUNTS_MAX][COLLECT_MOUNT_MAX]; /* source device ("" for allow-list entries) */
 };
 enum collect__mount_fmt { COLLECT_MOUNTINFO = 0, COLLECT_MOUNTS = 1 };
 /*
@@ -141,32 +144,32 @@ struct collect__cpu {
 };
 
 struct collect__disk {
-    struct procfile table;      /* mountinfo, or /proc/mounts when mountinfo is missing */
+    struct procfile table; /* mountinfo, or /proc/mounts when mountinfo is missing */
     enum collect__mount_fmt fmt;
-    int have_table;             /* a table has been parsed at least once */
+    int have_table; /* a table has been parsed at least once */
     struct collect__mounts sel;
-    uint64_t total, used;       /* last sums (bytes) */
+    uint64_t total, used; /* last sums (bytes) */
 };
 
 struct collect__net {
     struct procfile dev;
-    uint64_t prev_rx, prev_tx;  /* baseline of the speed */
-    uint64_t prev_ms;           /* monotonic time of the baseline */
+    uint64_t prev_rx, prev_tx; /* baseline of the speed */
+    uint64_t prev_ms;          /* monotonic time of the baseline */
     uint64_t in_speed, out_speed;
     int primed;
 };
 
 struct collect__conn {
-    struct procfile sockstat;   /* root/proc/net/sockstat */
-    struct procfile sockstat6;  /* root/proc/net/sockstat6 (absent without IPv6) */
-    int sockstat_failed;        /* sockstat unusable: use netlink */
-    int nl;                     /* NETLINK_SOCK_DIAG socket, -1 if closed/unavailable */
-    int nl_failed;              /* netlink gave up: use /proc/net files */
+    struct procfile sockstat;  /* root/proc/net/sockstat */
+    struct procfile sockstat6; /* root/proc/net/sockstat6 (absent without IPv6) */
+    int sockstat_failed;       /* sockstat unusable: use netlink */
+    int nl;                    /* NETLINK_SOCK_DIAG socket, -1 if closed/unavailable */
+    int nl_failed;             /* netlink gave up: use /proc/net files */
     unsigned char buf[COLLECT_NL_BUF];
 };
 
 struct collect__sensor {
-    struct procfile input;      /* temp*_input or a thermal zone temp file (millidegrees) */
+    struct procfile input; /* temp*_input or a thermal zone temp file (millidegrees) */
     char key[COLLECT_SENSOR_MAX];
 };
 
@@ -180,7 +183,7 @@ struct collect__temp {
 
 struct collect__gpu {
     int discovered;
-    struct procfile busy;       /* first drm card's device/gpu_busy_percent, if any */
+    struct procfile busy; /* first drm card's device/gpu_busy_percent, if any */
     size_t n;
     char name[COLLECT_GPUS_MAX][COLLECT_GPU_NAME_MAX];
     char *ptr[COLLECT_GPUS_MAX];
@@ -197,16 +200,16 @@ struct collect__os {
 typedef int (*collect__state_cb)(struct collector *c, Proto__State *st, uint64_t now_mono_ms);
 
 struct collect__status {
-    unsigned fails;   /* consecutive failures */
-    int disabled;     /* set after COLLECT_FAIL_LIMIT; logged once */
+    unsigned fails; /* consecutive failures */
+    int disabled;   /* set after COLLECT_FAIL_LIMIT; logged once */
 };
 
 #define COLLECT_N_STATE 10
 
 struct collector {
-    struct collect_opts opts;   /* copy; strings borrowed */
-    int root_is_slash;          /* opts.root is "/" (live system: netlink, uname) */
-    int cg_mem_missing;         /* no cgroup v2 memory.max: not retried until the next Host */
+    struct collect_opts opts; /* copy; strings borrowed */
+    int root_is_slash;        /* opts.root is "/" (live system: netlink, uname) */
+    int cg_mem_missing;       /* no cgroup v2 memory.max: not retried until the next Host */
     const char *nic_allow[COLLECT_NICS_MAX];
     size_t n_nic_allow;
 
@@ -215,7 +218,7 @@ struct collector {
     char *cpu_ptr[COLLECT_CPU_MODELS_MAX];
     char cpu_str[COLLECT_CPU_MODELS_MAX][COLLECT_MODEL_MAX];
 
-    uint64_t boot_time;         /* Unix seconds, from the last host collection */
+    uint64_t boot_time; /* Unix seconds, from the last host collection */
     struct collect__os os;
     struct collect__cpu cpu;
     struct procfile meminfo;
@@ -224,7 +227,7 @@ struct collector {
     struct collect__disk disk;
     struct collect__net net;
     struct collect__conn conn;
-    int proc_dir;               /* open fd of root/proc, -1 if closed */
+    int proc_dir; /* open fd of root/proc, -1 if closed */
     struct collect__temp temp;
     struct collect__gpu gpu;
     struct collect__status status[COLLECT_N_STATE];
@@ -251,7 +254,8 @@ int collect__cpu_prime(struct collector *c, uint64_t now_mono_ms);
 int collect__cpu_host(struct collector *c, Proto__Host *h);
 int collect__mem_host(struct collector *c, Proto__Host *h);
 int collect__disk_host(struct collector *c, Proto__Host *h);
-int collect__os_detect(struct collector *c); /* platform, version, arch, virtualization into c->os */
+int collect__os_detect(
+    struct collector *c); /* platform, version, arch, virtualization into c->os */
 int collect__uptime_boot(struct collector *c, uint64_t *boot_time);
 int collect__gpu_host(struct collector *c, Proto__Host *h);
 int collect__net_prime(struct collector *c, uint64_t now_mono_ms);

@@ -108,14 +108,14 @@ static int mem_sample(struct collector *c, struct mem_sample *s)
     s->swap_used = m.swap_total > m.swap_free ? m.swap_total - m.swap_free : 0;
 
     int container = c->os.guest && (strcmp(c->os.virt_system, "lxc") == 0 ||
-                                     strcmp(c->os.virt_system, "docker") == 0);
+                                    strcmp(c->os.virt_system, "docker") == 0);
     uint64_t limit, current, inactive = 0;
     int cg = container && !c->cg_mem_missing ? cg_number(c, "/sys/fs/cgroup/memory.max", &limit)
                                              : -ENOENT;
     if (container && cg == -ENOENT)
         c->cg_mem_missing = 1; /* a failed open per report costs more than the whole file read */
-    if (cg == 0 && limit > 0 &&
-        limit < s->total && cg_number(c, "/sys/fs/cgroup/memory.current", &current) == 0) {
+    if (cg == 0 && limit > 0 && limit < s->total &&
+        cg_number(c, "/sys/fs/cgroup/memory.current", &current) == 0) {
         cg_inactive_file(c, &inactive);
         s->total = limit;
         s->used = current > inactive ? current - inactive : 0;

@@ -14,8 +14,8 @@
 #include <errno.h>
 #include <string.h>
 
-static const char *const nic_excluded[] = {"lo", "tun", "docker", "veth", "br-", "vmbr", "vnet",
-                                           "kube"};
+static const char *const nic_excluded[] = {"lo",  "tun",  "docker", "veth",
+                                           "br-", "vmbr", "vnet",   "kube"};
 
 int collect__nic_counted(const char *name, size_t len, const char *const *allow, size_t n_allow)
 {

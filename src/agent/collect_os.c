@@ -113,8 +113,7 @@ static int first_line(struct collector *c, const char *rel, char *out, size_t ca
     return procfile_copy(procfile_trim(line), out, cap);
 }
 
-static int file_value(struct collector *c, const char *rel, const char *key, char *out,
-                      size_t cap)
+static int file_value(struct collector *c, const char *rel, const char *key, char *out, size_t cap)
 {
     size_t len;
     out[0] = '\0';
@@ -195,8 +194,8 @@ static void detect_arch(struct collector *c)
         c->os.arch[0])
         return;
     if (uname(&u) == 0)
-        procfile_copy((struct slice){u.machine, strnlen(u.machine, sizeof(u.machine))},
-                      c->os.arch, sizeof(c->os.arch));
+        procfile_copy((struct slice){u.machine, strnlen(u.machine, sizeof(u.machine))}, c->os.arch,
+                      sizeof(c->os.arch));
     else
         c->os.arch[0] = '\0';
 }
@@ -221,19 +220,26 @@ static const struct {
     const char *needle;
     const char *system;
 } dmi_vendors[] = {
-    {"QEMU", "kvm"},        {"KVM", "kvm"},         {"Google", "kvm"},
-    {"Amazon EC2", "kvm"},  {"OpenStack", "kvm"},   {"oVirt", "kvm"},
-    {"VMware", "vmware"},   {"VirtualBox", "vbox"}, {"innotek", "vbox"},
-    {"Xen", "xen"},         {"Parallels", "parallels"}, {"Bochs", "bochs"},
+    {"QEMU", "kvm"},
+    {"KVM", "kvm"},
+    {"Google", "kvm"},
+    {"Amazon EC2", "kvm"},
+    {"OpenStack", "kvm"},
+    {"oVirt", "kvm"},
+    {"VMware", "vmware"},
+    {"VirtualBox", "vbox"},
+    {"innotek", "vbox"},
+    {"Xen", "xen"},
+    {"Parallels", "parallels"},
+    {"Bochs", "bochs"},
     {"Virtual Machine", "hyperv"},
 };
 
 static void detect_dmi(struct collector *c)
 {
-    static const char *const files[] = {"/sys/class/dmi/id/sys_vendor",
-                                        "/sys/class/dmi/id/product_name",
-                                        "/sys/class/dmi/id/board_vendor",
-                                        "/sys/class/dmi/id/bios_vendor"};
+    static const char *const files[] = {
+        "/sys/class/dmi/id/sys_vendor", "/sys/class/dmi/id/product_name",
+        "/sys/class/dmi/id/board_vendor", "/sys/class/dmi/id/bios_vendor"};
     for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
         char buf[128];
         size_t len;

@@ -124,8 +124,7 @@ static size_t scan_hwmon_dir(struct collector *c, const char *dir)
 }
 
 /* Calls fn for every entry of root + dir whose name starts with prefix. */
-static size_t scan_class(struct collector *c, const char *dir, const char *prefix,
-                         const char *sub)
+static size_t scan_class(struct collector *c, const char *dir, const char *prefix, const char *sub)
 {
     char path[PROCFILE_PATH_MAX], rel[PROCFILE_PATH_MAX];
     size_t added = 0;

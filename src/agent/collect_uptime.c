@@ -29,7 +29,7 @@ int collect__uptime_boot(struct collector *c, uint64_t *boot_time)
     size_t len;
     int rc;
     int container = c->os.guest && (strcmp(c->os.virt_system, "lxc") == 0 ||
-                                     strcmp(c->os.virt_system, "docker") == 0);
+                                    strcmp(c->os.virt_system, "docker") == 0);
     if (container) {
         char buf[128];
         uint64_t up;

@@ -21,33 +21,36 @@
 
 enum opt_type {
     OPT_BOOL,
-    OPT_INT,     /* int or uint32_t field, see is_u32 */
-    OPT_STR,     /* char * field */
-    OPT_URLS,    /* ip_urls, repeatable */
-    OPT_NONE,    /* help/version: no storage */
+    OPT_INT,  /* int or uint32_t field, see is_u32 */
+    OPT_STR,  /* char * field */
+    OPT_URLS, /* ip_urls, repeatable */
+    OPT_NONE, /* help/version: no storage */
 };
 
 struct opt {
     const char *name;
-    char shortc;      /* 0 = none */
+    char shortc; /* 0 = none */
     enum opt_type type;
     size_t off;
     int64_t min, max; /* OPT_INT */
     int is_u32;
-    int cli_only;     /* not accepted in the config file */
-    const char *def;  /* default as text (NULL = none) */
+    int cli_only;    /* not accepted in the config file */
+    const char *def; /* default as text (NULL = none) */
     const char *help;
 };
 
 #define OFF(field) offsetof(struct agent_flags, field)
 
 static const struct opt opts[] = {
-    {"server", 's', OPT_STR, OFF(server), 0, 0, 0, 0, "localhost:5555", "dashboard gRPC address host:port"},
+    {"server", 's', OPT_STR, OFF(server), 0, 0, 0, 0, "localhost:5555",
+     "dashboard gRPC address host:port"},
     {"password", 'p', OPT_STR, OFF(password), 0, 0, 0, 0, "", "server secret (required)"},
     {"tls", 0, OPT_BOOL, OFF(tls), 0, 0, 0, 0, "false", "connect with TLS"},
-    {"insecure", 'k', OPT_BOOL, OFF(insecure), 0, 0, 0, 0, "false", "with --tls: skip certificate verification"},
+    {"insecure", 'k', OPT_BOOL, OFF(insecure), 0, 0, 0, 0, "false",
+     "with --tls: skip certificate verification"},
     {"debug", 'd', OPT_BOOL, OFF(debug), 0, 0, 0, 0, "false", "verbose log"},
-    {"report-delay", 0, OPT_INT, OFF(report_delay), 1, 4, 0, 0, "1", "seconds between state reports (1-4)"},
+    {"report-delay", 0, OPT_INT, OFF(report_delay), 1, 4, 0, 0, "1",
+     "seconds between state reports (1-4)"},
     {"skip-conn", 0, OPT_BOOL, OFF(skip_conn), 0, 0, 0, 0, "false", "report 0 connections"},
     {"skip-procs", 0, OPT_BOOL, OFF(skip_procs), 0, 0, 0, 0, "false", "report 0 processes"},
     {"disable-command-execute", 0, OPT_BOOL, OFF(disable_command_execute), 0, 0, 0, 0, "false",
@@ -59,7 +62,8 @@ static const struct opt opts[] = {
      "accepted; self-update is not built in"},
     {"disable-force-update", 0, OPT_BOOL, OFF(disable_force_update), 0, 0, 0, 0, "false",
      "accepted; self-update is not built in"},
-    {"gitee", 0, OPT_BOOL, OFF(gitee), 0, 0, 0, 0, "false", "accepted; self-update is not built in"},
+    {"gitee", 0, OPT_BOOL, OFF(gitee), 0, 0, 0, 0, "false",
+     "accepted; self-update is not built in"},
     {"use-ipv6-countrycode", 0, OPT_BOOL, OFF(use_ipv6_countrycode), 0, 0, 0, 0, "false",
      "use the IPv6 address for the GeoIP lookup"},
     {"gpu", 0, OPT_BOOL, OFF(gpu), 0, 0, 0, 0, "false", "collect GPU information"},
@@ -76,7 +80,8 @@ static const struct opt opts[] = {
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 
-static void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void errf(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
@@ -213,8 +218,9 @@ static int opt_set(struct agent_flags *f, const struct opt *o, const char *val, 
     case OPT_INT: {
         int64_t v;
         if (strnum_i64z(val, &v) != 0 || v < o->min || v > o->max) {
-            errf(err, errlen, "invalid argument \"%s\" for \"--%s\": must be an integer from %lld to %lld",
-                 val, o->name, (long long)o->min, (long long)o->max);
+            errf(err, errlen,
+                 "invalid argument \"%s\" for \"--%s\": must be an integer from %lld to %lld", val,
+                 o->name, (long long)o->min, (long long)o->max);
             return -EINVAL;
         }
         if (o->is_u32)
@@ -226,7 +232,8 @@ static int opt_set(struct agent_flags *f, const struct opt *o, const char *val, 
     case OPT_STR: {
         char **p = str_field(f, o);
         if (strcmp(o->name, "ip") == 0 && !valid_ip_arg(val)) {
-            errf(err, errlen, "invalid argument \"%s\" for \"--ip\": want an IPv4, IPv6 or ipv4/ipv6 address",
+            errf(err, errlen,
+                 "invalid argument \"%s\" for \"--ip\": want an IPv4, IPv6 or ipv4/ipv6 address",
                  val);
             return -EINVAL;
         }
@@ -241,8 +248,8 @@ static int opt_set(struct agent_flags *f, const struct opt *o, const char *val, 
     case OPT_URLS: {
         struct httpc_url u;
         if (len > IPDISC_MAX_URL || httpc_url_parse(val, &u) != 0) {
-            errf(err, errlen, "invalid argument \"%s\" for \"--ip-url\": want an http:// or https:// URL",
-                 val);
+            errf(err, errlen,
+                 "invalid argument \"%s\" for \"--ip-url\": want an http:// or https:// URL", val);
             return -EINVAL;
         }
         if (f->n_ip_urls >= AGENT_FLAGS_MAX_URLS) {
@@ -298,8 +305,7 @@ void agent_flags_release(struct agent_flags *f)
 static const struct opt *find_long(const char *name, size_t n)
 {
     for (size_t i = 0; i < N_OPTS; i++)
-        if (strlen(opts[i].name) == n &&
-            memcmp(opts[i].name, name, n) == 0)
+        if (strlen(opts[i].name) == n && memcmp(opts[i].name, name, n) == 0)
             return &opts[i];
     return NULL;
 }
@@ -349,8 +355,8 @@ struct cfgctx {
 
 static int cfg_fail(struct cfgctx *c, const yaml_node_t *n, const char *msg, const char *key)
 {
-    errf(c->err, c->errlen, "%s:%lu: %s%s%s%s", c->path, (unsigned long)n->start_mark.line + 1,
-         msg, key ? " \"" : "", key ? key : "", key ? "\"" : "");
+    errf(c->err, c->errlen, "%s:%lu: %s%s%s%s", c->path, (unsigned long)n->start_mark.line + 1, msg,
+         key ? " \"" : "", key ? key : "", key ? "\"" : "");
     return -EINVAL;
 }
 
@@ -363,7 +369,8 @@ static int cfg_list(struct cfgctx *c, const yaml_node_t *v, const char *key, cha
 {
     if (v->type != YAML_SEQUENCE_NODE)
         return cfg_fail(c, v, "expected a list for", key);
-    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
         const yaml_node_t *e = yaml_document_get_node(c->doc, *it);
         const char *s = scalar(e);
         if (!s || !*s || strlen(s) > AGENT_FLAGS_MAX_STR || has_ctl(s))
@@ -387,7 +394,8 @@ static int cfg_key(struct cfgctx *c, const char *key, const yaml_node_t *v)
     if (strcasecmp(key, "nicallowlist") == 0) {
         if (v->type != YAML_MAPPING_NODE)
             return cfg_fail(c, v, "expected a map of name: true|false for", key);
-        for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+        for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+             p++) {
             const yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
             const yaml_node_t *vn = yaml_document_get_node(c->doc, p->value);
             const char *name = scalar(kn), *val = scalar(vn);
@@ -621,13 +629,16 @@ int agent_flags_parse(struct agent_flags *f, int argc, char *const *argv, char *
 
 void agent_flags_usage(FILE *out, const char *prog)
 {
-    fprintf(out,
-            "Usage:\n  %s [flags]\n  %s service install [flags]\n  %s service uninstall\n\nFlags:\n",
-            prog, prog, prog);
+    fprintf(
+        out,
+        "Usage:\n  %s [flags]\n  %s service install [flags]\n  %s service uninstall\n\nFlags:\n",
+        prog, prog, prog);
     for (size_t i = 0; i < N_OPTS; i++) {
         const struct opt *o = &opts[i];
         char lhs[64];
-        const char *arg = o->type == OPT_INT ? " int" : (o->type == OPT_STR || o->type == OPT_URLS) ? " string" : "";
+        const char *arg = o->type == OPT_INT                            ? " int"
+                          : (o->type == OPT_STR || o->type == OPT_URLS) ? " string"
+                                                                        : "";
         if (o->shortc)
             snprintf(lhs, sizeof(lhs), "-%c, --%s%s", o->shortc, o->name, arg);
         else

@@ -23,11 +23,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define AGENT_FLAGS_MAX_LIST   64     /* entries of nicallowlist / harddrivepartitionallowlist */
-#define AGENT_FLAGS_MAX_URLS   8      /* --ip-url entries */
-#define AGENT_FLAGS_MAX_STR    1024   /* bytes of any string value */
-#define AGENT_FLAGS_MAX_CONFIG 65536  /* bytes of the --config file */
-#define AGENT_FLAGS_CONTINUE   (-1)   /* agent_flags_cli: run the command in f->cmd */
+#define AGENT_FLAGS_MAX_LIST   64    /* entries of nicallowlist / harddrivepartitionallowlist */
+#define AGENT_FLAGS_MAX_URLS   8     /* --ip-url entries */
+#define AGENT_FLAGS_MAX_STR    1024  /* bytes of any string value */
+#define AGENT_FLAGS_MAX_CONFIG 65536 /* bytes of the --config file */
+#define AGENT_FLAGS_CONTINUE   (-1)  /* agent_flags_cli: run the command in f->cmd */
 
 enum agent_cmd {
     AGENT_CMD_RUN = 0,
@@ -39,14 +39,14 @@ enum agent_cmd {
 
 struct agent_flags {
     enum agent_cmd cmd;
-    char *server;            /* owned; "host:port" as given */
-    char *server_host;       /* owned; host part, IPv6 without brackets */
+    char *server;      /* owned; "host:port" as given */
+    char *server_host; /* owned; host part, IPv6 without brackets */
     int server_port;
-    char *password;          /* owned; "" when not given */
+    char *password; /* owned; "" when not given */
     int tls;
     int insecure;
     int debug;
-    int report_delay;        /* 1..4 seconds */
+    int report_delay; /* 1..4 seconds */
     int skip_conn;
     int skip_procs;
     int disable_command_execute;
@@ -58,18 +58,18 @@ struct agent_flags {
     int use_ipv6_countrycode;
     int gpu;
     int temperature;
-    uint32_t ip_report_period;  /* seconds, >= 1 */
-    char *config;            /* owned; NULL when not given */
-    char *ip;                /* owned; NULL = discover the public IP */
+    uint32_t ip_report_period;           /* seconds, >= 1 */
+    char *config;                        /* owned; NULL when not given */
+    char *ip;                            /* owned; NULL = discover the public IP */
     char *ip_urls[AGENT_FLAGS_MAX_URLS]; /* owned entries */
     size_t n_ip_urls;
-    char *root;              /* owned; collector root, default "/" */
-    char *nic_allow[AGENT_FLAGS_MAX_LIST];  /* owned entries (config nicallowlist: true) */
+    char *root;                            /* owned; collector root, default "/" */
+    char *nic_allow[AGENT_FLAGS_MAX_LIST]; /* owned entries (config nicallowlist: true) */
     size_t n_nic_allow;
     char *disk_allow[AGENT_FLAGS_MAX_LIST]; /* owned entries (config harddrivepartitionallowlist) */
     size_t n_disk_allow;
-    uint64_t cli_set;        /* bit per option table row given on the command line */
-    int want_usage;          /* set by agent_flags_parse when the error should be followed by usage */
+    uint64_t cli_set; /* bit per option table row given on the command line */
+    int want_usage;   /* set by agent_flags_parse when the error should be followed by usage */
 };
 
 /* Initialises caller storage with the defaults (allocates; free with agent_flags_release). */

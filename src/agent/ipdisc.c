@@ -119,23 +119,23 @@ uint32_t ipdisc_next_delay_s(uint32_t period_s, int found)
 
 struct probe {
     struct ipdisc *d;
-    int family;                   /* 4 or 6 */
+    int family; /* 4 or 6 */
     size_t url_idx;
-    int running;                  /* a round is in progress for this family */
-    int open;                     /* the httpc is not closed yet */
-    struct httpc http;            /* one fetch at a time; its response buffer is the probe's */
-    char ip[IPDISC_IP_LEN];       /* found this round, or "" */
+    int running;            /* a round is in progress for this family */
+    int open;               /* the httpc is not closed yet */
+    struct httpc http;      /* one fetch at a time; its response buffer is the probe's */
+    char ip[IPDISC_IP_LEN]; /* found this round, or "" */
 };
 
 struct ipdisc {
     uv_loop_t *loop;
     struct ipdisc_config cfg;
-    struct httpc_url *urls;       /* owned; n_urls entries that parsed */
+    struct httpc_url *urls; /* owned; n_urls entries that parsed */
     size_t n_urls;
-    struct tls_ctx *tls_ctx;      /* owned; created at first https fetch */
-    int tls_tried;                /* tls_ctx creation was attempted with the CA file */
+    struct tls_ctx *tls_ctx; /* owned; created at first https fetch */
+    int tls_tried;           /* tls_ctx creation was attempted with the CA file */
     uv_timer_t round_timer;
-    int handles_open;             /* round timer and probes not yet closed */
+    int handles_open; /* round timer and probes not yet closed */
     int closing;
     struct probe probes[2];
     char v4[IPDISC_IP_LEN];
@@ -224,7 +224,9 @@ static int judge_response(struct httpc *h, const uint8_t *resp, size_t len, int 
         return 0;
     p->ip[0] = '\0';
     log_debug("ip discovery over IPv%d from \"%s\": %s", p->family, url_str(p),
-              rc == -ENOENT ? "no ip= line of this family" : why[0] ? why : "incomplete response");
+              rc == -ENOENT ? "no ip= line of this family"
+              : why[0]      ? why
+                            : "incomplete response");
     return -1;
 }
 
@@ -283,7 +285,8 @@ static void start_attempt(struct probe *p)
     const struct httpc_url *u = &d->urls[p->url_idx];
     p->ip[0] = '\0';
     struct tls_ctx *ctx = u->tls ? tls_ctx_get(d) : NULL;
-    if (httpc_fetch(&p->http, u, p->family, ctx, d->cfg.timeout_ms ? d->cfg.timeout_ms : IPDISC_TIMEOUT_MS) < 0)
+    if (httpc_fetch(&p->http, u, p->family, ctx,
+                    d->cfg.timeout_ms ? d->cfg.timeout_ms : IPDISC_TIMEOUT_MS) < 0)
         probe_advance(p, 0);
 }
 

@@ -22,11 +22,11 @@
 
 #include "proto/httpc.h"
 
-#define IPDISC_MAX_URL       HTTPC_MAX_URL  /* bytes of a discovery URL */
-#define IPDISC_MAX_HOST      HTTPC_MAX_HOST /* bytes of a URL host */
-#define IPDISC_IP_LEN        46      /* INET6_ADDRSTRLEN: one address plus NUL */
-#define IPDISC_RESULT_LEN    (2 * IPDISC_IP_LEN) /* "v4/v6" plus NUL */
-#define IPDISC_TIMEOUT_MS    20000u
+#define IPDISC_MAX_URL         HTTPC_MAX_URL       /* bytes of a discovery URL */
+#define IPDISC_MAX_HOST        HTTPC_MAX_HOST      /* bytes of a URL host */
+#define IPDISC_IP_LEN          46                  /* INET6_ADDRSTRLEN: one address plus NUL */
+#define IPDISC_RESULT_LEN      (2 * IPDISC_IP_LEN) /* "v4/v6" plus NUL */
+#define IPDISC_TIMEOUT_MS      20000u
 #define IPDISC_OFFLINE_RETRY_S 60u
 
 /* The spec's three default trace URLs, in order; NULL-terminated, static. */
@@ -47,8 +47,8 @@ int ipdisc_parse_trace(const char *body, size_t len, int family, char *out, size
  * family), -EPROTO (malformed or non-2xx; *why says why, static string) or
  * -EAGAIN (incomplete: more bytes are needed).
  */
-int ipdisc_parse_response(const uint8_t *resp, size_t len, int eof, int family,
-                          char *out, size_t outlen, const char **why);
+int ipdisc_parse_response(const uint8_t *resp, size_t len, int eof, int family, char *out,
+                          size_t outlen, const char **why);
 
 /* Formats the Host.ip value: "v4/v6", "v4", "v6" or "" (inputs borrowed, may be ""/NULL). */
 void ipdisc_format(const char *v4, const char *v6, char *out, size_t outlen);
@@ -63,11 +63,11 @@ struct uv_loop_s;
 struct ipdisc;
 
 struct ipdisc_config {
-    const char *const *urls;   /* borrowed for the life of the ipdisc; NULL = defaults */
+    const char *const *urls; /* borrowed for the life of the ipdisc; NULL = defaults */
     size_t n_urls;
-    uint32_t period_s;         /* re-discovery period (--ip-report-period) */
-    unsigned timeout_ms;       /* per fetch; 0 = IPDISC_TIMEOUT_MS */
-    const char *ca_file;       /* extra trusted CA (PEM) for https, NULL = system store only; borrowed */
+    uint32_t period_s;   /* re-discovery period (--ip-report-period) */
+    unsigned timeout_ms; /* per fetch; 0 = IPDISC_TIMEOUT_MS */
+    const char *ca_file; /* extra trusted CA (PEM) for https, NULL = system store only; borrowed */
     /* After every round: result "v4/v6"/"v4"/"v6"/"" (borrowed for the call). */
     void (*on_result)(struct ipdisc *d, const char *ip, void *ud);
     void *ud;

@@ -68,8 +68,8 @@ static int run_agent(const struct agent_flags *f)
 {
     unsigned retry_ms;
     if (agent_retry_base_ms(getenv("LOTUS_AGENT_RETRY_MS"), &retry_ms) != 0)
-        log_warn("ignoring invalid LOTUS_AGENT_RETRY_MS (want 0..%u); using %u ms", AGENT_RETRY_MAX_MS,
-                 retry_ms);
+        log_warn("ignoring invalid LOTUS_AGENT_RETRY_MS (want 0..%u); using %u ms",
+                 AGENT_RETRY_MAX_MS, retry_ms);
     struct collect_opts co;
     memset(&co, 0, sizeof(co));
     co.root = f->root;

@@ -236,8 +236,8 @@ int procfile_contains(struct slice s, const char *needle, int nocase)
         return 1;
     for (size_t i = 0; i + n <= s.len; i++) {
         size_t j = 0;
-        while (j < n && (nocase ? lower(s.ptr[i + j]) == lower(needle[j])
-                                : s.ptr[i + j] == needle[j]))
+        while (j < n &&
+               (nocase ? lower(s.ptr[i + j]) == lower(needle[j]) : s.ptr[i + j] == needle[j]))
             j++;
         if (j == n)
             return 1;

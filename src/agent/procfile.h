@@ -18,8 +18,8 @@
 
 #include "core/buf.h"
 
-#define PROCFILE_PATH_MAX 512 /* longest root + relative path */
-#define PROCFILE_TRUNCATED 1  /* positive return: buffer full, more data was left */
+#define PROCFILE_PATH_MAX  512 /* longest root + relative path */
+#define PROCFILE_TRUNCATED 1   /* positive return: buffer full, more data was left */
 
 struct procfile {
     int fd;                       /* -1 when closed */
@@ -62,7 +62,8 @@ int64_t procfile_count_lines(const char *root, const char *rel, char *buf, size_
  * [*cur, end) and *cur moves past it; returns 0 when no input is left.
  */
 int procfile_line(const char **cur, const char *end, struct slice *line);
-/* Splits s on blanks (space, tab, CR, LF, NUL) into at most max fields; returns the count stored. */
+/* Splits s on blanks (space, tab, CR, LF, NUL) into at most max fields; returns the count
+ * stored. */
 size_t procfile_fields(struct slice s, struct slice *out, size_t max);
 /* Strips leading/trailing blanks (space, tab, CR, LF, NUL). */
 struct slice procfile_trim(struct slice s);

@@ -22,11 +22,21 @@ void service_quote_arg(struct buf *out, const char *s)
     buf_putc(out, '"');
     for (; *s; s++) {
         switch (*s) {
-        case '"': buf_puts(out, "\\\""); break;
-        case '\\': buf_puts(out, "\\\\"); break;
-        case '%': buf_puts(out, "%%"); break;
-        case '$': buf_puts(out, "$$"); break;
-        default: buf_putc(out, *s); break;
+        case '"':
+            buf_puts(out, "\\\"");
+            break;
+        case '\\':
+            buf_puts(out, "\\\\");
+            break;
+        case '%':
+            buf_puts(out, "%%");
+            break;
+        case '$':
+            buf_puts(out, "$$");
+            break;
+        default:
+            buf_putc(out, *s);
+            break;
         }
     }
     buf_putc(out, '"');
@@ -50,39 +60,38 @@ static void add_arg(const char *name, const char *value, void *ud)
 
 int service_unit_text(struct buf *out, const char *exe, const struct agent_flags *f)
 {
-    buf_puts(out,
-             "# Written by \"lotus-agent service install\"; remove with \"lotus-agent service uninstall\".\n"
-             "[Unit]\n"
-             "Description=Lotus monitoring agent\n"
-             "After=network-online.target\n"
-             "Wants=network-online.target\n"
-             "\n"
-             "[Service]\n"
-             "Type=simple\n"
-             "ExecStart=");
+    buf_puts(out, "# Written by \"lotus-agent service install\"; remove with \"lotus-agent service "
+                  "uninstall\".\n"
+                  "[Unit]\n"
+                  "Description=Lotus monitoring agent\n"
+                  "After=network-online.target\n"
+                  "Wants=network-online.target\n"
+                  "\n"
+                  "[Service]\n"
+                  "Type=simple\n"
+                  "ExecStart=");
     service_quote_arg(out, exe);
     agent_flags_each_given(f, add_arg, out);
-    buf_puts(out,
-             "\n"
-             "Restart=always\n"
-             "RestartSec=10\n"
-             "NoNewPrivileges=yes\n"
-             "ProtectSystem=strict\n"
-             "ProtectHome=read-only\n"
-             "PrivateTmp=yes\n"
-             "ProtectKernelModules=yes\n"
-             "ProtectKernelTunables=yes\n"
-             "ProtectControlGroups=yes\n"
-             "RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK AF_UNIX\n"
-             "RestrictNamespaces=yes\n"
-             "RestrictRealtime=yes\n"
-             "RestrictSUIDSGID=yes\n"
-             "LockPersonality=yes\n"
-             "MemoryDenyWriteExecute=yes\n"
-             "SystemCallArchitectures=native\n"
-             "\n"
-             "[Install]\n"
-             "WantedBy=multi-user.target\n");
+    buf_puts(out, "\n"
+                  "Restart=always\n"
+                  "RestartSec=10\n"
+                  "NoNewPrivileges=yes\n"
+                  "ProtectSystem=strict\n"
+                  "ProtectHome=read-only\n"
+                  "PrivateTmp=yes\n"
+                  "ProtectKernelModules=yes\n"
+                  "ProtectKernelTunables=yes\n"
+                  "ProtectControlGroups=yes\n"
+                  "RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK AF_UNIX\n"
+                  "RestrictNamespaces=yes\n"
+                  "RestrictRealtime=yes\n"
+                  "RestrictSUIDSGID=yes\n"
+                  "LockPersonality=yes\n"
+                  "MemoryDenyWriteExecute=yes\n"
+                  "SystemCallArchitectures=native\n"
+                  "\n"
+                  "[Install]\n"
+                  "WantedBy=multi-user.target\n");
     return out->err;
 }
 

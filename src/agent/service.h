@@ -17,7 +17,7 @@ struct buf;
 
 #define SERVICE_UNIT_NAME   "lotus-agent.service"
 #define SERVICE_SYSTEMD_DIR "/etc/systemd/system"
-#define SERVICE_MAX_UNIT    16384   /* bytes of the generated unit */
+#define SERVICE_MAX_UNIT    16384 /* bytes of the generated unit */
 
 /* Appends s (borrowed) to out as one systemd ExecStart word (quoted, % and $ escaped). */
 void service_quote_arg(struct buf *out, const char *s);

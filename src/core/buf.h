@@ -14,11 +14,11 @@
 #include <stdint.h>
 
 struct buf {
-    char *data;  /* never NULL after buf_init; data[len] == '\0' */
+    char *data; /* never NULL after buf_init; data[len] == '\0' */
     size_t len;
     size_t cap;
-    size_t max;  /* 0 = no limit */
-    int err;     /* sticky: 0 or -E2BIG */
+    size_t max; /* 0 = no limit */
+    int err;    /* sticky: 0 or -E2BIG */
 };
 
 struct slice {

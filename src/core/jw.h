@@ -30,12 +30,12 @@ struct buf;
 #define JW_MAX_DEPTH 64
 
 struct jw {
-    struct buf *out;     /* borrowed; must outlive the writer */
-    int err;             /* sticky: 0, -E2BIG (buffer), -EINVAL (bad value/misuse), -ERANGE (depth) */
-    unsigned depth;      /* current nesting depth */
-    uint64_t nonempty;   /* bit d set: container at depth d already has a member */
-    uint64_t is_obj;     /* bit d set: container at depth d is an object */
-    int after_key;       /* a key was written; the next value needs no comma */
+    struct buf *out;   /* borrowed; must outlive the writer */
+    int err;           /* sticky: 0, -E2BIG (buffer), -EINVAL (bad value/misuse), -ERANGE (depth) */
+    unsigned depth;    /* current nesting depth */
+    uint64_t nonempty; /* bit d set: container at depth d already has a member */
+    uint64_t is_obj;   /* bit d set: container at depth d is an object */
+    int after_key;     /* a key was written; the next value needs no comma */
 };
 
 /* Starts writing at the end of out (borrowed; not reset). */
@@ -51,7 +51,8 @@ void jw_arr_end(struct jw *w);
 /* Object key; s borrowed (NUL-terminated / n bytes), escaped like a string value. */
 void jw_key(struct jw *w, const char *s);
 void jw_key_n(struct jw *w, const char *s, size_t n);
-/* Key the caller guarantees needs no escaping (printable ASCII without `"` `\\` `<` `>` `&`); written as is. */
+/* Key the caller guarantees needs no escaping (printable ASCII without `"` `\\` `<` `>` `&`);
+ * written as is. */
 void jw_key_ascii(struct jw *w, const char *s, size_t n);
 
 /* String values; s borrowed. NULL s writes "" (never JSON null). */
@@ -98,7 +99,8 @@ int jw_append_lit(struct buf *out, const char *s, size_t n);
 char *jw_reserve(struct buf *out, size_t n);
 /* Ends a reserved write: end (inside the reservation) becomes the end of out's data. */
 void jw_commit(struct buf *out, char *end);
-/* s[0..n) (borrowed) quoted and escaped like jw_append_string at d; at most JW_STR_BOUND(n) bytes. */
+/* s[0..n) (borrowed) quoted and escaped like jw_append_string at d; at most JW_STR_BOUND(n)
+ * bytes. */
 char *jw_put_str(char *d, const char *s, size_t n);
 /* At most JW_INT_BOUND bytes. */
 char *jw_put_u64(char *d, uint64_t v);

@@ -29,8 +29,7 @@ void auth_release(struct auth *a)
 
 void auth_random_string(char *out, size_t n)
 {
-    static const char alphabet[] =
-        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     if (sodium_init() < 0)
         abort();
     for (size_t i = 0; i < n; i++)
@@ -190,8 +189,7 @@ void auth_session_remove_user(struct auth *a, uint64_t user_id, const uint8_t *k
 {
     for (size_t i = 0; i < a->n_sessions;) {
         struct auth_session *s = &a->sessions[i];
-        if (s->user_id == user_id &&
-            !(keep_hash && memcmp(s->hash, keep_hash, AUTH_HASH_LEN) == 0))
+        if (s->user_id == user_id && !(keep_hash && memcmp(s->hash, keep_hash, AUTH_HASH_LEN) == 0))
             *s = a->sessions[--a->n_sessions];
         else
             i++;

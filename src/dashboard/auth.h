@@ -14,11 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AUTH_HASH_LEN   32 /* SHA-256 */
-#define AUTH_TOKEN_LEN  32 /* API token, session token: [0-9A-Za-z] */
-#define AUTH_CSRF_LEN   32
+#define AUTH_HASH_LEN       32 /* SHA-256 */
+#define AUTH_TOKEN_LEN      32 /* API token, session token: [0-9A-Za-z] */
+#define AUTH_CSRF_LEN       32
 #define AUTH_SESSION_TTL_MS (30LL * 24 * 3600 * 1000)
-/* Throttling: this many consecutive failures are free, then a lock doubling from 30 s up to 15 min. */
+/* Throttling: this many consecutive failures are free, then a lock doubling from 30 s up to 15
+ * min. */
 #define AUTH_FREE_FAILURES 5
 #define AUTH_LOCK_BASE_MS  30000
 #define AUTH_LOCK_MAX_MS   (15 * 60 * 1000)
@@ -87,7 +88,8 @@ void auth_token_mint(char token[AUTH_TOKEN_LEN + 1], uint8_t hash[AUTH_HASH_LEN]
  * never call it on the loop thread.
  */
 int auth_password_hash(const char *pw, char out[AUTH_PWHASH_LEN]);
-/* 1 when pw matches the stored hash, 0 otherwise (also for a malformed hash). Thread: any (slow). */
+/* 1 when pw matches the stored hash, 0 otherwise (also for a malformed hash). Thread: any
+ * (slow). */
 int auth_password_verify(const char *hash, const char *pw);
 
 /* Adds (or replaces by id) a token entry; the struct is copied. -ENOBUFS over AUTH_MAX_TOKENS. */

@@ -17,11 +17,12 @@
 #include "dashboard/auth.h"
 #include "dashboard/store.h"
 
-#define PROG "lotus-dashboard"
-#define LOGIN_MAX 64
+#define PROG           "lotus-dashboard"
+#define LOGIN_MAX      64
 #define MAX_POSITIONAL 4
 
-static void say(FILE *err, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(FILE *err, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void say(FILE *err, const char *cmd, const char *fmt, ...)
 {
     va_list ap;
@@ -35,7 +36,7 @@ static void say(FILE *err, const char *cmd, const char *fmt, ...)
 /* ---- option parsing ---- */
 
 struct optdef {
-    const char *name;   /* "--name" */
+    const char *name; /* "--name" */
     int takes_value;
     const char **value; /* OUT: borrowed from argv */
     int *flag;          /* OUT: set to 1 */
@@ -555,8 +556,8 @@ int cli_token(struct store *st, int argc, char **argv, FILE *out, FILE *err)
 
 int cli_is_command(const char *word)
 {
-    return word && (strcmp(word, "server") == 0 || strcmp(word, "user") == 0 ||
-                    strcmp(word, "token") == 0);
+    return word &&
+           (strcmp(word, "server") == 0 || strcmp(word, "user") == 0 || strcmp(word, "token") == 0);
 }
 
 int cli_run(struct store *st, int argc, char **argv, FILE *in, FILE *out, FILE *err)

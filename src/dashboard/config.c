@@ -20,16 +20,16 @@
 #include "core/xalloc.h"
 #include "core/errbuf.h"
 
-#define NAME_MAX_LEN 64        /* longest option name, for env names */
-#define STR_MAX 4096           /* default length limit of a string value */
-#define CODE_MAX (256u * 1024) /* custom HTML code blocks */
+#define NAME_MAX_LEN 64            /* longest option name, for env names */
+#define STR_MAX      4096          /* default length limit of a string value */
+#define CODE_MAX     (256u * 1024) /* custom HTML code blocks */
 
 enum opt_type { T_BOOL, T_INT, T_STR, T_MAP };
 
 struct option {
     const char *name; /* lower case; "section.key" for nested keys */
     enum opt_type type;
-    size_t off;       /* offset of the field in struct dash_config (unused for T_MAP) */
+    size_t off; /* offset of the field in struct dash_config (unused for T_MAP) */
     const char *def_str;
     int64_t def_int;  /* T_INT and T_BOOL */
     int64_t min, max; /* T_INT: range; T_STR: max is the length limit in bytes */
@@ -38,14 +38,18 @@ struct option {
 };
 
 #define F(field) offsetof(struct dash_config, field)
+/* One initializer per line: the table reads as a table. */
+/* clang-format off */
 #define B(n, field, d, used, help) {n, T_BOOL, F(field), NULL, d, 0, 1, used, help}
 #define I(n, field, d, lo, hi, used, help) {n, T_INT, F(field), NULL, d, lo, hi, used, help}
 #define S(n, field, d, maxlen, used, help) {n, T_STR, F(field), d, 0, 0, maxlen, used, help}
+/* clang-format on */
 
 static const struct option options[] = {
     /* Used by Lotus. */
     B("debug", debug, 0, 1, "verbose (debug) logging"),
-    S("language", language, "zh-CN", 16, 1, "language of notification texts: zh-CN, zh-TW, en-US, es-ES"),
+    S("language", language, "zh-CN", 16, 1,
+      "language of notification texts: zh-CN, zh-TW, en-US, es-ES"),
     /* Nezha v0's built-in default is 80 (its installer writes 8008); Lotus defaults to 8008
      * so it does not need root or CAP_NET_BIND_SERVICE. */
     I("httpport", httpport, 8008, 1, 65535, 1, "HTTP (web UI and API) listen port"),
@@ -58,11 +62,16 @@ static const struct option options[] = {
     S("site.brand", site_brand, "Lotus", 256, 1, "site title"),
     S("site.cookiename", site_cookiename, "nezha-dashboard", 64, 1, "session cookie name"),
     S("site.viewpassword", site_viewpassword, "", 256, 1, "password guests need to view the site"),
-    S("grpctlscert", grpctlscert, "", STR_MAX, 1, "PEM certificate file for the gRPC listener (Lotus)"),
-    S("grpctlskey", grpctlskey, "", STR_MAX, 1, "PEM private key file for the gRPC listener (Lotus)"),
-    S("httptlscert", httptlscert, "", STR_MAX, 1, "PEM certificate file for the HTTP listener (Lotus)"),
-    S("httptlskey", httptlskey, "", STR_MAX, 1, "PEM private key file for the HTTP listener (Lotus)"),
-    S("geoipdb", geoipdb, "", STR_MAX, 1, "MaxMind .mmdb file for country lookup, empty = off (Lotus)"),
+    S("grpctlscert", grpctlscert, "", STR_MAX, 1,
+      "PEM certificate file for the gRPC listener (Lotus)"),
+    S("grpctlskey", grpctlskey, "", STR_MAX, 1,
+      "PEM private key file for the gRPC listener (Lotus)"),
+    S("httptlscert", httptlscert, "", STR_MAX, 1,
+      "PEM certificate file for the HTTP listener (Lotus)"),
+    S("httptlskey", httptlskey, "", STR_MAX, 1,
+      "PEM private key file for the HTTP listener (Lotus)"),
+    S("geoipdb", geoipdb, "", STR_MAX, 1,
+      "MaxMind .mmdb file for country lookup, empty = off (Lotus)"),
 
     /* Nezha v0 keys accepted and preserved but not used yet. */
     S("site.theme", site_theme, "default", 64, 0, "Nezha: front-end theme"),
@@ -78,7 +87,8 @@ static const struct option options[] = {
     S("oauth2.endpoint", oauth2_endpoint, "", STR_MAX, 0, "Nezha: Gitea/Cloudflare base URL"),
     S("oauth2.oidcissuer", oauth2_oidcissuer, "", STR_MAX, 0, "Nezha: OIDC issuer"),
     S("oauth2.oidcdisplayname", oauth2_oidcdisplayname, "OIDC", 256, 0, "Nezha: OIDC button text"),
-    S("oauth2.oidcscopes", oauth2_oidcscopes, "openid,profile,email", STR_MAX, 0, "Nezha: OIDC scopes"),
+    S("oauth2.oidcscopes", oauth2_oidcscopes, "openid,profile,email", STR_MAX, 0,
+      "Nezha: OIDC scopes"),
     S("oauth2.oidcloginclaim", oauth2_oidcloginclaim, "sub", 256, 0, "Nezha: OIDC login claim"),
     S("oauth2.oidcgroupclaim", oauth2_oidcgroupclaim, "groups", 256, 0, "Nezha: OIDC group claim"),
     S("oauth2.oidclogouturl", oauth2_oidclogouturl, "", STR_MAX, 0, "Nezha: OIDC logout URL"),
@@ -99,8 +109,10 @@ static const struct option options[] = {
     {"ignoredipnotificationserverids", T_MAP, 0, NULL, 0, 0, 0, 0,
      "Nezha: derived id map (read and dropped; rebuilt from ignoredipnotification)"},
     S("location", location, "Asia/Shanghai", 64, 0, "Nezha: time zone"),
-    I("maxtcppingvalue", maxtcppingvalue, 1000, 0, 1000000, 0, "Nezha: cap of stored ping averages (ms)"),
-    I("avgpingcount", avgpingcount, 2, 0, 1000000, 0, "Nezha: ping results averaged per stored row"),
+    I("maxtcppingvalue", maxtcppingvalue, 1000, 0, 1000000, 0,
+      "Nezha: cap of stored ping averages (ms)"),
+    I("avgpingcount", avgpingcount, 2, 0, 1000000, 0,
+      "Nezha: ping results averaged per stored row"),
     S("dnsservers", dnsservers, "", STR_MAX, 0, "Nezha: DNS servers for DDNS"),
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -195,8 +207,8 @@ static int is_null_scalar(const char *v, size_t len, int plain)
 {
     if (!plain)
         return 0;
-    return len == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
-           strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+    return len == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 || strcmp(v, "Null") == 0 ||
+           strcmp(v, "NULL") == 0;
 }
 
 static int parse_bool(const char *v, int *out)
@@ -246,7 +258,7 @@ static int set_value(struct dash_config *c, const struct option *o, const char *
         int64_t n;
         if (strlen(v) != len || strnum_i64(v, len, &n) != 0 || n < o->min || n > o->max) {
             errbuf_set(msg, msglen, "'%s' expects an integer %lld..%lld, got '%.64s'", o->name,
-                    (long long)o->min, (long long)o->max, v);
+                       (long long)o->min, (long long)o->max, v);
             return -EINVAL;
         }
         *int_field(c, o) = n;
@@ -320,13 +332,13 @@ static int next_event(struct reader *r, yaml_event_t *ev)
 {
     if (!yaml_parser_parse(&r->p, ev)) {
         errbuf_set(r->err, r->errlen, "%s:%zu: %s%s%s", r->path, r->p.problem_mark.line + 1,
-                r->p.problem ? r->p.problem : "YAML syntax error",
-                r->p.context ? " " : "", r->p.context ? r->p.context : "");
+                   r->p.problem ? r->p.problem : "YAML syntax error", r->p.context ? " " : "",
+                   r->p.context ? r->p.context : "");
         return -EINVAL;
     }
     if (ev->type == YAML_ALIAS_EVENT) {
         errbuf_set(r->err, r->errlen, "%s:%zu: YAML aliases are not supported", r->path,
-                ev->start_mark.line + 1);
+                   ev->start_mark.line + 1);
         yaml_event_delete(ev);
         return -EINVAL;
     }
@@ -392,7 +404,7 @@ static int read_value(struct reader *r, const char *full, size_t line, yaml_even
     }
     if (val->type != YAML_SCALAR_EVENT) {
         errbuf_set(r->err, r->errlen, "%s:%zu: '%s' expects a single value", r->path,
-                val->start_mark.line + 1, o->name);
+                   val->start_mark.line + 1, o->name);
         return -EINVAL;
     }
     char msg[256];
@@ -428,7 +440,7 @@ static int read_mapping(struct reader *r, const char *prefix)
         yaml_event_delete(&key);
         if (too_long) {
             errbuf_set(r->err, r->errlen, "%s:%zu: unknown key '%s%.32s...'", r->path, line, prefix,
-                    full + strlen(prefix));
+                       full + strlen(prefix));
             return -EINVAL;
         }
         yaml_event_t val;
@@ -468,7 +480,7 @@ static int read_document(struct reader *r)
                !is_null_scalar((const char *)ev.data.scalar.value, ev.data.scalar.length,
                                ev.data.scalar.plain_implicit)) {
         errbuf_set(r->err, r->errlen, "%s:%zu: the top level must be a mapping of keys", r->path,
-                ev.start_mark.line + 1);
+                   ev.start_mark.line + 1);
         rc = -EINVAL;
     }
     yaml_event_delete(&ev);
@@ -590,8 +602,8 @@ static int buf_write_handler(void *data, unsigned char *buffer, size_t size)
 static int emit_scalar(yaml_emitter_t *em, const char *v, yaml_scalar_style_t style)
 {
     yaml_event_t ev;
-    if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)(uintptr_t)v,
-                                      (int)strlen(v), 1, 1, style))
+    if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)(uintptr_t)v, (int)strlen(v),
+                                      1, 1, style))
         return -1;
     return yaml_emitter_emit(em, &ev) ? 0 : -1;
 }
@@ -657,8 +669,8 @@ static int emit_section(yaml_emitter_t *em, const struct dash_config *c, const c
         if (o->type == T_MAP)
             continue;
         const char *dot = strchr(o->name, '.');
-        if (sl == 0 ? dot != NULL : (!dot || (size_t)(dot - o->name) != sl ||
-                                     strncmp(o->name, section, sl) != 0))
+        if (sl == 0 ? dot != NULL
+                    : (!dot || (size_t)(dot - o->name) != sl || strncmp(o->name, section, sl) != 0))
             continue;
         if (emit_option(em, c, o, sl ? dot + 1 : o->name))
             return -1;
@@ -675,7 +687,8 @@ static int render(const struct dash_config *c, struct buf *out)
     yaml_emitter_set_output(&em, buf_write_handler, out);
     yaml_emitter_set_unicode(&em, 1);
     yaml_emitter_set_width(&em, -1);
-    int rc = emit_simple(&em, YAML_STREAM_START_EVENT) || emit_simple(&em, YAML_DOCUMENT_START_EVENT) ||
+    int rc = emit_simple(&em, YAML_STREAM_START_EVENT) ||
+             emit_simple(&em, YAML_DOCUMENT_START_EVENT) ||
              emit_simple(&em, YAML_MAPPING_START_EVENT) || emit_section(&em, c, "");
     for (size_t i = 0; !rc && i < sizeof(sections) / sizeof(sections[0]); i++) {
         rc = emit_scalar(&em, sections[i], YAML_PLAIN_SCALAR_STYLE) ||

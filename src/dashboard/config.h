@@ -41,21 +41,21 @@ enum config_source { CONFIG_SRC_DEFAULT = 0, CONFIG_SRC_ENV, CONFIG_SRC_FILE };
 struct dash_config {
     /* ---- used by Lotus ---- */
     int debug;
-    char *language;      /* zh-CN */
-    int64_t httpport;    /* 8008 (Nezha v0's built-in default is 80; its installer writes 8008) */
-    int64_t grpcport;    /* 5555 */
-    char *listenhost;    /* Lotus: bind address of both listeners, 0.0.0.0 */
-    char *grpchost;      /* address agents are told to use (install commands) */
+    char *language;        /* zh-CN */
+    int64_t httpport;      /* 8008 (Nezha v0's built-in default is 80; its installer writes 8008) */
+    int64_t grpcport;      /* 5555 */
+    char *listenhost;      /* Lotus: bind address of both listeners, 0.0.0.0 */
+    char *grpchost;        /* address agents are told to use (install commands) */
     int64_t proxygrpcport; /* port agents are told to use when behind a proxy, 0 = grpcport */
-    int tls;             /* agents connect with TLS (install commands) */
-    char *site_brand;    /* Lotus */
+    int tls;               /* agents connect with TLS (install commands) */
+    char *site_brand;      /* Lotus */
     char *site_cookiename; /* nezha-dashboard */
     char *site_viewpassword;
-    char *grpctlscert;   /* Lotus: PEM certificate for the gRPC listener, "" = plain */
+    char *grpctlscert; /* Lotus: PEM certificate for the gRPC listener, "" = plain */
     char *grpctlskey;
-    char *httptlscert;   /* Lotus: PEM certificate for the HTTP listener, "" = plain */
+    char *httptlscert; /* Lotus: PEM certificate for the HTTP listener, "" = plain */
     char *httptlskey;
-    char *geoipdb;       /* Lotus: path to a MaxMind .mmdb for country lookup, "" = none */
+    char *geoipdb; /* Lotus: path to a MaxMind .mmdb for country lookup, "" = none */
 
     /* ---- accepted for Nezha v0 compatibility, not used by Lotus yet ---- */
     char *site_theme;

@@ -9,8 +9,8 @@
 struct dash_config;
 
 struct dash_opts {
-    const char *data_dir;   /* borrowed; created 0700 if missing */
-    const char *db_path;    /* borrowed */
+    const char *data_dir; /* borrowed; created 0700 if missing */
+    const char *db_path;  /* borrowed */
     const char *http_host;
     int http_port;
     const char *grpc_host;
@@ -19,7 +19,7 @@ struct dash_opts {
     const char *grpc_tls_key;
     const char *http_tls_cert; /* NULL = plain HTTP */
     const char *http_tls_key;
-    const char *geoip_db;   /* NULL or "" = none */
+    const char *geoip_db;       /* NULL or "" = none */
     unsigned task_keepalive_ms; /* 0 = 60 s */
     unsigned task_hostinfo_ms;  /* 0 = 15 s */
     unsigned sync_ms;           /* servers-table poll period, 0 = 250 ms */

@@ -59,27 +59,27 @@ struct route {
 };
 
 struct http_server {
-    uv_loop_t *loop;            /* borrowed; NULL for memory-only servers */
-    uv_tcp_t *listener;         /* owned; NULL when not listening */
+    uv_loop_t *loop;    /* borrowed; NULL for memory-only servers */
+    uv_tcp_t *listener; /* owned; NULL when not listening */
     struct http_config cfg;
     struct route routes[MAX_ROUTES];
     size_t nroutes;
     http_upgrade_cb upgrade_cb;
     void *upgrade_ud;
-    struct http_conn *conns;    /* list of live connections */
-    size_t nconns;              /* connections not yet freed */
+    struct http_conn *conns; /* list of live connections */
+    size_t nconns;           /* connections not yet freed */
     int closing;
     http_server_closed_cb closed_cb;
     void *closed_ud;
-    struct tls_ctx *tls;        /* owned; NULL = plain HTTP */
-    char readbuf[READ_CHUNK];   /* shared: read_cb consumes it immediately */
+    struct tls_ctx *tls;      /* owned; NULL = plain HTTP */
+    char readbuf[READ_CHUNK]; /* shared: read_cb consumes it immediately */
     time_t date_at;
     char date[40];
 };
 
 struct http_request {
-    struct http_conn *conn;     /* NULL once orphaned */
-    unsigned method;            /* enum http_method */
+    struct http_conn *conn; /* NULL once orphaned */
+    unsigned method;        /* enum http_method */
     int http_major, http_minor;
     int keep_alive;
     int upgrade;
@@ -87,57 +87,57 @@ struct http_request {
     int responded;
     int headers_done;
     int last_was_value;
-    int tls;                    /* came over TLS */
+    int tls; /* came over TLS */
     size_t head_bytes;
-    struct buf url;             /* raw request target */
-    struct buf hdrs;            /* "name\0value\0" ... */
+    struct buf url;  /* raw request target */
+    struct buf hdrs; /* "name\0value\0" ... */
     size_t hname[HTTP_MAX_HEADERS];
     size_t hval[HTTP_MAX_HEADERS];
     size_t nhdrs;
     struct buf body;
-    char *path;                 /* owned, decoded */
+    char *path; /* owned, decoded */
     struct http_query query;
     const char *param_name[HTTP_MAX_PARAMS]; /* borrowed from the route */
     char *param_val[HTTP_MAX_PARAMS];        /* owned */
     size_t nparams;
-    struct buf resp_hdrs;       /* "Name: value\r\n" lines */
-    int no_compress;            /* http_request_set_compress(req, 0) */
-    int has_encoding;           /* the handler set Content-Encoding */
-    int vary_ae;                /* a Vary header naming Accept-Encoding is set */
+    struct buf resp_hdrs; /* "Name: value\r\n" lines */
+    int no_compress;      /* http_request_set_compress(req, 0) */
+    int has_encoding;     /* the handler set Content-Encoding */
+    int vary_ae;          /* a Vary header naming Accept-Encoding is set */
     char peer[64];
-    struct slice leftover;      /* upgrade only */
-    struct http_stream *taken;  /* upgrade only: stream handed to the callback */
+    struct slice leftover;     /* upgrade only */
+    struct http_stream *taken; /* upgrade only: stream handed to the callback */
 };
 
 struct http_conn {
     struct http_server *srv;
     struct http_conn *prev, *next;
-    uv_tcp_t *tcp;              /* owned until closed or taken; NULL for memory conns */
-    struct tls_conn *tls;       /* owned until freed or taken; NULL = plain */
-    int tls_ready;              /* handshake complete */
-    int tls_started;            /* first byte seen (a TLS record or not) */
+    uv_tcp_t *tcp;                  /* owned until closed or taken; NULL for memory conns */
+    struct tls_conn *tls;           /* owned until freed or taken; NULL = plain */
+    int tls_ready;                  /* handshake complete */
+    int tls_started;                /* first byte seen (a TLS record or not) */
     struct http_request *taken_req; /* set by http_request_take_stream (upgrade dispatch) */
     uv_timer_t timer;
     int timer_open;
-    int handles_open;           /* tcp + timer not yet through their close callbacks */
-    size_t nwrites;             /* uv_write requests outstanding */
+    int handles_open; /* tcp + timer not yet through their close callbacks */
+    size_t nwrites;   /* uv_write requests outstanding */
     size_t write_bytes;
-    struct buf *mem_out;        /* memory conns: response sink (borrowed) */
+    struct buf *mem_out; /* memory conns: response sink (borrowed) */
     http_parser parser;
-    struct buf in;              /* unparsed input */
-    struct http_request *req;   /* being parsed */
+    struct buf in;                /* unparsed input */
+    struct http_request *req;     /* being parsed */
     struct http_request *pending; /* dispatched, not yet answered */
     int msg_complete;
-    int err_status;             /* set by parser callbacks: 413, 431 */
+    int err_status; /* set by parser callbacks: 413, 431 */
     int in_feed;
-    int closing;                /* closed or closing: no more I/O */
-    int close_after_write;      /* answer sent with Connection: close */
-    int eof;                    /* peer half-closed */
+    int closing;           /* closed or closing: no more I/O */
+    int close_after_write; /* answer sent with Connection: close */
+    int eof;               /* peer half-closed */
     int reading;
     int lingering;
     int linked;
-    enum timer_mode tmode;      /* what the timer currently runs for */
-    int rearm;                  /* restart the timer even if the mode is unchanged */
+    enum timer_mode tmode; /* what the timer currently runs for */
+    int rearm;             /* restart the timer even if the mode is unchanged */
     char peer[64];
 };
 
@@ -151,9 +151,9 @@ struct wreq {
 
 /* An upgraded connection (see http.h). */
 struct http_stream {
-    uv_tcp_t *tcp;              /* owned; tcp->data = the stream */
-    struct tls_conn *tls;       /* owned; NULL = plain */
-    char *rbuf;                 /* caller's read buffer (borrowed) */
+    uv_tcp_t *tcp;        /* owned; tcp->data = the stream */
+    struct tls_conn *tls; /* owned; NULL = plain */
+    char *rbuf;           /* caller's read buffer (borrowed) */
     size_t rcap;
     http_stream_read_cb read_cb;
     void *read_ud;
@@ -169,7 +169,7 @@ struct swreq {
     } u;
     http_stream_done_cb cb;
     void *ud;
-    char *owned;                /* ciphertext copy (TLS) or NULL */
+    char *owned; /* ciphertext copy (TLS) or NULL */
 };
 
 static const char security_headers[] = "X-Content-Type-Options: nosniff\r\n"
@@ -609,10 +609,10 @@ struct gzip_job {
     uv_work_t work;
     struct http_request *req; /* owned until finish_response */
     int status;
-    char *ctype;              /* owned copy; NULL = no Content-Type */
-    char *body;               /* owned */
+    char *ctype; /* owned copy; NULL = no Content-Type */
+    char *body;  /* owned */
     size_t blen;
-    struct buf gz;            /* written by the pool thread only */
+    struct buf gz; /* written by the pool thread only */
     int rc;
 };
 
@@ -916,8 +916,7 @@ static void clear_params(struct http_request *r)
  * Splits the decoded path into segments (in place copy). Segment i starts at
  * path + seg_off[i] in the original path.
  */
-static size_t split_path(const char *path, size_t plen, char *copy, char **segs,
-                         size_t *seg_off)
+static size_t split_path(const char *path, size_t plen, char *copy, char **segs, size_t *seg_off)
 {
     size_t n = 0;
     memcpy(copy, path, plen + 1);
@@ -1047,7 +1046,8 @@ static void dispatch(struct http_conn *c, struct http_request *r)
     c->pending = r;
     if (parse_target(r) < 0) {
         r->keep_alive = 0;
-        const char *body = "<!DOCTYPE html><title>400 Bad Request</title><h1>400 Bad Request</h1>\n";
+        const char *body =
+            "<!DOCTYPE html><title>400 Bad Request</title><h1>400 Bad Request</h1>\n";
         http_request_respond_text(r, 400, "text/html; charset=utf-8", body);
         return;
     }
@@ -1549,8 +1549,9 @@ static void update_io(struct http_conn *c)
             return;
         }
     }
-    int want_read = !c->eof && (c->lingering > 0 || (!c->pending && !c->close_after_write &&
-                                                     c->write_bytes <= c->srv->cfg.max_write_queue));
+    int want_read =
+        !c->eof && (c->lingering > 0 || (!c->pending && !c->close_after_write &&
+                                         c->write_bytes <= c->srv->cfg.max_write_queue));
     if (want_read && !c->reading) {
         if (uv_read_start((uv_stream_t *)c->tcp, alloc_cb, on_read) == 0)
             c->reading = 1;
@@ -1830,8 +1831,7 @@ void http_server_close(struct http_server *s, http_server_closed_cb cb, void *ud
 
 /* ---------------------------------------------------------------- memory seam */
 
-struct http_conn *http_conn_new_memory(struct http_server *s, struct buf *out,
-                                       const char *peer_ip)
+struct http_conn *http_conn_new_memory(struct http_server *s, struct buf *out, const char *peer_ip)
 {
     struct http_conn *c = conn_new(s);
     c->mem_out = out;

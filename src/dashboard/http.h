@@ -96,7 +96,8 @@ int http_server_port(const struct http_server *s);
 /*
  * Adds a route. method ("GET", "POST", ...) and pattern (e.g. "/api/token/:id";
  * a last segment "*name" takes the rest of the path) are copied. Routes are
- * tried in registration order; a GET route also answers HEAD. Returns 0, -EINVAL (bad pattern), or -E2BIG.
+ * tried in registration order; a GET route also answers HEAD. Returns 0, -EINVAL (bad pattern), or
+ * -E2BIG.
  */
 int http_server_route(struct http_server *s, const char *method, const char *pattern,
                       http_handler_cb cb, void *ud);
@@ -249,8 +250,7 @@ void http_stream_close(struct http_stream *st);
  * peer_ip borrowed (copied). Timers do not run. Free with
  * http_conn_free_memory (pending requests become orphans).
  */
-struct http_conn *http_conn_new_memory(struct http_server *s, struct buf *out,
-                                       const char *peer_ip);
+struct http_conn *http_conn_new_memory(struct http_server *s, struct buf *out, const char *peer_ip);
 /* Feeds bytes (borrowed). Returns 0, or -EPIPE once the connection is closed. */
 int http_conn_feed(struct http_conn *c, const char *data, size_t len);
 /* Nonzero once the connection has been closed (error, Connection: close). */

@@ -256,7 +256,8 @@ void live_report_state(struct live *lv, struct live_server *srv, struct Proto__S
     lv->gen++;
     srv->last_active_ms = now_ms;
     srv->last_active = now_ms / 1000;
-    /* docs/protocol.md §8.7: the first report after start (either baseline 0) sets both baselines. */
+    /* docs/protocol.md §8.7: the first report after start (either baseline 0) sets both
+     * baselines. */
     if (srv->transfer_in_base == 0 || srv->transfer_out_base == 0) {
         srv->transfer_in_base = (int64_t)st->net_in_transfer;
         srv->transfer_out_base = (int64_t)st->net_out_transfer;

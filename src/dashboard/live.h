@@ -34,15 +34,15 @@ struct live_server {
     char *public_note;
     int64_t display_index;
     int hide_for_guest;
-    int64_t created_at;          /* unix ms */
-    int64_t updated_at;          /* unix ms */
+    int64_t created_at;         /* unix ms */
+    int64_t updated_at;         /* unix ms */
     struct Proto__Host *host;   /* owned (protobuf_c_message_free_unpacked) or NULL */
     struct Proto__State *state; /* owned or NULL */
-    int64_t last_active;         /* unix seconds, 0 = never (API renders -62135596800) */
-    int64_t last_active_ms;      /* unix ms of the last State, 0 = never */
-    int64_t transfer_in_base;    /* docs/protocol.md §8.7 baselines (may go negative after a reboot) */
+    int64_t last_active;        /* unix seconds, 0 = never (API renders -62135596800) */
+    int64_t last_active_ms;     /* unix ms of the last State, 0 = never */
+    int64_t transfer_in_base; /* docs/protocol.md §8.7 baselines (may go negative after a reboot) */
     int64_t transfer_out_base;
-    int64_t persisted_active;    /* last_active value last queued for the store */
+    int64_t persisted_active;      /* last_active value last queued for the store */
     struct grpc_call *task_stream; /* borrowed; cleared when the stream closes */
     int seen;                      /* scratch for reconcile */
 };

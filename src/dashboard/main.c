@@ -60,7 +60,8 @@ static void usage(FILE *out)
             "  -h, --help            this help; `--help-config` lists config.yaml keys\n");
 }
 
-/* Matches "--name VALUE" or "--name=VALUE"; advances *i. Returns 1 on match, -1 on a missing value. */
+/* Matches "--name VALUE" or "--name=VALUE"; advances *i. Returns 1 on match, -1 on a missing
+ * value. */
 static int opt_value(int argc, char **argv, int *i, const char *name, const char **out)
 {
     const char *a = argv[*i];

@@ -32,9 +32,9 @@ struct store;
 /* Length of a generated server secret (docs/protocol.md §4.4). */
 #define STORE_SECRET_LEN 18
 /* Named input limits (bytes, excluding the NUL) checked by the writers below: -EINVAL past them. */
-#define STORE_NAME_MAX   256   /* server name, tag, user login/name */
-#define STORE_SECRET_MAX 128   /* server secret given by the caller */
-#define STORE_NOTE_MAX   65536 /* note, public_note, token note */
+#define STORE_NAME_MAX    256        /* server name, tag, user login/name */
+#define STORE_SECRET_MAX  128        /* server secret given by the caller */
+#define STORE_NOTE_MAX    65536      /* note, public_note, token note */
 #define STORE_HOST_PB_MAX (1u << 20) /* a Host protobuf queued by store_enqueue_live */
 /* Most rows the live-write queue holds (distinct server ids); more are dropped with a warning. */
 #define STORE_LIVE_QUEUE_MAX 1000000
@@ -44,7 +44,7 @@ struct store_server {
     uint64_t id;
     char *name;
     char *tag;
-    char *secret;      /* 18 chars [0-9A-Za-z] */
+    char *secret; /* 18 chars [0-9A-Za-z] */
     char *note;
     char *public_note;
     int64_t display_index;
@@ -83,9 +83,9 @@ void store_close(struct store *st);
  * Runs fn(st, arg) on the calling thread holding the store's lock, so the
  * store calls fn makes are not interleaved with other threads' store calls
  * (e.g. "read a server, keep its secret, update it"). Store functions may be
- * called inside fn (the lock is re-entrant); store_close may not. Not a transaction: each call inside commits on its
- * own, and a failing call undoes nothing before it. Returns fn's result.
- * fn and arg borrowed.
+ * called inside fn (the lock is re-entrant); store_close may not. Not a transaction: each call
+ * inside commits on its own, and a failing call undoes nothing before it. Returns fn's result. fn
+ * and arg borrowed.
  */
 int store_batch(struct store *st, int (*fn)(struct store *st, void *arg), void *arg);
 
@@ -185,7 +185,8 @@ void store_user_release(struct store_user *u);
  */
 int store_user_add(struct store *st, const char *login, const char *password_hash,
                    uint64_t *id_out);
-/* Finds a user by login (borrowed). *out owned by the caller (store_user_release). 0/-ENOENT/-EIO. */
+/* Finds a user by login (borrowed). *out owned by the caller (store_user_release).
+ * 0/-ENOENT/-EIO. */
 int store_user_find(struct store *st, const char *login, struct store_user *out);
 /* Finds a user by id. *out owned by the caller. 0/-ENOENT/-EIO. */
 int store_user_get(struct store *st, uint64_t id, struct store_user *out);
@@ -198,7 +199,7 @@ int store_user_set_password(struct store *st, uint64_t id, const char *password_
 
 /* ---- API tokens (only the SHA-256 of a token is stored) ---- */
 
-#define STORE_TOKEN_HASH_LEN 32 /* crypto_hash_sha256_BYTES */
+#define STORE_TOKEN_HASH_LEN   32 /* crypto_hash_sha256_BYTES */
 #define STORE_TOKEN_PREFIX_LEN 4
 
 /* One row of `api_tokens`. note owned by the struct (store_token_release). */
@@ -227,7 +228,8 @@ int store_token_list(struct store *st, uint64_t user_id, struct store_token **ou
 void store_token_list_free(struct store_token *list, size_t n);
 /* Deletes token id; user_id 0 = any owner, else only if owned by user_id. 0/-ENOENT/-EIO. */
 int store_token_del(struct store *st, uint64_t id, uint64_t user_id);
-/* Finds a token by its SHA-256 (32 bytes, borrowed). *out owned (store_token_release). 0/-ENOENT/-EIO. */
+/* Finds a token by its SHA-256 (32 bytes, borrowed). *out owned (store_token_release).
+ * 0/-ENOENT/-EIO. */
 int store_token_find(struct store *st, const uint8_t *token_hash, struct store_token *out);
 /* Sets last_used_at (unix ms) of token id. 0/-ENOENT/-EIO. */
 int store_token_touch(struct store *st, uint64_t id, int64_t when_ms);
@@ -256,13 +258,13 @@ int store_session_add(struct store *st, uint64_t user_id, const uint8_t *token_h
  */
 int store_session_find(struct store *st, const uint8_t *token_hash, int64_t now_ms,
                        struct store_session *out);
-/* Unexpired sessions (expires_at > now_ms) ordered by id. *out owned (store_session_list_free). 0/-EIO. */
+/* Unexpired sessions (expires_at > now_ms) ordered by id. *out owned (store_session_list_free).
+ * 0/-EIO. */
 int store_session_list(struct store *st, int64_t now_ms, struct store_session **out, size_t *n);
 void store_session_list_free(struct store_session *list, size_t n);
 /* Deletes the session with this hash (logout). 0/-ENOENT/-EIO. */
 int store_session_del(struct store *st, const uint8_t *token_hash);
 /* Deletes sessions with expires_at <= now_ms; *n_deleted (may be NULL) gets the count. 0/-EIO. */
 int store_session_purge_expired(struct store *st, int64_t now_ms, uint64_t *n_deleted);
-
 
 #endif

@@ -21,12 +21,12 @@ struct geoip;
 struct svc;
 
 struct svc_config {
-    const char *host;         /* bind address; borrowed during start */
-    int port;                 /* 0 = ephemeral */
-    const char *tls_cert;     /* PEM paths or NULL */
+    const char *host;     /* bind address; borrowed during start */
+    int port;             /* 0 = ephemeral */
+    const char *tls_cert; /* PEM paths or NULL */
     const char *tls_key;
-    unsigned keepalive_ms;    /* type-7 task period, 0 = 60000 */
-    unsigned hostinfo_ms;     /* delay of the one-off type-10 task, 0 = 15000 */
+    unsigned keepalive_ms; /* type-7 task period, 0 = 60000 */
+    unsigned hostinfo_ms;  /* delay of the one-off type-10 task, 0 = 15000 */
 };
 
 /*

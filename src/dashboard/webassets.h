@@ -27,14 +27,14 @@ struct webasset {
     const char *content_type;  /* e.g. "text/javascript; charset=utf-8" */
     const unsigned char *data; /* len bytes (not NUL-terminated) */
     size_t len;
-    const char *etag;          /* strong ETag with its quotes: "\"<16 hex of SHA-256>\"" */
-    int immutable;             /* 1: name carries a content hash, serve with
-                                  "Cache-Control: public, max-age=31536000, immutable";
-                                  0: revalidate ("no-cache") */
-    const unsigned char *gz;   /* gzip form (one RFC 1952 member), gz_len bytes; NULL = none */
+    const char *etag;        /* strong ETag with its quotes: "\"<16 hex of SHA-256>\"" */
+    int immutable;           /* 1: name carries a content hash, serve with
+                                "Cache-Control: public, max-age=31536000, immutable";
+                                0: revalidate ("no-cache") */
+    const unsigned char *gz; /* gzip form (one RFC 1952 member), gz_len bytes; NULL = none */
     size_t gz_len;
-    const char *gz_etag;       /* strong ETag of the gzip form (SHA-256 of its bytes, like etag);
-                                  NULL when gz is */
+    const char *gz_etag; /* strong ETag of the gzip form (SHA-256 of its bytes, like etag);
+                            NULL when gz is */
 };
 
 /* Longest path stored in the table (bytes); longer lookups fail fast. */

@@ -34,10 +34,9 @@
 #include "dashboard/http.h"
 #include "proto/reentry.h"
 
-#define READ_CHUNK     65536
-#define CTL_MAX        (256 * 1024) /* wslay output gathered by one wslay_event_send() */
-#define WS_GUID        "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
+#define READ_CHUNK 65536
+#define CTL_MAX    (256 * 1024) /* wslay output gathered by one wslay_event_send() */
+#define WS_GUID    "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 /* One encoded server text frame shared by every connection that sends it. */
 struct ws_frame {

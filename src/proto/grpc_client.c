@@ -36,7 +36,7 @@
 #define CL_MAX_HEADER_BYTES (16u * 1024u) /* response header list, name+value+32 each */
 #define CL_MAX_MESSAGE_TEXT (4u * 1024u)  /* decoded grpc-message kept */
 #define CL_WINDOW           (1 << 20)
-#define CL_MAX_CALL_QUEUE   (16u << 20)   /* queued request bytes per call */
+#define CL_MAX_CALL_QUEUE   (16u << 20) /* queued request bytes per call */
 #define CL_READ_BUF         (64u * 1024u)
 
 enum cl_state { CL_IDLE, CL_RESOLVING, CL_CONNECTING, CL_HANDSHAKE, CL_READY };
@@ -62,7 +62,7 @@ struct grpc_ccall {
     int deferred;
     int done;
     int status;
-    struct buf msg;      /* grpc-message, decoded */
+    struct buf msg; /* grpc-message, decoded */
     int got_status;
     int http_status;
     size_t hdr_bytes;
@@ -73,20 +73,20 @@ struct grpc_ccall {
 struct grpc_client {
     uv_loop_t *loop;
     struct grpc_client_config cfg;
-    char *host;                 /* owned copy of cfg.host */
-    struct tls_ctx *tls_ctx;    /* lazily made at first TLS connect */
+    char *host;              /* owned copy of cfg.host */
+    struct tls_ctx *tls_ctx; /* lazily made at first TLS connect */
     nghttp2_session_callbacks *cbs;
     nghttp2_option *opt;
     enum cl_state state;
-    uv_getaddrinfo_t *gai;      /* pending resolve, or NULL */
-    struct addrinfo *ai;        /* owned result list */
+    uv_getaddrinfo_t *gai; /* pending resolve, or NULL */
+    struct addrinfo *ai;   /* owned result list */
     struct addrinfo *ai_next;
     struct cconn *conn;
-    int drop_req;               /* tear the connection down once outside nghttp2 */
+    int drop_req; /* tear the connection down once outside nghttp2 */
     int drop_status;
     int drop_loss;
     uv_timer_t ka_timer;
-    struct reentry_reap rr;         /* enter/leave depth + 0 ms reap timer (data = cl) */
+    struct reentry_reap rr; /* enter/leave depth + 0 ms reap timer (data = cl) */
     int ping_out;
     int goaway;
     struct grpc_ccall *calls;
@@ -194,8 +194,7 @@ static ssize_t call_read(nghttp2_session *session, int32_t stream_id, uint8_t *o
 /* ---- nghttp2 callbacks ---- */
 
 static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
-                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
-                     void *ud)
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
 {
     (void)flags;
     (void)ud;
@@ -215,12 +214,12 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     } else if (strcmp(n, "grpc-status") == 0) {
         uint64_t st = 0;
         call->got_status = 1;
-        call->status = strnum_u64(v, valuelen, &st) == 0 && st <= 16 ? (int)st
-                                                                    : GRPC_STATUS_UNKNOWN;
+        call->status =
+            strnum_u64(v, valuelen, &st) == 0 && st <= 16 ? (int)st : GRPC_STATUS_UNKNOWN;
     } else if (strcmp(n, "grpc-message") == 0) {
         buf_reset(&call->msg);
-        grpc_percent_decode(&call->msg, v, valuelen < CL_MAX_MESSAGE_TEXT ? valuelen
-                                                                          : CL_MAX_MESSAGE_TEXT);
+        grpc_percent_decode(&call->msg, v,
+                            valuelen < CL_MAX_MESSAGE_TEXT ? valuelen : CL_MAX_MESSAGE_TEXT);
     }
     return 0;
 }
@@ -239,7 +238,8 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
         if (r == GRPC_FRAME_ERROR) {
             char m[128];
             if (call->deframer.too_big) {
-                snprintf(m, sizeof(m), "grpc: received message larger than max (%" PRIu32 " vs. %zu)",
+                snprintf(m, sizeof(m),
+                         "grpc: received message larger than max (%" PRIu32 " vs. %zu)",
                          call->deframer.too_big, call->deframer.max);
                 call_reset(call, GRPC_STATUS_RESOURCE_EXHAUSTED, m);
             } else {
@@ -415,8 +415,7 @@ static void cl_leave_api(struct grpc_client *cl)
         cl_try_free(cl);
         return;
     }
-    if (cl->done || cl->state_pending || cl->drop_req ||
-        (cl->conn && cl->conn->io.want_flush))
+    if (cl->done || cl->state_pending || cl->drop_req || (cl->conn && cl->conn->io.want_flush))
         reentry_reap_defer(&cl->rr, reap_cb);
 }
 
@@ -527,8 +526,8 @@ static void ka_cb(uv_timer_t *t)
         return;
     cl_enter(cl);
     if (cl->ping_out) {
-        log_info("grpc client \"%s\": no PING ACK within %u ms, dropping the connection",
-                 cl->host, cl->cfg.keepalive_ms);
+        log_info("grpc client \"%s\": no PING ACK within %u ms, dropping the connection", cl->host,
+                 cl->cfg.keepalive_ms);
         cl_drop(cl, -ETIMEDOUT, 1, "connection lost: keepalive timeout");
     } else {
         cl->ping_out = 1; /* also counts an unfinished TLS handshake */
@@ -680,7 +679,8 @@ struct grpc_client *grpc_client_new(struct uv_loop_s *loop, const struct grpc_cl
     cl->cfg.ca_file = NULL; /* borrowed only at first connect; see tls_ctx */
     if (cfg->tls) {
         char err[256] = "";
-        if (tls_ctx_new_client(TLS_ALPN_H2, cfg->insecure, cfg->ca_file, &cl->tls_ctx, err, sizeof(err)) != 0)
+        if (tls_ctx_new_client(TLS_ALPN_H2, cfg->insecure, cfg->ca_file, &cl->tls_ctx, err,
+                               sizeof(err)) != 0)
             log_error("grpc client \"%s\": %s", cl->host, err);
     }
     if (nghttp2_session_callbacks_new(&cl->cbs) != 0 || nghttp2_option_new(&cl->opt) != 0) {
@@ -804,11 +804,10 @@ static int md_key_ok(const char *k)
     return 1;
 }
 
-#define NVS(n, v, vl)                                                                              \
-    (nghttp2_nv)                                                                                   \
-    {                                                                                              \
-        (uint8_t *)(n), (uint8_t *)(v), strlen(n), (vl), NGHTTP2_NV_FLAG_NONE                      \
-    }
+/* clang-format off */
+#define NVS(n, v, vl) \
+    (nghttp2_nv){(uint8_t *)(n), (uint8_t *)(v), strlen(n), (vl), NGHTTP2_NV_FLAG_NONE}
+/* clang-format on */
 
 static void deadline_cb(uv_timer_t *t)
 {
@@ -825,8 +824,8 @@ static void deadline_cb(uv_timer_t *t)
 struct grpc_ccall *grpc_client_call(struct grpc_client *cl, const struct grpc_call_opts *opts,
                                     const uint8_t *msg, size_t len)
 {
-    if (!grpc_client_is_ready(cl) || cl->freeing || !opts || !opts->path ||
-        len > UINT32_MAX || len > CL_MAX_CALL_QUEUE)
+    if (!grpc_client_is_ready(cl) || cl->freeing || !opts || !opts->path || len > UINT32_MAX ||
+        len > CL_MAX_CALL_QUEUE)
         return NULL;
     struct cconn *c = cl->conn;
     char authority[300];
@@ -847,7 +846,8 @@ struct grpc_ccall *grpc_client_call(struct grpc_client *cl, const struct grpc_ca
     nva[n++] = NVS(":authority", authority, strlen(authority));
     nva[n++] = NVS("te", "trailers", 8);
     nva[n++] = NVS("content-type", "application/grpc", 16);
-    nva[n++] = NVS("user-agent", "lotus-agent/" LOTUS_VERSION, strlen("lotus-agent/" LOTUS_VERSION));
+    nva[n++] =
+        NVS("user-agent", "lotus-agent/" LOTUS_VERSION, strlen("lotus-agent/" LOTUS_VERSION));
     if (opts->timeout_ms)
         nva[n++] = NVS("grpc-timeout", timeout, strlen(timeout));
     for (size_t i = 0; i < opts->n_md; i++) {

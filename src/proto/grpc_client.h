@@ -41,20 +41,20 @@ struct grpc_client;
 struct grpc_ccall;
 
 struct grpc_metadata {
-    const char *key;   /* lower-case */
+    const char *key; /* lower-case */
     const char *value;
 };
 
 struct grpc_client_config {
-    const char *host;       /* borrowed during connect; copied */
+    const char *host; /* borrowed during connect; copied */
     int port;
-    int tls;                /* 0 = h2c */
-    int insecure;           /* with tls: skip certificate verification */
-    const char *ca_file;    /* with tls: extra CA bundle (PEM) or NULL for system store;
-                               read by grpc_client_new (a bad file makes connect fail
-                               with -EINVAL) */
-    unsigned keepalive_ms;  /* 0 = none */
-    size_t max_message;     /* 0 = 4 MiB */
+    int tls;               /* 0 = h2c */
+    int insecure;          /* with tls: skip certificate verification */
+    const char *ca_file;   /* with tls: extra CA bundle (PEM) or NULL for system store;
+                              read by grpc_client_new (a bad file makes connect fail
+                              with -EINVAL) */
+    unsigned keepalive_ms; /* 0 = none */
+    size_t max_message;    /* 0 = 4 MiB */
     void (*on_state)(struct grpc_client *c, int status); /* 0 ready, <0 lost/failed */
     void *user;
 };
@@ -73,11 +73,11 @@ void grpc_client_free(struct grpc_client *c);
 int grpc_client_is_ready(const struct grpc_client *c);
 
 struct grpc_call_opts {
-    const char *path;                  /* "/proto.NezhaService/ReportSystemState" */
-    const struct grpc_metadata *md;    /* extra request metadata, copied */
+    const char *path;               /* "/proto.NezhaService/ReportSystemState" */
+    const struct grpc_metadata *md; /* extra request metadata, copied */
     size_t n_md;
-    unsigned timeout_ms;               /* 0 = none; otherwise grpc-timeout header + local timer */
-    int keep_open;                     /* 1: do not half-close after the first message (bidi) */
+    unsigned timeout_ms; /* 0 = none; otherwise grpc-timeout header + local timer */
+    int keep_open;       /* 1: do not half-close after the first message (bidi) */
     /* each received message; data borrowed for the callback. May be NULL. */
     void (*on_message)(struct grpc_ccall *call, const uint8_t *data, size_t len, void *ud);
     /* exactly once: final status (grpc-status, or UNAVAILABLE/DEADLINE_EXCEEDED/

@@ -126,7 +126,8 @@ int grpc_percent_encode(struct buf *out, const char *s)
 int grpc_percent_decode(struct buf *out, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && ascii_hexval(s[i + 1]) >= 0 && ascii_hexval(s[i + 2]) >= 0) {
+        if (s[i] == '%' && i + 2 < n && ascii_hexval(s[i + 1]) >= 0 &&
+            ascii_hexval(s[i + 2]) >= 0) {
             buf_putc(out, (char)(ascii_hexval(s[i + 1]) << 4 | ascii_hexval(s[i + 2])));
             i += 2;
         } else {

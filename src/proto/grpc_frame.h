@@ -23,13 +23,13 @@
 #define GRPC_FRAME_ERROR      (-1) /* see grpc_deframer.error; the deframer is dead */
 
 struct grpc_deframer {
-    size_t max;          /* largest accepted message body, bytes */
+    size_t max; /* largest accepted message body, bytes */
     uint8_t hdr[GRPC_FRAME_PREFIX];
-    size_t hdr_len;      /* prefix bytes collected so far */
-    uint32_t body_len;   /* announced length (valid once hdr_len == 5) */
-    struct buf body;     /* partial body when a message spans feeds; max = max */
-    const char *error;   /* static reason once GRPC_FRAME_ERROR was returned, else NULL */
-    uint32_t too_big;    /* announced length that exceeded max (error case), else 0 */
+    size_t hdr_len;    /* prefix bytes collected so far */
+    uint32_t body_len; /* announced length (valid once hdr_len == 5) */
+    struct buf body;   /* partial body when a message spans feeds; max = max */
+    const char *error; /* static reason once GRPC_FRAME_ERROR was returned, else NULL */
+    uint32_t too_big;  /* announced length that exceeded max (error case), else 0 */
 };
 
 /* One complete message. data is borrowed: it points into the input given to

@@ -29,12 +29,12 @@
 #include "proto/reentry.h"
 #include "proto/tls.h"
 
-#define SRV_MAX_HEADER_BYTES  (16u * 1024u)  /* request header list, name+value+32 each */
-#define SRV_MAX_STREAMS       100u           /* SETTINGS_MAX_CONCURRENT_STREAMS */
-#define SRV_WINDOW            (1 << 20)      /* stream and connection receive window */
-#define SRV_MAX_CALL_QUEUE    (16u << 20)    /* queued response bytes per call */
-#define SRV_MAX_CONN_RX       (32u << 20)    /* partial request messages per connection */
-#define SRV_MAX_GRPC_MESSAGE  1024u          /* bytes of grpc-message before encoding */
+#define SRV_MAX_HEADER_BYTES  (16u * 1024u) /* request header list, name+value+32 each */
+#define SRV_MAX_STREAMS       100u          /* SETTINGS_MAX_CONCURRENT_STREAMS */
+#define SRV_WINDOW            (1 << 20)     /* stream and connection receive window */
+#define SRV_MAX_CALL_QUEUE    (16u << 20)   /* queued response bytes per call */
+#define SRV_MAX_CONN_RX       (32u << 20)   /* partial request messages per connection */
+#define SRV_MAX_GRPC_MESSAGE  1024u         /* bytes of grpc-message before encoding */
 #define SRV_PING_INTERVAL_MS  60000u
 #define SRV_PING_TIMEOUT_MS   20000u
 #define SRV_READ_BUF          (64u * 1024u)
@@ -47,32 +47,32 @@ struct grpc_call {
     struct grpc_call *prev, *next; /* in conn->calls or conn->reap */
     int32_t stream_id;
     const struct grpc_method *method; /* NULL until dispatched */
-    char *path;                      /* owned */
-    struct buf md;                   /* "key\0value\0" pairs, first value wins */
+    char *path;                       /* owned */
+    struct buf md;                    /* "key\0value\0" pairs, first value wins */
     size_t hdr_bytes;
     int is_post, ct_ok, too_many_headers;
-    char *encoding;                  /* owned grpc-encoding or NULL */
+    char *encoding; /* owned grpc-encoding or NULL */
     struct grpc_deframer deframer;
-    size_t rx_counted;               /* deframer bytes counted in conn->rx_buffered */
-    struct buf outq;                 /* framed response messages not yet given to nghttp2 */
+    size_t rx_counted; /* deframer bytes counted in conn->rx_buffered */
+    struct buf outq;   /* framed response messages not yet given to nghttp2 */
     size_t out_off;
     int headers_sent;
-    int finished;                    /* grpc_call_finish (or an internal error) done */
-    int closed;                      /* stream gone: API calls return -EPIPE */
-    int deferred;                    /* data provider returned NGHTTP2_ERR_DEFERRED */
-    int rejected;                    /* answered by the transport; no user callbacks */
+    int finished; /* grpc_call_finish (or an internal error) done */
+    int closed;   /* stream gone: API calls return -EPIPE */
+    int deferred; /* data provider returned NGHTTP2_ERR_DEFERRED */
+    int rejected; /* answered by the transport; no user callbacks */
     int half_closed;
     enum grpc_status status;
-    char *message;                   /* owned percent-encoded grpc-message, or NULL */
+    char *message; /* owned percent-encoded grpc-message, or NULL */
     void *data;
 };
 
 struct sconn {
-    struct h2io io;                  /* first: container_of from io */
+    struct h2io io; /* first: container_of from io */
     struct grpc_server *srv;
     struct sconn *prev, *next;
     uv_timer_t ping_timer;
-    struct reentry_reap rr;              /* enter/leave depth + 0 ms reap timer (data = c) */
+    struct reentry_reap rr; /* enter/leave depth + 0 ms reap timer (data = c) */
     int handles_open;
     uint64_t id;
     char peer_ip[INET6_ADDRSTRLEN];
@@ -101,8 +101,8 @@ struct grpc_server {
     nghttp2_session_callbacks *cbs;
     nghttp2_option *opt;
     struct sconn *conns;
-    size_t n_conns;  /* open (not torn down) */
-    size_t n_alive;  /* allocated (handles not yet closed) */
+    size_t n_conns; /* open (not torn down) */
+    size_t n_alive; /* allocated (handles not yet closed) */
     uint64_t next_id;
     unsigned ping_interval_ms, ping_timeout_ms;
     int freeing;
@@ -175,10 +175,9 @@ static char *encode_message(const char *msg)
     return buf_detach(&b, NULL);
 }
 
-#define NV(n, v)                                                                                   \
-    {                                                                                              \
-        (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE             \
-    }
+/* clang-format off */
+#define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE}
+/* clang-format on */
 
 /* Trailers-Only (or transport error) response: one HEADERS frame with END_STREAM. */
 static int submit_trailers_only(struct grpc_call *call, const char *http_status)
@@ -296,8 +295,7 @@ static int content_type_ok(const uint8_t *v, size_t n)
 }
 
 static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
-                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
-                     void *ud)
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
 {
     (void)flags;
     (void)ud;
@@ -349,8 +347,8 @@ static void call_dispatch(struct grpc_call *call)
     }
     if (call->encoding && strcmp(call->encoding, "identity") != 0) {
         char msg[160];
-        snprintf(msg, sizeof(msg), "grpc: Decompressor is not installed for grpc-encoding \"%.64s\"",
-                 call->encoding);
+        snprintf(msg, sizeof(msg),
+                 "grpc: Decompressor is not installed for grpc-encoding \"%.64s\"", call->encoding);
         call_reject(call, GRPC_STATUS_UNIMPLEMENTED, msg, "200");
         return;
     }
@@ -433,7 +431,8 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
             char m[128];
             if (call->deframer.too_big) {
                 /* Same text as grpc-go, so peers and operators recognise it. */
-                snprintf(m, sizeof(m), "grpc: received message larger than max (%" PRIu32 " vs. %zu)",
+                snprintf(m, sizeof(m),
+                         "grpc: received message larger than max (%" PRIu32 " vs. %zu)",
                          call->deframer.too_big, c->srv->max_message);
                 call_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, m, "200");
             } else {
@@ -652,7 +651,7 @@ static void ping_cb(uv_timer_t *t)
     conn_enter(c);
     if (c->ping_out || !c->io.tls_ready || !c->got_settings) {
         log_info("grpc connection %" PRIu64 " from \"%s\" dropped: %s", c->id, c->peer_ip,
-                 c->ping_out ? "no PING ACK"
+                 c->ping_out        ? "no PING ACK"
                  : !c->io.tls_ready ? "TLS handshake timeout"
                                     : "no HTTP/2 preface and SETTINGS within the handshake time");
         conn_close(c);
@@ -805,7 +804,8 @@ static void on_connection(uv_stream_t *ls, int status)
         return;
     }
     /* Until the client's preface + SETTINGS arrive, the timer is the handshake deadline. */
-    ping_arm(c, GRPC_HANDSHAKE_MS < srv->ping_interval_ms ? GRPC_HANDSHAKE_MS : srv->ping_interval_ms);
+    ping_arm(c,
+             GRPC_HANDSHAKE_MS < srv->ping_interval_ms ? GRPC_HANDSHAKE_MS : srv->ping_interval_ms);
     conn_enter(c);
     conn_flush(c);
     conn_leave_cb(c);

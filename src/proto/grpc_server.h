@@ -83,7 +83,7 @@ struct grpc_server_config {
     size_t max_connections; /* 0 = 65536; over it new connections are closed at once */
     const struct grpc_method *methods; /* array borrowed for server life */
     size_t n_methods;
-    void *user;             /* handed back by grpc_server_user() */
+    void *user; /* handed back by grpc_server_user() */
 };
 
 /*

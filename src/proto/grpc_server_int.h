@@ -21,7 +21,6 @@ int grpc_server__feed(struct grpc_server *srv, const uint8_t *p, size_t n);
  * Overrides the keepalive PING period and ACK timeout (ms) for connections
  * accepted afterwards. Defaults: 60000 and 20000.
  */
-void grpc_server__set_keepalive(struct grpc_server *srv, unsigned interval_ms,
-                                unsigned timeout_ms);
+void grpc_server__set_keepalive(struct grpc_server *srv, unsigned interval_ms, unsigned timeout_ms);
 
 #endif

@@ -26,22 +26,22 @@
 
 struct tls_conn;
 
-#define H2IO_HIGH_WATER (1u << 20)  /* stop producing output above this many queued bytes */
+#define H2IO_HIGH_WATER (1u << 20)   /* stop producing output above this many queued bytes */
 #define H2IO_LOW_WATER  (256u << 10) /* resume reading below this */
 #define H2IO_CHUNK      (256u << 10) /* bytes gathered per write */
 
 struct h2io {
-    uv_tcp_t tcp;            /* embedded; the owner inits and closes it; tcp.data = owner */
-    nghttp2_session *ng;     /* owned (set by the owner, deleted by h2io_release) */
-    struct tls_conn *tls;    /* owned; NULL for h2c */
-    int tls_ready;           /* TLS handshake complete (always 1 for h2c) */
-    int in_ng;               /* >0 while inside nghttp2_session_mem_recv/mem_send */
-    int fake;                /* no socket (fuzzing): output is discarded */
-    int dead;                /* a write failed; nothing more is sent */
-    int want_flush;          /* a flush was refused (in_ng / high water) and is due */
-    size_t queued;           /* bytes handed to uv_write and not yet completed */
-    struct buf out;          /* scratch for one write (ciphertext or h2c bytes) */
-    struct buf plain;        /* scratch: plaintext gathered before one TLS write */
+    uv_tcp_t tcp;         /* embedded; the owner inits and closes it; tcp.data = owner */
+    nghttp2_session *ng;  /* owned (set by the owner, deleted by h2io_release) */
+    struct tls_conn *tls; /* owned; NULL for h2c */
+    int tls_ready;        /* TLS handshake complete (always 1 for h2c) */
+    int in_ng;            /* >0 while inside nghttp2_session_mem_recv/mem_send */
+    int fake;             /* no socket (fuzzing): output is discarded */
+    int dead;             /* a write failed; nothing more is sent */
+    int want_flush;       /* a flush was refused (in_ng / high water) and is due */
+    size_t queued;        /* bytes handed to uv_write and not yet completed */
+    struct buf out;       /* scratch for one write (ciphertext or h2c bytes) */
+    struct buf plain;     /* scratch: plaintext gathered before one TLS write */
     /* Called after each uv_write completes (status 0 or negative uv error). */
     void (*on_written)(struct h2io *io, int status);
 };

@@ -241,7 +241,8 @@ int httpc_parse_body(const uint8_t *resp, size_t len, size_t hend, int eof, char
             }
             while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
                 vl--;
-            if (nl == 17 && strncasecmp(ls, "transfer-encoding", 17) == 0 && value_has(v, vl, "chunked"))
+            if (nl == 17 && strncasecmp(ls, "transfer-encoding", 17) == 0 &&
+                value_has(v, vl, "chunked"))
                 chunked = 1;
             else if (nl == 14 && strncasecmp(ls, "content-length", 14) == 0) {
                 if (strnum_u64(v, vl, &cl) != 0) {

@@ -39,10 +39,10 @@ struct tls_conn;
 /* ------------------------------------------------------------------ pure part */
 
 struct httpc_url {
-    int tls;                          /* https */
-    int port;                         /* 80/443 unless given */
-    char host[HTTPC_MAX_HOST + 1];    /* IPv6 literal without brackets */
-    char path[HTTPC_MAX_PATH + 1];    /* begins with '/' */
+    int tls;                       /* https */
+    int port;                      /* 80/443 unless given */
+    char host[HTTPC_MAX_HOST + 1]; /* IPv6 literal without brackets */
+    char path[HTTPC_MAX_PATH + 1]; /* begins with '/' */
 };
 
 /* Parses "http[s]://host[:port][/path]" (url borrowed). 0 or -EINVAL. */
@@ -86,7 +86,7 @@ enum httpc_stage {
 };
 
 struct httpc_result {
-    int rc;                 /* HTTPC_REPLY: the judge's code; else a negative errno */
+    int rc; /* HTTPC_REPLY: the judge's code; else a negative errno */
     enum httpc_stage stage;
     const char *detail;     /* "" or a reason; borrowed for the on_done call */
     int64_t cert_not_after; /* https: the verified peer certificate's notAfter (Unix s), else 0 */
@@ -120,9 +120,9 @@ struct httpc {
     struct tls_conn *tls;        /* owned during an https fetch */
     struct buf ct;               /* owned: ciphertext staging, released when a fetch ends */
     int tls_ready;
-    int running;                 /* a fetch started and on_done not yet called */
-    int over;                    /* the current fetch is decided; waiting for teardown */
-    int closing;                 /* httpc_close called */
+    int running; /* a fetch started and on_done not yet called */
+    int over;    /* the current fetch is decided; waiting for teardown */
+    int closing; /* httpc_close called */
     int gai_busy, tcp_busy, timer_open;
     int eof;
     struct httpc_result res;

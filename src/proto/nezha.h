@@ -17,8 +17,8 @@ enum nezha_task_type {
     NEZHA_TASK_COMMAND = 4,
     NEZHA_TASK_TERMINAL_LEGACY = 5, /* unused by v0 dashboards */
     NEZHA_TASK_UPGRADE = 6,
-    NEZHA_TASK_KEEPALIVE = 7,        /* the dashboard sends it every 60 s */
-    NEZHA_TASK_TERMINAL = 8,         /* web terminal over IOStream */
+    NEZHA_TASK_KEEPALIVE = 7, /* the dashboard sends it every 60 s */
+    NEZHA_TASK_TERMINAL = 8,  /* web terminal over IOStream */
     NEZHA_TASK_NAT = 9,
     NEZHA_TASK_REPORT_HOST_INFO = 10, /* the dashboard sends it 15 s after start */
     NEZHA_TASK_FILE_MANAGER = 11,

@@ -19,7 +19,8 @@
 struct tls_ctx {
     SSL_CTX *ssl;
     int insecure;
-    /* Client: the offered ALPN list (wire format), one of which the server must select; 0 = none. */
+    /* Client: the offered ALPN list (wire format), one of which the server must select; 0 =
+     * none. */
     unsigned char alpn[TLS_ALPN_MAX];
     size_t alpn_len;
 };
@@ -154,7 +155,8 @@ int tls_ctx_new_client(const char *alpn, int insecure, const char *ca_file, stru
     }
     SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
     SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
-    if (alpn_len && SSL_CTX_set_alpn_protos(ssl, (const unsigned char *)alpn, (unsigned)alpn_len) != 0) {
+    if (alpn_len &&
+        SSL_CTX_set_alpn_protos(ssl, (const unsigned char *)alpn, (unsigned)alpn_len) != 0) {
         set_tls_err(err, errlen, "cannot set ALPN");
         goto fail;
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Source and binary checks, printed as TAP:
-#   - scripts/check-src (banned functions, header self-containment), renumbered;
-#     its clang-format and function length reports are "# info" comments, passed through;
+#   - scripts/check-src (banned functions, header self-containment, dependency rule,
+#     include loops, clang-format), renumbered; its function length report is
+#     "# info" comments, passed through;
 #   - build hardening of $LOTUS_BUILD/lotus-dashboard and lotus-agent:
 #     PIE (ELF type DYN, FLAGS_1 PIE), full RELRO (GNU_RELRO segment plus
 #     BIND_NOW / FLAGS_1 NOW), stack protector (__stack_chk_fail referenced),

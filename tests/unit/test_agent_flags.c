@@ -65,7 +65,7 @@ static void expect_error(const char *const *args, const char *want)
 #define EXPECT_ERROR(want, ...)                                                                    \
     do {                                                                                           \
         static const char *const a_[] = {__VA_ARGS__, NULL};                                       \
-        expect_error(a_, (want));                                                          \
+        expect_error(a_, (want));                                                                  \
     } while (0)
 
 static void test_agent_flags__defaults(void **state)
@@ -130,11 +130,12 @@ static void test_agent_flags__every_flag_long_equals(void **state)
     (void)state;
     struct run r;
     RUN(&r, "--server=[::1]:5555", "--password=pw", "--tls=true", "--insecure=1", "--debug=T",
-        "--report-delay=2", "--skip-conn=true", "--skip-procs=True", "--disable-command-execute=TRUE",
-        "--disable-nat=t", "--disable-send-query=true", "--disable-auto-update=true",
-        "--disable-force-update=true", "--gitee=true", "--use-ipv6-countrycode=true", "--gpu=true",
-        "--temperature=true", "--ip-report-period=3600", "--ip=2001:db8::2",
-        "--ip-url=https://a.example/x", "--ip-url=http://b.example:81", "--root=/srv");
+        "--report-delay=2", "--skip-conn=true", "--skip-procs=True",
+        "--disable-command-execute=TRUE", "--disable-nat=t", "--disable-send-query=true",
+        "--disable-auto-update=true", "--disable-force-update=true", "--gitee=true",
+        "--use-ipv6-countrycode=true", "--gpu=true", "--temperature=true",
+        "--ip-report-period=3600", "--ip=2001:db8::2", "--ip-url=https://a.example/x",
+        "--ip-url=http://b.example:81", "--root=/srv");
     assert_int_equal(r.rc, AGENT_FLAGS_CONTINUE);
     assert_string_equal(r.f.server_host, "::1");
     assert_int_equal(r.f.server_port, 5555);
@@ -225,8 +226,10 @@ static void test_agent_flags__password_required(void **state)
 static void test_agent_flags__invalid_values(void **state)
 {
     (void)state;
-    EXPECT_ERROR("\"--report-delay\": must be an integer from 1 to 4", "-p", "x", "--report-delay", "0");
-    EXPECT_ERROR("\"--report-delay\": must be an integer from 1 to 4", "-p", "x", "--report-delay=5");
+    EXPECT_ERROR("\"--report-delay\": must be an integer from 1 to 4", "-p", "x", "--report-delay",
+                 "0");
+    EXPECT_ERROR("\"--report-delay\": must be an integer from 1 to 4", "-p", "x",
+                 "--report-delay=5");
     EXPECT_ERROR("\"--report-delay\"", "-p", "x", "--report-delay", "1s");
     EXPECT_ERROR("\"--report-delay\"", "-p", "x", "--report-delay=");
     EXPECT_ERROR("\"--ip-report-period\"", "-p", "x", "-u", "0");
@@ -255,8 +258,9 @@ static void test_agent_flags__invalid_values(void **state)
     EXPECT_ERROR("flag needs an argument: --server", "-p", "x", "--server");
     EXPECT_ERROR("flag needs an argument: 'p' in -p", "-p");
     EXPECT_ERROR("too many --ip-url values", "-p", "x", "--ip-url=http://a/", "--ip-url=http://a/",
-                 "--ip-url=http://a/", "--ip-url=http://a/", "--ip-url=http://a/", "--ip-url=http://a/",
-                 "--ip-url=http://a/", "--ip-url=http://a/", "--ip-url=http://a/");
+                 "--ip-url=http://a/", "--ip-url=http://a/", "--ip-url=http://a/",
+                 "--ip-url=http://a/", "--ip-url=http://a/", "--ip-url=http://a/",
+                 "--ip-url=http://a/");
     EXPECT_ERROR("control characters", "-p", "x\ny");
     EXPECT_ERROR("service: expected \"install\" or \"uninstall\"", "service", "start");
     EXPECT_ERROR("cannot open config file", "-p", "x", "--config", "/nonexistent/lotus.yml");
@@ -297,7 +301,8 @@ static void test_agent_flags__each_given(void **state)
     assert_int_equal(r.rc, AGENT_FLAGS_CONTINUE);
     agent_flags_each_given(&r.f, collect_given, acc);
     /* defaults (report-delay 1, root /, gpu false) are left out */
-    assert_string_equal(acc, "password=pw;tls;ip-report-period=60;ip-url=http://a/;ip-url=http://b/;");
+    assert_string_equal(acc,
+                        "password=pw;tls;ip-report-period=60;ip-url=http://a/;ip-url=http://b/;");
     run_free(&r);
 }
 
@@ -368,7 +373,7 @@ static void test_agent_flags__config_errors(void **state)
     config_error("nicallowlist:\n  eth0: sure\n", "expected true or false for interface \"eth0\"");
     config_error("harddrivepartitionallowlist: /\n", ":1: expected a list");
     config_error("- a\n- b\n", ":1: expected a map of key: value");
-    config_error("gpu: [true\n", "flags-");             /* YAML syntax error names the file */
+    config_error("gpu: [true\n", "flags-"); /* YAML syntax error names the file */
     config_error("version: true\n", "unknown key \"version\"");
     config_error("server:\n  a: b\n", ":2: expected a single value for \"server\"");
     /* empty file: fine */

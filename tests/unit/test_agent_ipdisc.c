@@ -27,7 +27,7 @@ struct srv {
     uv_loop_t *loop;
     uv_tcp_t listener;
     int port;
-    int silent;          /* accept but never answer */
+    int silent; /* accept but never answer */
     const char *body;
     int conns;
     uv_tcp_t *clients[8];
@@ -289,7 +289,8 @@ static void test_agent_ipdisc__https_with_s_server(void **state)
     assert_non_null(mkdtemp(dir));
     char cmd[2048];
     snprintf(cmd, sizeof(cmd),
-             "cd %s && mkdir -p cdn-cgi && printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nh=x\\nip=192.0.2.44\\n' > cdn-cgi/trace && "
+             "cd %s && mkdir -p cdn-cgi && printf 'HTTP/1.0 200 OK\\r\\nContent-Type: "
+             "text/plain\\r\\n\\r\\nh=x\\nip=192.0.2.44\\n' > cdn-cgi/trace && "
              "openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 1 "
              "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
              dir);

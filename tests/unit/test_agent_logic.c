@@ -95,7 +95,7 @@ static void test_agent_logic__backoff_bounds(void **state)
     assert_int_equal(agent_backoff_ms(10000, 3000), 13000);
     assert_int_equal(agent_backoff_ms(10000, 3001), 10000);
     assert_int_equal(agent_backoff_ms(0, 12345), 0);
-    assert_int_equal(agent_backoff_ms(200, 60), 260);     /* jitter scales: 30 % of small bases */
+    assert_int_equal(agent_backoff_ms(200, 60), 260); /* jitter scales: 30 % of small bases */
     assert_int_equal(agent_backoff_ms(200, 61), 200);
     assert_int_equal(agent_backoff_ms(600000, 3000), 603000); /* capped at 3 s */
     uint32_t x = 12345;
@@ -239,8 +239,9 @@ static void test_agent_logic__ipdisc_trace_parser(void **state)
     assert_int_equal(ipdisc_parse_trace(tail, 15, 4, out, sizeof(out)), 0);
     assert_string_equal(out, "198.51.100.2");
     /* junk, prefixes that only look alike, and over-long values are skipped */
-    static const char junk[] = "xip=1.2.3.4\nip =1.2.3.4\nip=999.1.1.1\nip=1.2.3.4.5\nip=\n"
-                               "ip=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n";
+    static const char junk[] =
+        "xip=1.2.3.4\nip =1.2.3.4\nip=999.1.1.1\nip=1.2.3.4.5\nip=\n"
+        "ip=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n";
     assert_int_equal(ipdisc_parse_trace(junk, strlen(junk), 4, out, sizeof(out)), -ENOENT);
     assert_int_equal(ipdisc_parse_trace("", 0, 4, out, sizeof(out)), -ENOENT);
     /* a NUL inside the line makes it invalid, not truncated */
@@ -265,8 +266,10 @@ static void test_agent_logic__ipdisc_response_parser(void **state)
     assert_int_equal(ipdisc_parse_response(r, (size_t)n, 0, 4, out, sizeof(out), &why), 0);
     assert_string_equal(out, "203.0.113.9");
     /* incomplete: more bytes needed, then a clean error at EOF */
-    assert_int_equal(ipdisc_parse_response(r, (size_t)n - 5, 0, 4, out, sizeof(out), &why), -EAGAIN);
-    assert_int_equal(ipdisc_parse_response(r, (size_t)n - 5, 1, 4, out, sizeof(out), &why), -EPROTO);
+    assert_int_equal(ipdisc_parse_response(r, (size_t)n - 5, 0, 4, out, sizeof(out), &why),
+                     -EAGAIN);
+    assert_int_equal(ipdisc_parse_response(r, (size_t)n - 5, 1, 4, out, sizeof(out), &why),
+                     -EPROTO);
     assert_int_equal(ipdisc_parse_response(r, 20, 0, 4, out, sizeof(out), &why), -EAGAIN);
     assert_int_equal(ipdisc_parse_response(r, 20, 1, 4, out, sizeof(out), &why), -EPROTO);
     assert_int_equal(ipdisc_parse_response(r, (size_t)n, 0, 6, out, sizeof(out), &why), -ENOENT);
@@ -276,44 +279,43 @@ static void test_agent_logic__ipdisc_response_parser(void **state)
                              "8\r\nh=x\nip=1\r\n"
                              "c;ext=1\r\n92.0.2.77\nz=\r\n"
                              "0\r\n\r\n";
-    assert_int_equal(ipdisc_parse_response((const uint8_t *)ch, strlen(ch), 0, 4, out, sizeof(out),
-                                           &why),
-                     0);
+    assert_int_equal(
+        ipdisc_parse_response((const uint8_t *)ch, strlen(ch), 0, 4, out, sizeof(out), &why), 0);
     assert_string_equal(out, "192.0.2.77");
-    assert_int_equal(ipdisc_parse_response((const uint8_t *)ch, strlen(ch) - 7, 0, 4, out,
-                                           sizeof(out), &why),
-                     -EAGAIN);
+    assert_int_equal(
+        ipdisc_parse_response((const uint8_t *)ch, strlen(ch) - 7, 0, 4, out, sizeof(out), &why),
+        -EAGAIN);
     static const char badch[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
-    assert_int_equal(ipdisc_parse_response((const uint8_t *)badch, strlen(badch), 0, 4, out,
-                                           sizeof(out), &why),
-                     -EPROTO);
-    static const char hugech[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n";
+    assert_int_equal(
+        ipdisc_parse_response((const uint8_t *)badch, strlen(badch), 0, 4, out, sizeof(out), &why),
+        -EPROTO);
+    static const char hugech[] =
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n";
     assert_int_equal(ipdisc_parse_response((const uint8_t *)hugech, strlen(hugech), 0, 4, out,
                                            sizeof(out), &why),
                      -EPROTO);
 
     /* no length: body ends at EOF */
     static const char eof[] = "HTTP/1.0 200 OK\r\n\r\nip=192.0.2.1\n";
-    assert_int_equal(ipdisc_parse_response((const uint8_t *)eof, strlen(eof), 0, 4, out, sizeof(out),
-                                           &why),
-                     -EAGAIN);
-    assert_int_equal(ipdisc_parse_response((const uint8_t *)eof, strlen(eof), 1, 4, out, sizeof(out),
-                                           &why),
-                     0);
+    assert_int_equal(
+        ipdisc_parse_response((const uint8_t *)eof, strlen(eof), 0, 4, out, sizeof(out), &why),
+        -EAGAIN);
+    assert_int_equal(
+        ipdisc_parse_response((const uint8_t *)eof, strlen(eof), 1, 4, out, sizeof(out), &why), 0);
     /* non-2xx and garbage */
     static const char e404[] = "HTTP/1.1 404 Not Found\r\nContent-Length: 13\r\n\r\nip=192.0.2.1\n";
-    assert_int_equal(ipdisc_parse_response((const uint8_t *)e404, strlen(e404), 1, 4, out,
-                                           sizeof(out), &why),
-                     -EPROTO);
+    assert_int_equal(
+        ipdisc_parse_response((const uint8_t *)e404, strlen(e404), 1, 4, out, sizeof(out), &why),
+        -EPROTO);
     assert_string_equal(why, "HTTP status is not 2xx");
     static const char junk[] = "SSH-2.0-OpenSSH\r\n\r\n";
-    assert_int_equal(ipdisc_parse_response((const uint8_t *)junk, strlen(junk), 1, 4, out,
-                                           sizeof(out), &why),
-                     -EPROTO);
+    assert_int_equal(
+        ipdisc_parse_response((const uint8_t *)junk, strlen(junk), 1, 4, out, sizeof(out), &why),
+        -EPROTO);
     static const char badcl[] = "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\nip=192.0.2.1\n";
-    assert_int_equal(ipdisc_parse_response((const uint8_t *)badcl, strlen(badcl), 1, 4, out,
-                                           sizeof(out), &why),
-                     -EPROTO);
+    assert_int_equal(
+        ipdisc_parse_response((const uint8_t *)badcl, strlen(badcl), 1, 4, out, sizeof(out), &why),
+        -EPROTO);
 }
 
 static void test_agent_logic__ipdisc_format_and_geoip(void **state)
@@ -346,15 +348,17 @@ static void test_agent_logic__service_unit_text(void **state)
     struct agent_flags f;
     char err[256];
     agent_flags_init(&f);
-    char *argv[] = {(char *)"x", (char *)"service", (char *)"install", (char *)"-s",
-                    (char *)"d.example:5555", (char *)"-p", (char *)"a\"b%c$d\\e", (char *)"--tls",
-                    (char *)"--report-delay", (char *)"3", (char *)"--gpu=false", NULL};
+    char *argv[] = {(char *)"x",           (char *)"service",        (char *)"install",
+                    (char *)"-s",          (char *)"d.example:5555", (char *)"-p",
+                    (char *)"a\"b%c$d\\e", (char *)"--tls",          (char *)"--report-delay",
+                    (char *)"3",           (char *)"--gpu=false",    NULL};
     assert_int_equal(agent_flags_parse(&f, 11, argv, err, sizeof(err)), 0);
     struct buf b;
     buf_init(&b, SERVICE_MAX_UNIT);
     assert_int_equal(service_unit_text(&b, "/usr/local/bin/lotus agent", &f), 0);
-    assert_non_null(strstr(b.data, "\nExecStart=\"/usr/local/bin/lotus agent\" --server=\"d.example:5555\""
-                                    " --password=\"a\\\"b%%c$$d\\\\e\" --tls --report-delay=\"3\"\n"));
+    assert_non_null(strstr(b.data,
+                           "\nExecStart=\"/usr/local/bin/lotus agent\" --server=\"d.example:5555\""
+                           " --password=\"a\\\"b%%c$$d\\\\e\" --tls --report-delay=\"3\"\n"));
     assert_null(strstr(b.data, "--gpu"));
     assert_non_null(strstr(b.data, "NoNewPrivileges=yes\n"));
     assert_non_null(strstr(b.data, "ProtectSystem=strict\n"));

@@ -287,7 +287,8 @@ static void assert_ips(const char *ip, const char *v4, const char *v6, const cha
     assert_memory_equal(o.valid, valid, o.valid_len);
 }
 
-/* docs/protocol.md fact 13, each branch with all three outputs (pointer contents, not only lengths). */
+/* docs/protocol.md fact 13, each branch with all three outputs (pointer contents, not only
+ * lengths). */
 static void test_api_v1__split_ip(void **state)
 {
     (void)state;
@@ -315,7 +316,8 @@ static void test_api_v1__register_parse(void **state)
     assert_int_equal(r.hide_for_guest, 1);
     api_v1_register_release(&r);
 
-    const char *b2 = "{\"name\":\"\",\"TAG\":\"g\",\"note\":\"n\",\"hideforguest\":\"off\",\"x\":[1]}";
+    const char *b2 =
+        "{\"name\":\"\",\"TAG\":\"g\",\"note\":\"n\",\"hideforguest\":\"off\",\"x\":[1]}";
     assert_int_equal(api_v1_register_parse(b2, strlen(b2), "192.0.2.1", &r), 0);
     assert_string_equal(r.name, "192.0.2.1");
     assert_string_equal(r.tag, "g");
@@ -384,9 +386,9 @@ static void test_api_v1__register_replies(void **state)
     (void)state;
     struct buf b;
     buf_init(&b, 0);
-    assert_int_equal(api_v1_render_register_reply(&b, 200, "Server created successfully",
-                                                  "Ab3dE5gH7jK9mN1pQ2"),
-                     0);
+    assert_int_equal(
+        api_v1_render_register_reply(&b, 200, "Server created successfully", "Ab3dE5gH7jK9mN1pQ2"),
+        0);
     assert_string_equal(b.data, "{\"code\":200,\"message\":\"Server created successfully\","
                                 "\"secret\":\"Ab3dE5gH7jK9mN1pQ2\"}");
     buf_reset(&b);
@@ -409,9 +411,9 @@ static void test_api_v1__client_ip(void **state)
 {
     (void)state;
     char out[64];
-    assert_string_equal(api_v1_client_ip(" 198.51.100.1 , 10.0.0.1", "10.0.0.2", "127.0.0.1",
-                                         out, sizeof(out)),
-                        "198.51.100.1");
+    assert_string_equal(
+        api_v1_client_ip(" 198.51.100.1 , 10.0.0.1", "10.0.0.2", "127.0.0.1", out, sizeof(out)),
+        "198.51.100.1");
     assert_string_equal(api_v1_client_ip(NULL, " 10.0.0.2 ", "127.0.0.1", out, sizeof(out)),
                         "10.0.0.2");
     assert_string_equal(api_v1_client_ip("", "", "127.0.0.1", out, sizeof(out)), "127.0.0.1");

@@ -25,7 +25,8 @@ static void test_auth__random_strings_are_alnum_and_distinct(void **state)
     assert_string_not_equal(a, b);
 }
 
-/* docs/protocol.md fact 17: the alphabet is all of [0-9A-Za-z]; 12400 draws miss a symbol with p < 1e-80. */
+/* docs/protocol.md fact 17: the alphabet is all of [0-9A-Za-z]; 12400 draws miss a symbol with p <
+ * 1e-80. */
 static void test_auth__random_strings_use_all_62_symbols(void **state)
 {
     (void)state;

@@ -211,7 +211,8 @@ static void test_cli__server_list(void **state)
     assert_int_equal(run(c, NULL, "server", "list", NULL), 0);
     assert_string_equal(c->out, "[]\n");
     const char *tricky = "quote\" back\\slash\nnewline <tag> 中文";
-    json_decref(expect_json(c, run(c, NULL, "server", "add", "--name", tricky, "--tag", "g1", NULL)));
+    json_decref(
+        expect_json(c, run(c, NULL, "server", "add", "--name", tricky, "--tag", "g1", NULL)));
     json_decref(expect_json(c, run(c, NULL, "server", "add", "--name", "b", NULL)));
     store_enqueue_live(c->st, 2, NULL, 0, 1700000000);
     store_flush(c->st);
@@ -228,7 +229,8 @@ static void test_cli__server_list(void **state)
     assert_int_equal(json_integer_value(json_object_get(b, "last_active")), 1700000000);
     json_decref(v);
     /* Field order and compact form. */
-    assert_non_null(strstr(c->out, "{\"id\":2,\"name\":\"b\",\"tag\":\"\",\"last_active\":1700000000}]"));
+    assert_non_null(
+        strstr(c->out, "{\"id\":2,\"name\":\"b\",\"tag\":\"\",\"last_active\":1700000000}]"));
 
     expect_usage(c, run(c, NULL, "server", "list", "all", NULL), "unexpected argument 'all'");
     expect_usage(c, run(c, NULL, "server", "list", "--json", NULL), "unknown option '--json'");

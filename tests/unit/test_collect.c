@@ -167,8 +167,7 @@ static void test_collect__kvm_debian(void **state)
     assert_true(s->gpu == 17.0);
 
     /* Second sample 2.5 s later: 300 ticks of which 90 busy; 2 whole seconds. */
-    fix_write(&f, "proc/stat",
-              "cpu  1060 20 330 8200 110 10 20 0 50 0\nbtime 1700000000\n");
+    fix_write(&f, "proc/stat", "cpu  1060 20 330 8200 110 10 20 0 50 0\nbtime 1700000000\n");
     fix_write(&f, "proc/net/dev",
               "Inter-|   Receive |  Transmit\n face |bytes packets|bytes packets\n"
               "    lo: 5999999 1 0 0 0 0 0 0 5999999 1 0 0 0 0 0 0\n"
@@ -186,8 +185,7 @@ static void test_collect__kvm_debian(void **state)
     assert_true(s->gpu == 99.0);
 
     /* Less than a second later: speeds unchanged, baseline kept. */
-    fix_write(&f, "proc/net/dev",
-              "  ens4: 1030690 1 0 0 0 0 0 0 502001 1 0 0 0 0 0 0\n");
+    fix_write(&f, "proc/net/dev", "  ens4: 1030690 1 0 0 0 0 0 0 502001 1 0 0 0 0 0 0\n");
     s = collect_state(c, t0 + 3000);
     assert_int_equal(s->net_in_speed, 12345);
     assert_int_equal(s->net_in_transfer, 1030690);
@@ -321,8 +319,8 @@ static void test_collect__docker_host(void **state)
     /* Allow-lists: exactly those interfaces and mount points. */
     static const char *const nics[] = {"docker0", "eth0"};
     static const char *const disks[] = {"/srv", "/", "/srv"};
-    struct collect_opts o = {.root = f.dir, .nic_allow = nics, .n_nic_allow = 2,
-                             .disk_allow = disks, .n_disk_allow = 3};
+    struct collect_opts o = {
+        .root = f.dir, .nic_allow = nics, .n_nic_allow = 2, .disk_allow = disks, .n_disk_allow = 3};
     c = collect_new(&o);
     h = collect_host(c, NULL, NULL);
     s = collect_state(c, mono_ms());
@@ -453,11 +451,10 @@ static void test_collect__live_root(void **state)
     uint64_t limit = 0;
     char lb[64];
     size_t ll;
-    int limited = (strcmp(h->virtualization, "lxc") == 0 ||
-                   strcmp(h->virtualization, "docker") == 0) &&
-                  procfile_slurp("/", "/sys/fs/cgroup/memory.max", lb, sizeof(lb), &ll) >= 0 &&
-                  procfile_u64(procfile_trim((struct slice){lb, ll}), &limit) == 0 &&
-                  limit < m.total;
+    int limited =
+        (strcmp(h->virtualization, "lxc") == 0 || strcmp(h->virtualization, "docker") == 0) &&
+        procfile_slurp("/", "/sys/fs/cgroup/memory.max", lb, sizeof(lb), &ll) >= 0 &&
+        procfile_u64(procfile_trim((struct slice){lb, ll}), &limit) == 0 && limit < m.total;
     assert_int_equal(h->mem_total, limited ? limit : m.total);
 
     unsigned cpus = 0;

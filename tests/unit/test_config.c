@@ -1,4 +1,5 @@
-/* Unit tests of src/dashboard/config: defaults, Nezha v0 files, errors with lines, env, round trip. */
+/* Unit tests of src/dashboard/config: defaults, Nezha v0 files, errors with lines, env, round
+ * trip. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -116,54 +117,53 @@ static void test_config__defaults_and_missing_file(void **state)
 }
 
 /* A config.yaml as Nezha v0.20 writes it (viper: lower-case keys), with OAuth2 settings. */
-static const char nezha_v0_sample[] =
-    "debug: false\n"
-    "language: zh-CN\n"
-    "site:\n"
-    "  brand: 哪吒监控\n"
-    "  cookiename: nezha-dashboard\n"
-    "  theme: default\n"
-    "  dashboardtheme: default\n"
-    "  customcode: |\n"
-    "    <script>\n"
-    "    console.log(\"hi\")\n"
-    "    </script>\n"
-    "  customcodedashboard: \"\"\n"
-    "  viewpassword: \"\"\n"
-    "oauth2:\n"
-    "  type: github\n"
-    "  admin: alice,bob\n"
-    "  admingroups: \"\"\n"
-    "  clientid: 0123456789abcdef0123\n"
-    "  clientsecret: 0123456789abcdef0123456789abcdef01234567\n"
-    "  endpoint: \"\"\n"
-    "  oidcissuer: \"\"\n"
-    "  oidcdisplayname: OIDC\n"
-    "  oidcscopes: openid,profile,email\n"
-    "  oidcloginclaim: sub\n"
-    "  oidcgroupclaim: groups\n"
-    "  oidclogouturl: \"\"\n"
-    "  oidcregisterurl: \"\"\n"
-    "  oidcautocreate: false\n"
-    "  oidcautologin: false\n"
-    "httpport: 8008\n"
-    "grpcport: 5555\n"
-    "grpchost: nezha.example.com\n"
-    "proxygrpcport: 443\n"
-    "tls: true\n"
-    "enableplainipinnotification: false\n"
-    "disableswitchtemplateinfrontend: false\n"
-    "enableipchangenotification: true\n"
-    "ipchangenotificationtag: default\n"
-    "cover: 1\n"
-    "ignoredipnotification: \"1,3\"\n"
-    "ignoredipnotificationserverids:\n"
-    "  1: true\n"
-    "  3: true\n"
-    "location: Asia/Shanghai\n"
-    "maxtcppingvalue: 1000\n"
-    "avgpingcount: 2\n"
-    "dnsservers: \"\"\n";
+static const char nezha_v0_sample[] = "debug: false\n"
+                                      "language: zh-CN\n"
+                                      "site:\n"
+                                      "  brand: 哪吒监控\n"
+                                      "  cookiename: nezha-dashboard\n"
+                                      "  theme: default\n"
+                                      "  dashboardtheme: default\n"
+                                      "  customcode: |\n"
+                                      "    <script>\n"
+                                      "    console.log(\"hi\")\n"
+                                      "    </script>\n"
+                                      "  customcodedashboard: \"\"\n"
+                                      "  viewpassword: \"\"\n"
+                                      "oauth2:\n"
+                                      "  type: github\n"
+                                      "  admin: alice,bob\n"
+                                      "  admingroups: \"\"\n"
+                                      "  clientid: 0123456789abcdef0123\n"
+                                      "  clientsecret: 0123456789abcdef0123456789abcdef01234567\n"
+                                      "  endpoint: \"\"\n"
+                                      "  oidcissuer: \"\"\n"
+                                      "  oidcdisplayname: OIDC\n"
+                                      "  oidcscopes: openid,profile,email\n"
+                                      "  oidcloginclaim: sub\n"
+                                      "  oidcgroupclaim: groups\n"
+                                      "  oidclogouturl: \"\"\n"
+                                      "  oidcregisterurl: \"\"\n"
+                                      "  oidcautocreate: false\n"
+                                      "  oidcautologin: false\n"
+                                      "httpport: 8008\n"
+                                      "grpcport: 5555\n"
+                                      "grpchost: nezha.example.com\n"
+                                      "proxygrpcport: 443\n"
+                                      "tls: true\n"
+                                      "enableplainipinnotification: false\n"
+                                      "disableswitchtemplateinfrontend: false\n"
+                                      "enableipchangenotification: true\n"
+                                      "ipchangenotificationtag: default\n"
+                                      "cover: 1\n"
+                                      "ignoredipnotification: \"1,3\"\n"
+                                      "ignoredipnotificationserverids:\n"
+                                      "  1: true\n"
+                                      "  3: true\n"
+                                      "location: Asia/Shanghai\n"
+                                      "maxtcppingvalue: 1000\n"
+                                      "avgpingcount: 2\n"
+                                      "dnsservers: \"\"\n";
 
 static void test_config__loads_nezha_v0_file_unchanged(void **state)
 {
@@ -412,8 +412,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config__bad_value_reports_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__unknown_and_duplicate_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__bad_yaml, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_config__env_override_and_precedence, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_config__env_override_and_precedence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__write_load_round_trip, setup, teardown),
         cmocka_unit_test(test_config__help_lists_every_option),
     };

@@ -28,8 +28,8 @@
 #include "proto/grpc_client.h"
 #include "proto/grpc_server.h"
 
-#define PY       "/usr/bin/python3"
-#define WAIT_MS  8000u
+#define PY      "/usr/bin/python3"
+#define WAIT_MS 8000u
 
 struct fx {
     uv_loop_t loop;
@@ -85,27 +85,27 @@ static const char py_client[] =
     "assert r == b'after|', r\n"
     "print('python client ok')\n";
 
-static const char py_server[] =
-    "import sys, grpc\n"
-    "from concurrent import futures\n"
-    "def echo(req, ctx):\n"
-    "    md = dict(ctx.invocation_metadata())\n"
-    "    return req + b'|' + md.get('x-token', '').encode() + b'|' + md.get('user-agent', '').encode()\n"
-    "def stream(req, ctx):\n"
-    "    for i in range(3):\n"
-    "        yield b'm%d' % i\n"
-    "def fail(req, ctx):\n"
-    "    ctx.abort(grpc.StatusCode.UNAUTHENTICATED, '客户端认证失败')\n"
-    "h = grpc.method_handlers_generic_handler('x.Y', {\n"
-    "    'Echo': grpc.unary_unary_rpc_method_handler(echo),\n"
-    "    'Stream': grpc.unary_stream_rpc_method_handler(stream),\n"
-    "    'Fail': grpc.unary_unary_rpc_method_handler(fail)})\n"
-    "s = grpc.server(futures.ThreadPoolExecutor(2))\n"
-    "s.add_generic_rpc_handlers((h,))\n"
-    "port = s.add_insecure_port('127.0.0.1:0')\n"
-    "s.start()\n"
-    "print(port, flush=True)\n"
-    "s.wait_for_termination()\n";
+static const char py_server[] = "import sys, grpc\n"
+                                "from concurrent import futures\n"
+                                "def echo(req, ctx):\n"
+                                "    md = dict(ctx.invocation_metadata())\n"
+                                "    return req + b'|' + md.get('x-token', '').encode() + b'|' + "
+                                "md.get('user-agent', '').encode()\n"
+                                "def stream(req, ctx):\n"
+                                "    for i in range(3):\n"
+                                "        yield b'm%d' % i\n"
+                                "def fail(req, ctx):\n"
+                                "    ctx.abort(grpc.StatusCode.UNAUTHENTICATED, '客户端认证失败')\n"
+                                "h = grpc.method_handlers_generic_handler('x.Y', {\n"
+                                "    'Echo': grpc.unary_unary_rpc_method_handler(echo),\n"
+                                "    'Stream': grpc.unary_stream_rpc_method_handler(stream),\n"
+                                "    'Fail': grpc.unary_unary_rpc_method_handler(fail)})\n"
+                                "s = grpc.server(futures.ThreadPoolExecutor(2))\n"
+                                "s.add_generic_rpc_handlers((h,))\n"
+                                "port = s.add_insecure_port('127.0.0.1:0')\n"
+                                "s.start()\n"
+                                "print(port, flush=True)\n"
+                                "s.wait_for_termination()\n";
 
 /* ---- our server's methods ---- */
 

@@ -35,9 +35,9 @@ struct fx {
     struct grpc_client *cl;
     int port;
     /* client side */
-    int states;      /* on_state calls */
-    int ready;       /* on_state(0) calls */
-    int lost;        /* on_state(<0) calls */
+    int states; /* on_state calls */
+    int ready;  /* on_state(0) calls */
+    int lost;   /* on_state(<0) calls */
     int last_state;
     uint64_t lost_at;
     int done;
@@ -472,7 +472,8 @@ static void test_grpc_loop__oversize_message(void **state)
     free(big);
     assert_true(wait_for(f, &f->done, 1, WAIT_MS));
     assert_int_equal(f->done_status, GRPC_STATUS_RESOURCE_EXHAUSTED);
-    assert_string_equal(f->done_msg, "grpc: received message larger than max (5242880 vs. 4194304)");
+    assert_string_equal(f->done_msg,
+                        "grpc: received message larger than max (5242880 vs. 4194304)");
     assert_int_equal(f->msgs, 0);
     /* Same connection, next call works. */
     unary_ok(f, "after");
@@ -678,7 +679,7 @@ static void test_grpc_loop__server_keepalive_drops_silent_peer(void **state)
     struct fx *f = *state;
     start_server(f, NULL, NULL);
     grpc_server__set_keepalive(f->srv, 100, 100);
-    connect_client(f); /* a real client ACKs PINGs and must stay */
+    connect_client(f);          /* a real client ACKs PINGs and must stay */
     raw_connect(f, f->port, 0); /* connects, never speaks */
     uint64_t t0 = uv_now(&f->loop);
     assert_true(wait_for(f, &f->raw_eof, 1, WAIT_MS));
@@ -765,8 +766,8 @@ static void make_cert(struct fx *f, char *cert, char *key, size_t cap)
     X509_gmtime_adj(X509_getm_notAfter(x), 3600);
     X509_set_pubkey(x, pk);
     X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
-                               -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
+                               0);
     X509_set_issuer_name(x, name);
     X509V3_CTX ctx;
     X509V3_set_ctx_nodb(&ctx);
@@ -889,8 +890,9 @@ static void test_grpc_loop__throughput(void **state)
 static void put_frame(struct buf *b, uint8_t type, uint8_t flags, uint32_t sid, const void *p,
                       size_t n)
 {
-    uint8_t h[9] = {(uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n, type, flags,
-                    (uint8_t)(sid >> 24), (uint8_t)(sid >> 16), (uint8_t)(sid >> 8), (uint8_t)sid};
+    uint8_t h[9] = {
+        (uint8_t)(n >> 16),   (uint8_t)(n >> 8),    (uint8_t)n,          type,        flags,
+        (uint8_t)(sid >> 24), (uint8_t)(sid >> 16), (uint8_t)(sid >> 8), (uint8_t)sid};
     buf_append(b, h, sizeof(h));
     buf_append(b, p, n);
 }
@@ -946,14 +948,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grpc_loop__unknown_method, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_loop__oversize_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_loop__utf8_error_message, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_loop__client_cancel_closes_once, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_loop__client_cancel_closes_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_loop__client_disconnect_closes_once, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_grpc_loop__server_free_with_live_calls, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_loop__server_finishes_while_client_listens,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_loop__server_finishes_while_client_listens, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_grpc_loop__deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_loop__http1_bytes_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_loop__connection_limit, setup, teardown),

@@ -67,7 +67,6 @@ static void test_httpc__url_and_request(void **state)
     assert_non_null(strstr(req, "\r\nHost: x.example\r\n"));
 }
 
-
 static int head(const char *r, int eof, int *status, size_t *hend, const char **why)
 {
     return httpc_parse_head((const uint8_t *)r, strlen(r), eof, status, hend, why);
@@ -85,41 +84,43 @@ static void test_httpc__parse_head_and_body(void **state)
     static const char len[] = "HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nhello+extra";
     assert_int_equal(head(len, 0, &st, &hend, &why), 0);
     assert_int_equal(st, 404);
-    assert_int_equal(httpc_parse_body((const uint8_t *)len, strlen(len), hend, 0, dec, &body, &blen,
-                                      &why),
-                     0);
+    assert_int_equal(
+        httpc_parse_body((const uint8_t *)len, strlen(len), hend, 0, dec, &body, &blen, &why), 0);
     assert_int_equal(blen, 5);
     assert_memory_equal(body, "hello", 5);
     /* incomplete Content-Length body: more bytes, or truncated at eof */
-    assert_int_equal(httpc_parse_body((const uint8_t *)len, hend + 2, hend, 0, dec, &body, &blen, &why),
-                     -EAGAIN);
-    assert_int_equal(httpc_parse_body((const uint8_t *)len, hend + 2, hend, 1, dec, &body, &blen, &why),
-                     -EPROTO);
+    assert_int_equal(
+        httpc_parse_body((const uint8_t *)len, hend + 2, hend, 0, dec, &body, &blen, &why),
+        -EAGAIN);
+    assert_int_equal(
+        httpc_parse_body((const uint8_t *)len, hend + 2, hend, 1, dec, &body, &blen, &why),
+        -EPROTO);
     assert_string_equal(why, "truncated body");
-    static const char ch[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+    static const char ch[] =
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
     assert_int_equal(head(ch, 0, &st, &hend, &why), 0);
-    assert_int_equal(httpc_parse_body((const uint8_t *)ch, strlen(ch), hend, 0, dec, &body, &blen, &why),
-                     0);
+    assert_int_equal(
+        httpc_parse_body((const uint8_t *)ch, strlen(ch), hend, 0, dec, &body, &blen, &why), 0);
     assert_int_equal(blen, 5);
     assert_memory_equal(body, "abcde", 5);
-    assert_int_equal(httpc_parse_body((const uint8_t *)ch, strlen(ch) - 8, hend, 0, dec, &body, &blen,
-                                      &why),
-                     -EAGAIN);
-    assert_int_equal(httpc_parse_body((const uint8_t *)ch, strlen(ch) - 8, hend, 1, dec, &body, &blen,
-                                      &why),
-                     -EPROTO);
+    assert_int_equal(
+        httpc_parse_body((const uint8_t *)ch, strlen(ch) - 8, hend, 0, dec, &body, &blen, &why),
+        -EAGAIN);
+    assert_int_equal(
+        httpc_parse_body((const uint8_t *)ch, strlen(ch) - 8, hend, 1, dec, &body, &blen, &why),
+        -EPROTO);
     assert_string_equal(why, "truncated chunked body");
     static const char bigch[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4001\r\n";
     assert_int_equal(head(bigch, 0, &st, &hend, &why), 0);
-    assert_int_equal(httpc_parse_body((const uint8_t *)bigch, strlen(bigch), hend, 0, dec, &body,
-                                      &blen, &why),
-                     -EPROTO);
+    assert_int_equal(
+        httpc_parse_body((const uint8_t *)bigch, strlen(bigch), hend, 0, dec, &body, &blen, &why),
+        -EPROTO);
     assert_string_equal(why, "chunked body too large");
     static const char bigcl[] = "HTTP/1.1 200 OK\r\nContent-Length: 16385\r\n\r\n";
     assert_int_equal(head(bigcl, 0, &st, &hend, &why), 0);
-    assert_int_equal(httpc_parse_body((const uint8_t *)bigcl, strlen(bigcl), hend, 0, dec, &body,
-                                      &blen, &why),
-                     -EPROTO);
+    assert_int_equal(
+        httpc_parse_body((const uint8_t *)bigcl, strlen(bigcl), hend, 0, dec, &body, &blen, &why),
+        -EPROTO);
     assert_string_equal(why, "body too large");
     static const char close_framed[] = "HTTP/1.0 200 OK\r\n\r\nuntil close";
     assert_int_equal(head(close_framed, 0, &st, &hend, &why), 0);
@@ -143,8 +144,8 @@ static void test_httpc__parse_head_and_body(void **state)
     memcpy(huge, "HTTP/1.1 200 OK\r\nX: ", 20);
     assert_int_equal(head(huge, 0, &st, &hend, &why), -EPROTO);
     assert_string_equal(why, "response too large");
-    assert_int_equal(httpc_parse_head((const uint8_t *)huge, HTTPC_MAX_RESPONSE, 0, &st, &hend, &why),
-                     -EPROTO);
+    assert_int_equal(
+        httpc_parse_head((const uint8_t *)huge, HTTPC_MAX_RESPONSE, 0, &st, &hend, &why), -EPROTO);
     assert_string_equal(why, "response header too large");
 }
 
@@ -331,7 +332,8 @@ static void test_httpc__fetch_length_and_chunked(void **state)
     assert_int_equal(f.blen, 4);
     assert_memory_equal(f.body, "busy", 4);
     assert_int_equal(f.r.cert_not_after, 0);
-    serve(&s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n1\r\n!\r\n0\r\n\r\n");
+    serve(&s,
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n1\r\n!\r\n0\r\n\r\n");
     run_fetch(&f, "http://", &s, NULL, 5000);
     assert_int_equal(f.r.rc, 0);
     assert_int_equal(f.status, 200);
@@ -405,7 +407,8 @@ static void test_httpc__close_mid_flight(void **state)
     assert_int_equal(f.done, 0); /* no on_done after close */
 }
 
-/* HTTPS against `openssl s_server -HTTP` (skipped without openssl): verified with the CA, rejected without. */
+/* HTTPS against `openssl s_server -HTTP` (skipped without openssl): verified with the CA, rejected
+ * without. */
 static void test_httpc__https_with_s_server(void **state)
 {
     (void)state;
@@ -415,7 +418,8 @@ static void test_httpc__https_with_s_server(void **state)
     assert_non_null(mkdtemp(dir));
     char cmd[2048];
     snprintf(cmd, sizeof(cmd),
-             "cd %s && printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nhi\\n' > page && "
+             "cd %s && printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nhi\\n' > "
+             "page && "
              "openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 2 "
              "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
              dir);

@@ -41,8 +41,9 @@ static void test_jw__string_escaping(void **state)
     /* invalid UTF-8: one \ufffd per bad byte, like Go */
     assert_string_equal(render_str(&b, "\xff", 1), "\"\\ufffd\"");
     assert_string_equal(render_str(&b, "a\xE2\x82", 3), "\"a\\ufffd\\ufffd\"");
-    assert_string_equal(render_str(&b, "\xC0\xAF", 2), "\"\\ufffd\\ufffd\"");         /* overlong */
-    assert_string_equal(render_str(&b, "\xED\xA0\x80", 3), "\"\\ufffd\\ufffd\\ufffd\""); /* surrogate */
+    assert_string_equal(render_str(&b, "\xC0\xAF", 2), "\"\\ufffd\\ufffd\""); /* overlong */
+    assert_string_equal(render_str(&b, "\xED\xA0\x80", 3),
+                        "\"\\ufffd\\ufffd\\ufffd\""); /* surrogate */
     assert_string_equal(render_str(&b, "\xF4\x90\x80\x80", 4),
                         "\"\\ufffd\\ufffd\\ufffd\\ufffd\""); /* > U+10FFFF */
     assert_string_equal(render_str(&b, "\xC3\xA9", 2), "\"\xC3\xA9\"");

@@ -48,7 +48,8 @@ static void test_live__upsert_find_remove_keeps_id_order(void **state)
     assert_null(live_find_id(&lv, 2));
     assert_int_equal(live_find_secret(&lv, "s3")->id, 3);
     assert_null(live_find_secret(&lv, "nope"));
-    /* An empty secret never matches, even a server whose secret is empty (docs/protocol.md §1.3 quirk). */
+    /* An empty secret never matches, even a server whose secret is empty (docs/protocol.md §1.3
+     * quirk). */
     struct store_server e = row(11, "empty", "");
     live_upsert(&lv, &e);
     assert_null(live_find_secret(&lv, ""));

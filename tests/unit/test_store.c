@@ -1,4 +1,5 @@
-/* Unit tests of src/dashboard/store: schema, servers, secrets, writer thread, users, tokens, sessions. */
+/* Unit tests of src/dashboard/store: schema, servers, secrets, writer thread, users, tokens,
+ * sessions. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -227,8 +228,7 @@ static void test_store__secret_format(void **state)
         assert_int_equal(sec[STORE_SECRET_LEN], '\0');
         for (int k = 0; k < STORE_SECRET_LEN; k++) {
             unsigned char c = (unsigned char)sec[k];
-            assert_true((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
-                        (c >= 'a' && c <= 'z'));
+            assert_true((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'));
             seen[c]++;
         }
     }
@@ -620,7 +620,8 @@ static void test_store__sessions(void **state)
 
 struct share_arg {
     struct store *st;
-    pthread_mutex_t *outer; /* NULL: no caller lock (as dash.c's sync poll); else a caller's own lock around its calls */
+    pthread_mutex_t *outer; /* NULL: no caller lock (as dash.c's sync poll); else a caller's own
+                               lock around its calls */
     int worker;
     atomic_int *errors;
 };
@@ -684,10 +685,10 @@ static void test_store__threads_share_one_store(void **state)
 
 struct batch_arg {
     struct store *st;
-    atomic_int inside;  /* set once the batch holds the lock */
-    atomic_int added;   /* set by the other thread once its insert returned */
+    atomic_int inside; /* set once the batch holds the lock */
+    atomic_int added;  /* set by the other thread once its insert returned */
     int64_t rev_before, rev_after;
-    int added_during;   /* the other thread's insert returned while the batch ran */
+    int added_during; /* the other thread's insert returned while the batch ran */
     int nested_rc;
 };
 
@@ -755,10 +756,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store__flush_without_writer_applies_locally, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_store__data_version_changes_after_other_commit,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store__delete_while_queued_does_not_resurrect,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store__data_version_changes_after_other_commit, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_store__delete_while_queued_does_not_resurrect, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_store__not_a_database_is_a_clear_error, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store__newer_schema_is_refused, setup, teardown),

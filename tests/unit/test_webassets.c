@@ -113,10 +113,25 @@ static void test_webassets__unknown_and_traversal_not_found(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "/nope.html", "index.html", "/", "", "/static/", "/static",
-        "/static/../index.html", "/static/../x", "/static/%2e%2e/index.html", "/%2e%2e/index.html",
-        "/static/..%2findex.html", "/./index.html", "//index.html", "/index.html/", "/INDEX.HTML",
-        "/index.html?x=1", "/index.htm", "/index.html.", "/static/install-agent.sh/..",
+        "/nope.html",
+        "index.html",
+        "/",
+        "",
+        "/static/",
+        "/static",
+        "/static/../index.html",
+        "/static/../x",
+        "/static/%2e%2e/index.html",
+        "/%2e%2e/index.html",
+        "/static/..%2findex.html",
+        "/./index.html",
+        "//index.html",
+        "/index.html/",
+        "/INDEX.HTML",
+        "/index.html?x=1",
+        "/index.htm",
+        "/index.html.",
+        "/static/install-agent.sh/..",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_null(find(bad[i]));

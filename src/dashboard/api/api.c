@@ -41,8 +41,8 @@ void api_release_if_idle(struct api *a)
         api_destroy(a);
 }
 
-int api_start(struct uv_loop_s *loop, const struct api_opts *o, struct live *lv,
-              struct store *st, struct svc *svc, struct api **out, char *err, size_t errlen)
+int api_start(struct uv_loop_s *loop, const struct api_opts *o, struct live *lv, struct store *st,
+              struct svc *svc, struct api **out, char *err, size_t errlen)
 {
     struct tls_ctx *tls = NULL;
     if (o->tls_cert) {

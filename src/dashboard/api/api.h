@@ -46,8 +46,8 @@ struct api_opts {
  * listener serves HTTPS; a certificate or key that does not load fails
  * start-up. 0 and an owned *out, or a negative code and a reason in err.
  */
-int api_start(struct uv_loop_s *loop, const struct api_opts *o, struct live *lv,
-              struct store *st, struct svc *svc, struct api **out, char *err, size_t errlen);
+int api_start(struct uv_loop_s *loop, const struct api_opts *o, struct live *lv, struct store *st,
+              struct svc *svc, struct api **out, char *err, size_t errlen);
 int api_port(const struct api *a);
 /* The HTTP server (borrowed), e.g. for memory connections in tests and fuzzing. */
 struct http_server *api_http(struct api *a);

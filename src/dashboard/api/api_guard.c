@@ -26,7 +26,7 @@
 const char *api_guard_cookie_name(const struct api *a)
 {
     return a->cfg->site_cookiename && a->cfg->site_cookiename[0] ? a->cfg->site_cookiename
-                                                                   : "nezha-dashboard";
+                                                                 : "nezha-dashboard";
 }
 
 struct auth_session *api_guard_session(struct api *a, struct http_request *req)
@@ -160,7 +160,7 @@ int api_guard_may_view(struct api *a, struct http_request *req)
 
 /* Cookies set over HTTPS carry Secure, so the browser never sends them over plain HTTP. */
 void api_guard_set_cookie(struct http_request *req, const char *name, const char *value,
-                       long max_age)
+                          long max_age)
 {
     char c[512];
     snprintf(c, sizeof(c), "%s=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s", name, value,

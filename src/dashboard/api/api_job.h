@@ -32,10 +32,10 @@ typedef void (*api_job_release_fn)(void *ctx);
 
 struct api_job {
     uv_work_t work;
-    struct api *api;          /* borrowed */
-    struct http_request *req; /* borrowed until done; NULL for fire-and-forget jobs */
-    api_job_fn run;           /* work-pool thread */
-    api_job_fn done;          /* loop thread; NULL = nothing to do */
+    struct api *api;            /* borrowed */
+    struct http_request *req;   /* borrowed until done; NULL for fire-and-forget jobs */
+    api_job_fn run;             /* work-pool thread */
+    api_job_fn done;            /* loop thread; NULL = nothing to do */
     api_job_release_fn release; /* frees what the context owns; NULL = nothing */
     int rc;                     /* run's result; -ECANCELED when the pool dropped the job */
     void *ctx;                  /* the handler's context, zeroed, ctx_size bytes */

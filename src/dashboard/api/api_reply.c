@@ -15,7 +15,7 @@
 
 /* {"code":code,"message":message[,"result":result_raw]} with the given HTTP status. */
 void api_reply(struct http_request *req, int status, int code, const char *message,
-                  const char *result_raw)
+               const char *result_raw)
 {
     struct buf b;
     struct jw w;
@@ -62,8 +62,10 @@ json_t *api_body_json(struct http_request *req, int want_array)
     json_t *j = json_loadb(body.ptr ? body.ptr : "", body.len, JSON_REJECT_DUPLICATES, &e);
     if (!j || (want_array ? !json_is_array(j) : !json_is_object(j))) {
         json_decref(j);
-        api_reply(req, 400, 400, want_array ? "请求错误：请求体必须是 JSON 数组"
-                                        : "请求错误：请求体必须是 JSON 对象", NULL);
+        api_reply(req, 400, 400,
+                  want_array ? "请求错误：请求体必须是 JSON 数组"
+                             : "请求错误：请求体必须是 JSON 对象",
+                  NULL);
         return NULL;
     }
     return j;

@@ -32,7 +32,8 @@ void api_reply(struct http_request *req, int status, int code, const char *messa
 void api_reply_ok(struct http_request *req, const char *result_raw);
 /* 200 {"code":400,"message":"请求错误：<detail>"}. detail borrowed. */
 void api_reply_bad(struct http_request *req, const char *detail);
-/* 200 {"code":code,"message":"success","result":<result>} (result borrowed, a rendered jw buffer). */
+/* 200 {"code":code,"message":"success","result":<result>} (result borrowed, a rendered jw
+ * buffer). */
 void api_reply_result(struct http_request *req, int code, const struct buf *result);
 /* 500 {"code":500,"message":"database error"}: a store call failed. */
 void api_reply_db_error(struct http_request *req);

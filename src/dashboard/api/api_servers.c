@@ -176,7 +176,8 @@ static void h_server_save(struct http_request *req, void *ud)
     int bad = api_jstr(body, "name", &name) != 1 || !name[0] || api_jint(body, "id", &id) < 0 ||
               id < 0 || api_jint(body, "displayindex", &di) < 0 ||
               api_jstr(body, "tag", &tag) < 0 || api_jstr(body, "note", &note) < 0 ||
-              api_jstr(body, "publicnote", &pnote) < 0 || api_jbool(body, "hideforguest", &hide) < 0;
+              api_jstr(body, "publicnote", &pnote) < 0 ||
+              api_jbool(body, "hideforguest", &hide) < 0;
     if (bad) {
         json_decref(body);
         api_reply_bad(req, "需要 Name；ID、DisplayIndex 为整数，其余为字符串");
@@ -262,8 +263,7 @@ static void h_server_del(struct http_request *req, void *ud)
         api_reply(req, 200, 400, "错误的 Server ID", NULL);
         return;
     }
-    struct api_job *j =
-        api_job_new(a, req, del_run, del_done, sizeof(struct del_ctx), del_release);
+    struct api_job *j = api_job_new(a, req, del_run, del_done, sizeof(struct del_ctx), del_release);
     struct del_ctx *c = api_job_ctx(j);
     c->ids = xmalloc(sizeof(uint64_t));
     c->ids[0] = id;
@@ -310,8 +310,7 @@ static void h_batch_delete(struct http_request *req, void *ud)
         return;
     }
     json_decref(body);
-    struct api_job *j =
-        api_job_new(a, req, del_run, del_done, sizeof(struct del_ctx), del_release);
+    struct api_job *j = api_job_new(a, req, del_run, del_done, sizeof(struct del_ctx), del_release);
     struct del_ctx *c = api_job_ctx(j);
     c->ids = ids;
     c->n_ids = n;
@@ -396,8 +395,8 @@ static void h_batch_group(struct http_request *req, void *ud)
         json_decref(body);
         return;
     }
-    struct api_job *j = api_job_new(a, req, regroup_run, regroup_done,
-                                    sizeof(struct regroup_ctx), regroup_release);
+    struct api_job *j =
+        api_job_new(a, req, regroup_run, regroup_done, sizeof(struct regroup_ctx), regroup_release);
     struct regroup_ctx *c = api_job_ctx(j);
     c->ids = ids;
     c->n_ids = n;

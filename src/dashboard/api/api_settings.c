@@ -217,7 +217,8 @@ static void h_view_password(struct http_request *req, void *ud)
         }
     }
     const char *want = a->cfg->site_viewpassword ? a->cfg->site_viewpassword : "";
-    int ok = want[0] && pw && strlen(pw) == strlen(want) && sodium_memcmp(pw, want, strlen(want)) == 0;
+    int ok =
+        want[0] && pw && strlen(pw) == strlen(want) && sodium_memcmp(pw, want, strlen(want)) == 0;
     if (!ok) {
         api_reply(req, 200, 403, "密码错误", NULL);
     } else {

@@ -162,8 +162,7 @@ static void h_token_add(struct http_request *req, void *ud)
         api_reply_bad(req, "Note 必须是不超过 255 字节的字符串");
         return;
     }
-    struct api_job *j =
-        api_job_new(a, req, add_run, add_done, sizeof(struct add_ctx), add_release);
+    struct api_job *j = api_job_new(a, req, add_run, add_done, sizeof(struct add_ctx), add_release);
     struct add_ctx *c = api_job_ctx(j);
     c->user_id = s->user_id;
     c->note = xstrdup(note ? note : "");

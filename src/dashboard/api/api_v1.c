@@ -495,19 +495,19 @@ int api_v1_register_parse(const char *body, size_t len, const char *client_ip,
      * exact keys are collapsed by jansson to the last value, as Go's would be. */
     if (json_is_object(root))
         json_object_foreach(root, key, v)
-    {
-        int e = 0;
-        if (strcasecmp(key, "Name") == 0)
-            e = take_string(v, &name, API_V1_REGISTER_NAME_MAX);
-        else if (strcasecmp(key, "Tag") == 0)
-            e = take_string(v, &tag, API_V1_REGISTER_TAG_MAX);
-        else if (strcasecmp(key, "Note") == 0)
-            e = take_string(v, &note, API_V1_REGISTER_NOTE_MAX);
-        else if (strcasecmp(key, "HideForGuest") == 0)
-            e = take_string(v, &hide, 16);
-        if (e)
-            goto out;
-    }
+        {
+            int e = 0;
+            if (strcasecmp(key, "Name") == 0)
+                e = take_string(v, &name, API_V1_REGISTER_NAME_MAX);
+            else if (strcasecmp(key, "Tag") == 0)
+                e = take_string(v, &tag, API_V1_REGISTER_TAG_MAX);
+            else if (strcasecmp(key, "Note") == 0)
+                e = take_string(v, &note, API_V1_REGISTER_NOTE_MAX);
+            else if (strcasecmp(key, "HideForGuest") == 0)
+                e = take_string(v, &hide, 16);
+            if (e)
+                goto out;
+        }
     r->name = xstrdup(name && *name ? name : (client_ip ? client_ip : ""));
     r->tag = xstrdup(tag && *tag ? tag : "AutoRegister");
     r->note = xstrdup(note ? note : "");
@@ -518,8 +518,7 @@ out:
     return rc;
 }
 
-int api_v1_render_register_reply(struct buf *out, int code, const char *message,
-                                 const char *secret)
+int api_v1_render_register_reply(struct buf *out, int code, const char *message, const char *secret)
 {
     struct jw w;
     jw_init(&w, out);

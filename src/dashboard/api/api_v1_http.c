@@ -39,10 +39,10 @@ void api_v1_http_release(struct api_v1_cache *c)
 }
 
 struct gzip_ctx {
-    size_t slot;     /* cache slot index, API_V1_CACHE_SLOTS = not cached */
-    int64_t serial;  /* the slot's render serial when queued, -1 = not cached */
-    struct buf in;   /* identity body */
-    struct buf out;  /* its gzip form */
+    size_t slot;    /* cache slot index, API_V1_CACHE_SLOTS = not cached */
+    int64_t serial; /* the slot's render serial when queued, -1 = not cached */
+    struct buf in;  /* identity body */
+    struct buf out; /* its gzip form */
 };
 
 static void gzip_release(void *p)

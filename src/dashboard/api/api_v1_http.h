@@ -20,11 +20,11 @@ struct api;
 /* A rendered /api/v1 body, shared by requests while the registry is unchanged. */
 struct api_v1_slot {
     char key[API_V1_CACHE_KEY_MAX]; /* "<details>|<tag>|<ids>" */
-    uint64_t gen;       /* live generation it was rendered at */
-    uint64_t at_ms;     /* uv_now of the render */
-    uint64_t used;      /* for replacement (least recently used goes) */
-    uint64_t serial;    /* which render body holds (api_v1_cache.render_serial) */
-    uint64_t gz_serial; /* the render gz was compressed from; valid iff == serial */
+    uint64_t gen;                   /* live generation it was rendered at */
+    uint64_t at_ms;                 /* uv_now of the render */
+    uint64_t used;                  /* for replacement (least recently used goes) */
+    uint64_t serial;                /* which render body holds (api_v1_cache.render_serial) */
+    uint64_t gz_serial;             /* the render gz was compressed from; valid iff == serial */
     struct buf body;
     struct buf gz; /* body as one gzip member, made on the work pool for gzip clients */
 };
