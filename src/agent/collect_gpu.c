@@ -1,6 +1,6 @@
 /*
- * collect_gpu: GPU model names (Host.gpu) and utilisation (State.gpu), spec
- * §2.1 row 13 and §2.2 row 18, only with --gpu.
+ * collect_gpu: GPU model names (Host.gpu) and utilisation (State.gpu),
+ * docs/protocol.md §2.1 row 13 and §2.2 row 18, only with --gpu.
  *
  * Names: PCI devices under root/sys/bus/pci/devices whose class is 0x03xxxx
  * (display controllers), in PCI address order, named by the product line of

@@ -29,7 +29,7 @@
 #define IPDISC_TIMEOUT_MS      20000u
 #define IPDISC_OFFLINE_RETRY_S 60u
 
-/* The spec's three default trace URLs, in order; NULL-terminated, static. */
+/* The three default trace URLs of docs/protocol.md §3.4, in order; NULL-terminated, static. */
 extern const char *const ipdisc_default_urls[];
 
 /*

@@ -1,6 +1,6 @@
 /*
- * ws_frame: the v0 JSON frame of the live-update WebSocket (`/ws`, spec
- * §6.1), rendered from the live registry. Pure (no clock, no sockets); the
+ * ws_frame: the v0 JSON frame of the live-update WebSocket (`/ws`,
+ * docs/protocol.md §6.1), rendered from the live registry. Pure (no clock, no sockets); the
  * loop thread calls it, as every reader of the registry.
  */
 #ifndef LOTUS_DASHBOARD_API_WS_FRAME_H
