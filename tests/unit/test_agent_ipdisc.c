@@ -20,95 +20,10 @@
 
 #include <uv.h>
 
+#include "loopsrv.h"
+
 #include "agent/ipdisc.h"
 #include "core/log.h"
-
-struct srv {
-    uv_loop_t *loop;
-    uv_tcp_t listener;
-    int port;
-    int silent; /* accept but never answer */
-    const char *body;
-    int conns;
-    uv_tcp_t *clients[8];
-};
-
-struct conn {
-    uv_tcp_t tcp;
-    struct srv *s;
-    char buf[2048];
-    size_t len;
-    int answered;
-};
-
-static void free_conn(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-static void on_srv_write(uv_write_t *w, int status)
-{
-    struct conn *c = w->data;
-    free(w);
-    uv_close((uv_handle_t *)&c->tcp, free_conn);
-}
-
-static void srv_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
-{
-    struct conn *c = h->data;
-    *b = uv_buf_init(c->buf + c->len, (unsigned)(sizeof(c->buf) - c->len));
-}
-
-static void srv_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
-{
-    struct conn *c = st->data;
-    if (n < 0) {
-        if (!uv_is_closing((uv_handle_t *)st))
-            uv_close((uv_handle_t *)st, free_conn);
-        return;
-    }
-    c->len += (size_t)n;
-    if (c->answered || c->s->silent || !memmem(c->buf, c->len, "\r\n\r\n", 4))
-        return;
-    c->answered = 1;
-    static char resp[1024];
-    int m = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s",
-                     strlen(c->s->body), c->s->body);
-    uv_write_t *w = malloc(sizeof(*w));
-    w->data = c;
-    uv_buf_t out = uv_buf_init(resp, (unsigned)m);
-    uv_write(w, st, &out, 1, on_srv_write);
-}
-
-static void on_conn(uv_stream_t *l, int status)
-{
-    struct srv *s = l->data;
-    struct conn *c = calloc(1, sizeof(*c));
-    c->s = s;
-    uv_tcp_init(s->loop, &c->tcp);
-    c->tcp.data = c;
-    if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
-        uv_close((uv_handle_t *)&c->tcp, free_conn);
-        return;
-    }
-    s->conns++;
-    uv_read_start((uv_stream_t *)&c->tcp, srv_alloc, srv_read);
-}
-
-static void srv_start(struct srv *s, uv_loop_t *loop)
-{
-    struct sockaddr_in a;
-    s->loop = loop;
-    uv_ip4_addr("127.0.0.1", 0, &a);
-    assert_int_equal(uv_tcp_init(loop, &s->listener), 0);
-    s->listener.data = s;
-    assert_int_equal(uv_tcp_bind(&s->listener, (const struct sockaddr *)&a, 0), 0);
-    assert_int_equal(uv_listen((uv_stream_t *)&s->listener, 16, on_conn), 0);
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
-    s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
 
 /* A port nobody listens on (bound, then closed). */
 static int dead_port(void)
@@ -134,7 +49,7 @@ struct result {
     int calls;
     char ip[IPDISC_RESULT_LEN];
     struct ipdisc *d;
-    struct srv *s;
+    struct loopsrv *s;
 };
 
 static void on_result(struct ipdisc *d, const char *ip, void *ud)
@@ -153,7 +68,7 @@ static void guard_fire(uv_timer_t *t)
 }
 
 /* Runs one discovery round over urls; returns with r filled. */
-static void run_round(const char *const *urls, size_t n, unsigned timeout_ms, struct srv *s,
+static void run_round(const char *const *urls, size_t n, unsigned timeout_ms, struct loopsrv *s,
                       const char *ca_file, struct result *r)
 {
     uv_loop_t loop;
@@ -161,7 +76,7 @@ static void run_round(const char *const *urls, size_t n, unsigned timeout_ms, st
     memset(r, 0, sizeof(*r));
     r->s = s;
     if (s)
-        srv_start(s, &loop);
+        assert_int_equal(loopsrv_start(s, &loop), 0);
     struct ipdisc_config cfg = {0};
     cfg.urls = urls;
     cfg.n_urls = n;
@@ -185,8 +100,8 @@ static void run_round(const char *const *urls, size_t n, unsigned timeout_ms, st
 static void test_agent_ipdisc__http_fallback_and_result(void **state)
 {
     (void)state;
-    struct srv s = {0};
-    s.body = "fl=1\nip=198.51.100.7\nts=1\n";
+    struct loopsrv s = {0};
+    loopsrv_reply_body(&s, "fl=1\nip=198.51.100.7\nts=1\n");
     char u1[64], u2[64];
     int dead = dead_port();
     snprintf(u1, sizeof(u1), "http://127.0.0.1:%d/cdn-cgi/trace", dead);
@@ -195,7 +110,7 @@ static void test_agent_ipdisc__http_fallback_and_result(void **state)
     struct result r;
     memset(&r, 0, sizeof(r));
     r.s = &s;
-    srv_start(&s, &loop);
+    assert_int_equal(loopsrv_start(&s, &loop), 0);
     snprintf(u2, sizeof(u2), "http://127.0.0.1:%d/cdn-cgi/trace", s.port);
     const char *urls[] = {u1, u2};
     struct ipdisc_config cfg = {0};
@@ -217,14 +132,14 @@ static void test_agent_ipdisc__http_fallback_and_result(void **state)
 static void test_agent_ipdisc__timeout_gives_empty(void **state)
 {
     (void)state;
-    struct srv s = {0};
+    struct loopsrv s = {0};
     s.silent = 1;
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct result r;
     memset(&r, 0, sizeof(r));
     r.s = &s;
-    srv_start(&s, &loop);
+    assert_int_equal(loopsrv_start(&s, &loop), 0);
     char u[64];
     snprintf(u, sizeof(u), "http://127.0.0.1:%d/", s.port);
     const char *urls[] = {u};
@@ -249,11 +164,11 @@ static void test_agent_ipdisc__timeout_gives_empty(void **state)
 static void test_agent_ipdisc__free_mid_flight(void **state)
 {
     (void)state;
-    struct srv s = {0};
+    struct loopsrv s = {0};
     s.silent = 1;
     uv_loop_t loop;
     uv_loop_init(&loop);
-    srv_start(&s, &loop);
+    assert_int_equal(loopsrv_start(&s, &loop), 0);
     char u[64];
     snprintf(u, sizeof(u), "http://127.0.0.1:%d/", s.port);
     const char *urls[] = {u};

@@ -23,6 +23,8 @@
 
 #include <uv.h>
 
+#include "loopsrv.h"
+
 #include "core/log.h"
 #include "proto/httpc.h"
 #include "proto/tls.h"
@@ -149,96 +151,6 @@ static void test_httpc__parse_head_and_body(void **state)
     assert_string_equal(why, "response header too large");
 }
 
-/* ---- loopback server: answers every request with srv.reply (or never, when silent) ---- */
-
-struct srv {
-    uv_loop_t *loop;
-    uv_tcp_t listener;
-    int port;
-    int silent;
-    const char *reply;
-    size_t reply_len;
-    int conns;
-};
-
-struct sconn {
-    uv_tcp_t tcp;
-    struct srv *s;
-    char buf[2048];
-    size_t len;
-    int answered;
-};
-
-static void free_conn(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-static void on_srv_write(uv_write_t *w, int status)
-{
-    (void)status;
-    struct sconn *c = w->data;
-    free(w);
-    uv_close((uv_handle_t *)&c->tcp, free_conn);
-}
-
-static void srv_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
-{
-    (void)sz;
-    struct sconn *c = h->data;
-    *b = uv_buf_init(c->buf + c->len, (unsigned)(sizeof(c->buf) - c->len));
-}
-
-static void srv_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
-{
-    (void)b;
-    struct sconn *c = st->data;
-    if (n < 0) {
-        if (!uv_is_closing((uv_handle_t *)st))
-            uv_close((uv_handle_t *)st, free_conn);
-        return;
-    }
-    c->len += (size_t)n;
-    if (c->answered || c->s->silent || !memmem(c->buf, c->len, "\r\n\r\n", 4))
-        return;
-    c->answered = 1;
-    uv_write_t *w = malloc(sizeof(*w));
-    w->data = c;
-    uv_buf_t out = uv_buf_init((char *)c->s->reply, (unsigned)c->s->reply_len);
-    uv_write(w, st, &out, 1, on_srv_write);
-}
-
-static void on_conn(uv_stream_t *l, int status)
-{
-    (void)status;
-    struct srv *s = l->data;
-    struct sconn *c = calloc(1, sizeof(*c));
-    c->s = s;
-    uv_tcp_init(s->loop, &c->tcp);
-    c->tcp.data = c;
-    if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
-        uv_close((uv_handle_t *)&c->tcp, free_conn);
-        return;
-    }
-    s->conns++;
-    uv_read_start((uv_stream_t *)&c->tcp, srv_alloc, srv_read);
-}
-
-static void srv_start(struct srv *s, uv_loop_t *loop)
-{
-    struct sockaddr_in a;
-    s->loop = loop;
-    uv_ip4_addr("127.0.0.1", 0, &a);
-    assert_int_equal(uv_tcp_init(loop, &s->listener), 0);
-    s->listener.data = s;
-    assert_int_equal(uv_tcp_bind(&s->listener, (const struct sockaddr *)&a, 0), 0);
-    assert_int_equal(uv_listen((uv_stream_t *)&s->listener, 16, on_conn), 0);
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
-    s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
 /* ---- one fetch: the judge is the generic "complete response" rule ---- */
 
 struct fetch {
@@ -250,7 +162,7 @@ struct fetch {
     int status;
     char body[64];
     size_t blen;
-    struct srv *s;
+    struct loopsrv *s;
 };
 
 static int judge_complete(struct httpc *h, const uint8_t *resp, size_t len, int eof, void *ud)
@@ -290,7 +202,7 @@ static void done_cb(struct httpc *h, const struct httpc_result *r, void *ud)
         uv_close((uv_handle_t *)&f->s->listener, NULL);
 }
 
-static void run_fetch(struct fetch *f, const char *url, struct srv *s, struct tls_ctx *ctx,
+static void run_fetch(struct fetch *f, const char *url, struct loopsrv *s, struct tls_ctx *ctx,
                       unsigned timeout_ms)
 {
     uv_loop_t loop;
@@ -299,7 +211,7 @@ static void run_fetch(struct fetch *f, const char *url, struct srv *s, struct tl
     f->s = s;
     char u[128];
     if (s) {
-        srv_start(s, &loop);
+        assert_int_equal(loopsrv_start(s, &loop), 0);
         snprintf(u, sizeof(u), "%s127.0.0.1:%d/x", url, s->port); /* url: the scheme */
         url = u;
     }
@@ -312,7 +224,7 @@ static void run_fetch(struct fetch *f, const char *url, struct srv *s, struct tl
     assert_int_equal(f->done, 1);
 }
 
-static void serve(struct srv *s, const char *reply)
+static void serve(struct loopsrv *s, const char *reply)
 {
     memset(s, 0, sizeof(*s));
     s->reply = reply;
@@ -322,7 +234,7 @@ static void serve(struct srv *s, const char *reply)
 static void test_httpc__fetch_length_and_chunked(void **state)
 {
     (void)state;
-    struct srv s;
+    struct loopsrv s;
     struct fetch f;
     serve(&s, "HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy");
     run_fetch(&f, "http://", &s, NULL, 5000);
@@ -344,7 +256,7 @@ static void test_httpc__fetch_length_and_chunked(void **state)
 static void test_httpc__fetch_errors(void **state)
 {
     (void)state;
-    struct srv s;
+    struct loopsrv s;
     struct fetch f;
     serve(&s, "HTTP/1.1 20 OK\r\n\r\n");
     run_fetch(&f, "http://", &s, NULL, 5000);
@@ -384,12 +296,12 @@ static void test_httpc__fetch_errors(void **state)
 static void test_httpc__close_mid_flight(void **state)
 {
     (void)state;
-    struct srv s;
+    struct loopsrv s;
     serve(&s, "");
     s.silent = 1;
     uv_loop_t loop;
     uv_loop_init(&loop);
-    srv_start(&s, &loop);
+    assert_int_equal(loopsrv_start(&s, &loop), 0);
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
     struct fetch f;
@@ -427,9 +339,9 @@ static void test_httpc__https_with_s_server(void **state)
     /* a free port: bind, read it, close */
     uv_loop_t tl;
     uv_loop_init(&tl);
-    struct srv tmp;
+    struct loopsrv tmp;
     serve(&tmp, "");
-    srv_start(&tmp, &tl);
+    assert_int_equal(loopsrv_start(&tmp, &tl), 0);
     int port = tmp.port;
     uv_close((uv_handle_t *)&tmp.listener, NULL);
     uv_run(&tl, UV_RUN_DEFAULT);

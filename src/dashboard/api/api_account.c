@@ -112,13 +112,10 @@ static void login_done(struct api_job *j)
     }
     log_info("login: '%s' logged in from %s", c->user.login, ip);
     api_guard_set_cookie(j->req, api_guard_cookie_name(a), c->token, AUTH_SESSION_TTL_MS / 1000);
-    struct buf b;
-    struct jw jw;
-    buf_init(&b, 0);
-    jw_init(&jw, &b);
-    write_me(&jw, c->user.id, c->user.login, c->csrf);
-    api_reply_result(j->req, 200, &b);
-    buf_release(&b);
+    struct api_body out;
+    struct jw *jw = api_body_begin(&out);
+    write_me(jw, c->user.id, c->user.login, c->csrf);
+    api_reply_body(j->req, 200, &out);
 }
 
 static void h_login(struct http_request *req, void *ud)
@@ -223,13 +220,10 @@ static void me_done(struct api_job *j)
         api_reply(j->req, 200, 403, API_MSG_LOGIN_REQUIRED, NULL);
         return;
     }
-    struct buf b;
-    struct jw jw;
-    buf_init(&b, 0);
-    jw_init(&jw, &b);
-    write_me(&jw, c->user.id, c->user.login, c->csrf);
-    api_reply(j->req, 200, 0, "success", b.data);
-    buf_release(&b);
+    struct api_body out;
+    struct jw *jw = api_body_begin(&out);
+    write_me(jw, c->user.id, c->user.login, c->csrf);
+    api_reply_body(j->req, 0, &out);
 }
 
 static void h_me(struct http_request *req, void *ud)

@@ -47,10 +47,17 @@ void api_reply_bad(struct http_request *req, const char *detail)
     api_reply(req, 200, 400, msg, NULL);
 }
 
-/* Answers with an already rendered jw buffer as "result". */
-void api_reply_result(struct http_request *req, int code, const struct buf *result)
+struct jw *api_body_begin(struct api_body *o)
 {
-    api_reply(req, 200, code, "success", result->data);
+    buf_init(&o->b, 0);
+    jw_init(&o->jw, &o->b);
+    return &o->jw;
+}
+
+void api_reply_body(struct http_request *req, int code, struct api_body *o)
+{
+    api_reply(req, 200, code, "success", o->b.data);
+    buf_release(&o->b);
 }
 
 /* Parses the JSON body; on failure answers 400 and returns NULL. Owned result (json_decref). */

@@ -14,7 +14,9 @@
 
 #include <jansson.h>
 
-struct buf;
+#include "core/buf.h"
+#include "core/jw.h"
+
 struct http_request;
 
 /* The messages Nezha v0 answers with (its clients match on them). */
@@ -32,9 +34,17 @@ void api_reply(struct http_request *req, int status, int code, const char *messa
 void api_reply_ok(struct http_request *req, const char *result_raw);
 /* 200 {"code":400,"message":"请求错误：<detail>"}. detail borrowed. */
 void api_reply_bad(struct http_request *req, const char *detail);
-/* 200 {"code":code,"message":"success","result":<result>} (result borrowed, a rendered jw
- * buffer). */
-void api_reply_result(struct http_request *req, int code, const struct buf *result);
+/*
+ * A success body being written: api_body_begin initialises it and returns its
+ * JSON writer (the "result" value is written with it); api_reply_body answers
+ * 200 {"code":code,"message":"success","result":<it>} and releases it.
+ */
+struct api_body {
+    struct buf b;
+    struct jw jw;
+};
+struct jw *api_body_begin(struct api_body *o);
+void api_reply_body(struct http_request *req, int code, struct api_body *o);
 /* 500 {"code":500,"message":"database error"}: a store call failed. */
 void api_reply_db_error(struct http_request *req);
 

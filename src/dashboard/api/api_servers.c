@@ -39,44 +39,41 @@ static void h_servers(struct http_request *req, void *ud)
         qsort(v, a->lv->n, sizeof(*v), live_cmp_display);
     }
     int64_t now = clock_wall_ms();
-    struct buf b;
-    struct jw jw;
-    buf_init(&b, 0);
-    jw_init(&jw, &b);
-    jw_arr_begin(&jw);
+    struct api_body out;
+    struct jw *jw = api_body_begin(&out);
+    jw_arr_begin(jw);
     for (size_t i = 0; i < a->lv->n; i++) {
         struct live_server *s = v[i];
-        jw_obj_begin(&jw);
-        jw_key(&jw, "id");
-        jw_u64(&jw, s->id);
-        jw_key(&jw, "name");
-        jw_str(&jw, s->name);
-        jw_key(&jw, "tag");
-        jw_str(&jw, s->tag);
-        jw_key(&jw, "display_index");
-        jw_i64(&jw, s->display_index);
-        jw_key(&jw, "note");
-        jw_str(&jw, s->note);
-        jw_key(&jw, "public_note");
-        jw_str(&jw, s->public_note);
-        jw_key(&jw, "hide_for_guest");
-        jw_bool(&jw, s->hide_for_guest);
-        jw_key(&jw, "secret");
-        jw_str(&jw, s->secret);
-        jw_key(&jw, "ip");
-        jw_str(&jw, s->host && s->host->ip ? s->host->ip : "");
-        jw_key(&jw, "version");
-        jw_str(&jw, s->host && s->host->version ? s->host->version : "");
-        jw_key(&jw, "last_active");
-        jw_i64(&jw, s->last_active);
-        jw_key(&jw, "online");
-        jw_bool(&jw, live_server_online(s, now));
-        jw_obj_end(&jw);
+        jw_obj_begin(jw);
+        jw_key(jw, "id");
+        jw_u64(jw, s->id);
+        jw_key(jw, "name");
+        jw_str(jw, s->name);
+        jw_key(jw, "tag");
+        jw_str(jw, s->tag);
+        jw_key(jw, "display_index");
+        jw_i64(jw, s->display_index);
+        jw_key(jw, "note");
+        jw_str(jw, s->note);
+        jw_key(jw, "public_note");
+        jw_str(jw, s->public_note);
+        jw_key(jw, "hide_for_guest");
+        jw_bool(jw, s->hide_for_guest);
+        jw_key(jw, "secret");
+        jw_str(jw, s->secret);
+        jw_key(jw, "ip");
+        jw_str(jw, s->host && s->host->ip ? s->host->ip : "");
+        jw_key(jw, "version");
+        jw_str(jw, s->host && s->host->version ? s->host->version : "");
+        jw_key(jw, "last_active");
+        jw_i64(jw, s->last_active);
+        jw_key(jw, "online");
+        jw_bool(jw, live_server_online(s, now));
+        jw_obj_end(jw);
     }
-    jw_arr_end(&jw);
+    jw_arr_end(jw);
     free(v);
-    api_reply(req, 200, 0, "success", b.data);
-    buf_release(&b);
+    api_reply_body(req, 0, &out);
 }
 
 /* ---- create / edit ---- */
@@ -148,18 +145,15 @@ static void save_done(struct api_job *j)
         return;
     }
     live_upsert(j->api->lv, &c->srv);
-    struct buf b;
-    struct jw jw;
-    buf_init(&b, 0);
-    jw_init(&jw, &b);
-    jw_obj_begin(&jw);
-    jw_key(&jw, "id");
-    jw_u64(&jw, c->srv.id);
-    jw_key(&jw, "secret");
-    jw_str(&jw, c->srv.secret);
-    jw_obj_end(&jw);
-    api_reply_result(j->req, 200, &b);
-    buf_release(&b);
+    struct api_body out;
+    struct jw *jw = api_body_begin(&out);
+    jw_obj_begin(jw);
+    jw_key(jw, "id");
+    jw_u64(jw, c->srv.id);
+    jw_key(jw, "secret");
+    jw_str(jw, c->srv.secret);
+    jw_obj_end(jw);
+    api_reply_body(j->req, 200, &out);
 }
 
 static void h_server_save(struct http_request *req, void *ud)
@@ -450,16 +444,13 @@ static void h_install(struct http_request *req, void *ud)
              "curl -fsSL %s://%s/static/install-agent.sh | sudo LOTUS_DASHBOARD_URL=%s://%s "
              "sh -s -- -s %s:%d -p %s%s",
              scheme, dash, scheme, dash, grpc_host, port, s->secret, a->cfg->tls ? " --tls" : "");
-    struct buf b;
-    struct jw jw;
-    buf_init(&b, 0);
-    jw_init(&jw, &b);
-    jw_obj_begin(&jw);
-    jw_key(&jw, "linux");
-    jw_str(&jw, cmd);
-    jw_obj_end(&jw);
-    api_reply(req, 200, 0, "success", b.data);
-    buf_release(&b);
+    struct api_body out;
+    struct jw *jw = api_body_begin(&out);
+    jw_obj_begin(jw);
+    jw_key(jw, "linux");
+    jw_str(jw, cmd);
+    jw_obj_end(jw);
+    api_reply_body(req, 0, &out);
 }
 
 static const struct api_route routes[] = {

@@ -31,28 +31,25 @@ static void h_setting_get(struct http_request *req, void *ud)
     if (!api_guard_admin(a, req))
         return;
     struct dash_config *c = a->cfg;
-    struct buf b;
-    struct jw jw;
-    buf_init(&b, 0);
-    jw_init(&jw, &b);
-    jw_obj_begin(&jw);
-    jw_key(&jw, "site_brand");
-    jw_str(&jw, c->site_brand);
-    jw_key(&jw, "language");
-    jw_str(&jw, c->language);
-    jw_key(&jw, "view_password_set");
-    jw_bool(&jw, c->site_viewpassword && c->site_viewpassword[0]);
-    jw_key(&jw, "grpc_host");
-    jw_str(&jw, c->grpchost ? c->grpchost : "");
-    jw_key(&jw, "grpc_port");
-    jw_i64(&jw, c->proxygrpcport > 0 ? c->proxygrpcport : a->grpc_port);
-    jw_key(&jw, "tls");
-    jw_bool(&jw, c->tls);
-    jw_key(&jw, "cookie_name");
-    jw_str(&jw, api_guard_cookie_name(a));
-    jw_obj_end(&jw);
-    api_reply(req, 200, 0, "success", b.data);
-    buf_release(&b);
+    struct api_body out;
+    struct jw *jw = api_body_begin(&out);
+    jw_obj_begin(jw);
+    jw_key(jw, "site_brand");
+    jw_str(jw, c->site_brand);
+    jw_key(jw, "language");
+    jw_str(jw, c->language);
+    jw_key(jw, "view_password_set");
+    jw_bool(jw, c->site_viewpassword && c->site_viewpassword[0]);
+    jw_key(jw, "grpc_host");
+    jw_str(jw, c->grpchost ? c->grpchost : "");
+    jw_key(jw, "grpc_port");
+    jw_i64(jw, c->proxygrpcport > 0 ? c->proxygrpcport : a->grpc_port);
+    jw_key(jw, "tls");
+    jw_bool(jw, c->tls);
+    jw_key(jw, "cookie_name");
+    jw_str(jw, api_guard_cookie_name(a));
+    jw_obj_end(jw);
+    api_reply_body(req, 0, &out);
 }
 
 struct setting_ctx {
@@ -161,22 +158,19 @@ static void h_public(struct http_request *req, void *ud)
         api_reply(req, 200, 403, API_MSG_VIEW_LIMITED, NULL);
         return;
     }
-    struct buf b;
-    struct jw jw;
-    buf_init(&b, 0);
-    jw_init(&jw, &b);
-    jw_obj_begin(&jw);
-    jw_key(&jw, "site_brand");
-    jw_str(&jw, a->cfg->site_brand);
-    jw_key(&jw, "language");
-    jw_str(&jw, a->cfg->language);
-    jw_key(&jw, "logged_in");
-    jw_bool(&jw, logged_in);
-    jw_key(&jw, "view_password_required");
-    jw_bool(&jw, vp_required && !may_view);
-    jw_obj_end(&jw);
-    api_reply(req, 200, 0, "success", b.data);
-    buf_release(&b);
+    struct api_body out;
+    struct jw *jw = api_body_begin(&out);
+    jw_obj_begin(jw);
+    jw_key(jw, "site_brand");
+    jw_str(jw, a->cfg->site_brand);
+    jw_key(jw, "language");
+    jw_str(jw, a->cfg->language);
+    jw_key(jw, "logged_in");
+    jw_bool(jw, logged_in);
+    jw_key(jw, "view_password_required");
+    jw_bool(jw, vp_required && !may_view);
+    jw_obj_end(jw);
+    api_reply_body(req, 0, &out);
 }
 
 static void h_view_password(struct http_request *req, void *ud)

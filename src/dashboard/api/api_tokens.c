@@ -52,11 +52,9 @@ static void list_done(struct api_job *j)
         api_reply_db_error(j->req);
         return;
     }
-    struct buf b;
-    struct jw jw;
-    buf_init(&b, 0);
-    jw_init(&jw, &b);
-    jw_arr_begin(&jw);
+    struct api_body out;
+    struct jw *jw = api_body_begin(&out);
+    jw_arr_begin(jw);
     for (size_t i = 0; i < c->n; i++) {
         struct store_token *t = &c->tokens[i];
         /* The in-memory last-used time is fresher than the stored one. */
@@ -64,22 +62,21 @@ static void list_done(struct api_job *j)
         int64_t mem = auth_token_last_used(&j->api->auth, t->id);
         if (mem > used)
             used = mem;
-        jw_obj_begin(&jw);
-        jw_key(&jw, "id");
-        jw_u64(&jw, t->id);
-        jw_key(&jw, "token");
-        jw_str(&jw, t->prefix);
-        jw_key(&jw, "note");
-        jw_str(&jw, t->note ? t->note : "");
-        jw_key(&jw, "created_at");
-        jw_i64(&jw, t->created_at);
-        jw_key(&jw, "last_used_at");
-        jw_i64(&jw, used);
-        jw_obj_end(&jw);
+        jw_obj_begin(jw);
+        jw_key(jw, "id");
+        jw_u64(jw, t->id);
+        jw_key(jw, "token");
+        jw_str(jw, t->prefix);
+        jw_key(jw, "note");
+        jw_str(jw, t->note ? t->note : "");
+        jw_key(jw, "created_at");
+        jw_i64(jw, t->created_at);
+        jw_key(jw, "last_used_at");
+        jw_i64(jw, used);
+        jw_obj_end(jw);
     }
-    jw_arr_end(&jw);
-    api_reply(j->req, 200, 0, "success", b.data);
-    buf_release(&b);
+    jw_arr_end(jw);
+    api_reply_body(j->req, 0, &out);
 }
 
 static void h_tokens(struct http_request *req, void *ud)
@@ -131,20 +128,17 @@ static void add_done(struct api_job *j)
     auth_token_put(&j->api->auth, &t);
     log_info("token %llu created for user %llu", (unsigned long long)c->id,
              (unsigned long long)c->user_id);
-    struct buf b;
-    struct jw jw;
-    buf_init(&b, 0);
-    jw_init(&jw, &b);
-    jw_obj_begin(&jw);
-    jw_key(&jw, "id");
-    jw_u64(&jw, c->id);
-    jw_key(&jw, "note");
-    jw_str(&jw, c->note);
-    jw_key(&jw, "token");
-    jw_str(&jw, c->token);
-    jw_obj_end(&jw);
-    api_reply_result(j->req, 200, &b);
-    buf_release(&b);
+    struct api_body out;
+    struct jw *jw = api_body_begin(&out);
+    jw_obj_begin(jw);
+    jw_key(jw, "id");
+    jw_u64(jw, c->id);
+    jw_key(jw, "note");
+    jw_str(jw, c->note);
+    jw_key(jw, "token");
+    jw_str(jw, c->token);
+    jw_obj_end(jw);
+    api_reply_body(j->req, 200, &out);
 }
 
 static void h_token_add(struct http_request *req, void *ud)
