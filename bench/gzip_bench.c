@@ -6,9 +6,11 @@
  * best time of ROUNDS rounds per level.
  *
  * Build and run from the repository root after `make`:
- *   cc -O2 -std=c11 -D_GNU_SOURCE -Isrc -Ibuild/gen bench/jw_bench.c src/core/jw.c src/core/buf.c \
- *      src/core/xalloc.c src/core/log.c src/core/strnum.c src/dashboard/api/api_v1.c \
- *      build/gen/nezha_v0.pb-c.c -o build/jw_bench -lprotobuf-c -ljansson -lm
+ *   cc -O2 -std=c11 -D_GNU_SOURCE -Isrc -Ibuild/gen bench/jw_bench.c src/core/jw.c \
+ *      src/core/dtoa.c src/core/buf.c src/core/xalloc.c src/core/log.c src/core/strnum.c \
+ *      src/dashboard/api/api_v1.c build/gen/nezha_v0.pb-c.c build/libdash.a build/libproto.a \
+ *      build/libcore.a $(pkg-config --libs libprotobuf-c jansson sqlite3 libsodium libuv) \
+ *      -lm -o build/jw_bench
  *   cc -O2 -std=c11 -D_GNU_SOURCE -Isrc bench/gzip_bench.c src/dashboard/http_gzip.c \
  *      src/core/buf.c src/core/xalloc.c src/core/log.c -o build/gzip_bench -lz
  *   build/jw_bench build/details.json && build/gzip_bench build/details.json

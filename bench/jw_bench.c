@@ -8,9 +8,11 @@
  * writes the details body there (input for bench/gzip_bench.c).
  *
  * Build and run from the repository root after `make unit-tests`:
- *   cc -O2 -std=c11 -D_GNU_SOURCE -Isrc -Ibuild/gen bench/jw_bench.c src/core/jw.c src/core/buf.c \
- *      src/core/xalloc.c src/core/log.c src/core/strnum.c src/dashboard/api/api_v1.c \
- *      build/gen/nezha_v0.pb-c.c -o build/jw_bench -lprotobuf-c -ljansson -lm && build/jw_bench
+ *   cc -O2 -std=c11 -D_GNU_SOURCE -Isrc -Ibuild/gen bench/jw_bench.c src/core/jw.c \
+ *      src/core/dtoa.c src/core/buf.c src/core/xalloc.c src/core/log.c src/core/strnum.c \
+ *      src/dashboard/api/api_v1.c build/gen/nezha_v0.pb-c.c build/libdash.a build/libproto.a \
+ *      build/libcore.a $(pkg-config --libs libprotobuf-c jansson sqlite3 libsodium libuv) \
+ *      -lm -o build/jw_bench && build/jw_bench
  * On a shared machine compare binaries in alternating runs, or count instructions, which do not
  * depend on the load: valgrind --tool=callgrind build/jw_bench (docs/benchmarks.md "JSON render").
  */
