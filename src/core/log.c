@@ -2,8 +2,11 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <time.h>
+
+#include "core/clock.h"
 
 static enum log_level g_level = LOG_LEVEL_INFO;
 
@@ -22,15 +25,15 @@ void log_write(enum log_level level, const char *fmt, ...)
     static const char *const names[] = {"error", "warn", "info", "debug"};
     char line[1024];
     char ts[32];
-    struct timespec now;
+    int64_t now_ms = clock_wall_ms();
+    time_t secs = (time_t)(now_ms / 1000);
     struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
+    gmtime_r(&secs, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s.%03ldZ %s %s\n", ts, now.tv_nsec / 1000000L,
+    fprintf(stderr, "%s.%03dZ %s %s\n", ts, (int)(now_ms % 1000),
             names[(unsigned)level < 4 ? (unsigned)level : 0], line);
 }

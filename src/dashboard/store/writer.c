@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 
@@ -226,15 +227,12 @@ void writer_apply_pending(struct writer *w, struct db_conn *c)
 
 /* ---- the thread ---- */
 
+/* ms from now on CLOCK_MONOTONIC, the clock the condition variables wait on. */
 static void deadline_after(struct timespec *ts, long ms)
 {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
+    uint64_t at = clock_mono_ms() + (uint64_t)ms;
+    ts->tv_sec = (time_t)(at / 1000);
+    ts->tv_nsec = (long)(at % 1000) * 1000000L;
 }
 
 static void *writer_main(void *arg)
