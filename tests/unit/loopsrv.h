@@ -4,16 +4,25 @@
  * ephemeral port, reads each connection until the end of the request head,
  * answers with s->reply (s->reply_len bytes, borrowed) and closes; with
  * s->silent it accepts and never answers (timeouts). s->conns counts accepted
- * connections. The test closes s->listener when it is done. Test code only:
- * static functions, included by one test file each.
+ * connections. The test closes s->listener when it is done.
+ *
+ * For HTTPS: loopsrv_make_cert writes a throw-away self-signed certificate for
+ * 127.0.0.1 into a directory, and loopsrv_s_server runs `openssl s_server -HTTP`
+ * there (it serves the directory's files, each holding a whole HTTP response).
+ * Test code only: static functions, included by one test file each.
  */
 #ifndef LOTUS_TESTS_LOOPSRV_H
 #define LOTUS_TESTS_LOOPSRV_H
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -119,6 +128,77 @@ static inline int loopsrv_start(struct loopsrv *s, uv_loop_t *loop)
     if (rc == 0)
         s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     return rc;
+}
+
+/* A loopback port nobody listens on (bound, read, closed). */
+static inline int loopsrv_free_port(void)
+{
+    uv_loop_t loop;
+    uv_tcp_t t;
+    struct sockaddr_in a;
+    uv_loop_init(&loop);
+    uv_ip4_addr("127.0.0.1", 0, &a);
+    uv_tcp_init(&loop, &t);
+    uv_tcp_bind(&t, (const struct sockaddr *)&a, 0);
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    uv_tcp_getsockname(&t, (struct sockaddr *)&ss, &len);
+    int port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return port;
+}
+
+/* cert.pem + key.pem for CN and IP SAN 127.0.0.1, valid for days, in dir. 0 or -1. */
+static inline int loopsrv_make_cert(const char *dir, int days)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem "
+             "-days %d -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+             dir, days);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/*
+ * Runs `openssl s_server -HTTP` in dir on 127.0.0.1:port and waits (up to
+ * 5 s) until it accepts connections. Returns its pid, or -1 when it did not
+ * come up. Stop it with loopsrv_s_server_stop.
+ */
+static inline pid_t loopsrv_s_server(const char *dir, int port)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        char p[16];
+        snprintf(p, sizeof(p), "%d", port);
+        if (chdir(dir) != 0)
+            _exit(127);
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execl("/usr/bin/openssl", "openssl", "s_server", "-HTTP", "-accept", p, "-cert", "cert.pem",
+              "-key", "key.pem", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100; i++) {
+        char sh[256];
+        snprintf(sh, sizeof(sh), "bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d' 2>/dev/null", port);
+        if (system(sh) == 0)
+            return pid;
+        usleep(50000);
+    }
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+static inline void loopsrv_s_server_stop(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
 }
 
 #endif

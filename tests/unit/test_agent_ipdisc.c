@@ -25,26 +25,6 @@
 #include "agent/ipdisc.h"
 #include "core/log.h"
 
-/* A port nobody listens on (bound, then closed). */
-static int dead_port(void)
-{
-    uv_loop_t loop;
-    uv_tcp_t t;
-    struct sockaddr_in a;
-    uv_loop_init(&loop);
-    uv_ip4_addr("127.0.0.1", 0, &a);
-    uv_tcp_init(&loop, &t);
-    uv_tcp_bind(&t, (const struct sockaddr *)&a, 0);
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    uv_tcp_getsockname(&t, (struct sockaddr *)&ss, &len);
-    int port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    uv_close((uv_handle_t *)&t, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-    return port;
-}
-
 struct result {
     int calls;
     char ip[IPDISC_RESULT_LEN];
@@ -103,7 +83,7 @@ static void test_agent_ipdisc__http_fallback_and_result(void **state)
     struct loopsrv s = {0};
     loopsrv_reply_body(&s, "fl=1\nip=198.51.100.7\nts=1\n");
     char u1[64], u2[64];
-    int dead = dead_port();
+    int dead = loopsrv_free_port();
     snprintf(u1, sizeof(u1), "http://127.0.0.1:%d/cdn-cgi/trace", dead);
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -202,41 +182,16 @@ static void test_agent_ipdisc__https_with_s_server(void **state)
         skip();
     char dir[] = "/tmp/lotus-ipdisc-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char cmd[2048];
+    char cmd[512];
     snprintf(cmd, sizeof(cmd),
              "cd %s && mkdir -p cdn-cgi && printf 'HTTP/1.0 200 OK\\r\\nContent-Type: "
-             "text/plain\\r\\n\\r\\nh=x\\nip=192.0.2.44\\n' > cdn-cgi/trace && "
-             "openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 1 "
-             "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+             "text/plain\\r\\n\\r\\nh=x\\nip=192.0.2.44\\n' > cdn-cgi/trace",
              dir);
     assert_int_equal(system(cmd), 0);
-    int port = dead_port();
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        char p[16];
-        snprintf(p, sizeof(p), "%d", port);
-        if (chdir(dir) != 0)
-            _exit(127);
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        execl("/usr/bin/openssl", "openssl", "s_server", "-HTTP", "-accept", p, "-cert", "cert.pem",
-              "-key", "key.pem", (char *)NULL);
-        _exit(127);
-    }
-    /* wait until it listens */
-    int up = 0;
-    for (int i = 0; i < 100 && !up; i++) {
-        char probe[128];
-        snprintf(probe, sizeof(probe), "exec 3<>/dev/tcp/127.0.0.1/%d 2>/dev/null", port);
-        char sh[256];
-        snprintf(sh, sizeof(sh), "bash -c '%s' 2>/dev/null", probe);
-        up = system(sh) == 0;
-        if (!up)
-            usleep(50000);
-    }
-    assert_true(up);
+    assert_int_equal(loopsrv_make_cert(dir, 1), 0);
+    int port = loopsrv_free_port();
+    pid_t pid = loopsrv_s_server(dir, port);
+    assert_true(pid > 0);
     char url[96], ca[128];
     snprintf(url, sizeof(url), "https://127.0.0.1:%d/cdn-cgi/trace", port);
     snprintf(ca, sizeof(ca), "%s/cert.pem", dir);
@@ -248,8 +203,7 @@ static void test_agent_ipdisc__https_with_s_server(void **state)
     /* without the CA the certificate is rejected: nothing found */
     run_round(urls, 1, 5000, NULL, NULL, &r);
     assert_string_equal(r.ip, "");
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    loopsrv_s_server_stop(pid);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
 }

@@ -18,6 +18,7 @@
 
 #include "core/dtoa.c"
 #include "core/jw.h"
+#include "testrng.h"
 
 struct dcase {
     double v;
@@ -96,18 +97,6 @@ static void test_dtoa__round_trip_sweep(void **state)
 
 /* Random doubles per class in test_dtoa__fast_equals_reference. */
 #define PER_CLASS 200000
-
-struct rng {
-    uint64_t x;
-};
-
-static uint64_t next(struct rng *r)
-{
-    r->x ^= r->x << 13;
-    r->x ^= r->x >> 7;
-    r->x ^= r->x << 17;
-    return r->x;
-}
 
 struct counts {
     long checked;

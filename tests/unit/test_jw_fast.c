@@ -14,18 +14,7 @@
 #include <stdio.h>
 
 #include "core/jw.c"
-
-struct rng {
-    uint64_t x;
-};
-
-static uint64_t next(struct rng *r)
-{
-    r->x ^= r->x << 13;
-    r->x ^= r->x >> 7;
-    r->x ^= r->x << 17;
-    return r->x;
-}
+#include "testrng.h"
 
 static void test_jw_fast__integers(void **state)
 {
