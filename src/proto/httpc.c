@@ -620,12 +620,6 @@ int httpc_fetch(struct httpc *h, const struct httpc_url *u, int family, struct t
     return 0;
 }
 
-const uint8_t *httpc_response(const struct httpc *h, size_t *len)
-{
-    *len = h->resp_len;
-    return h->resp;
-}
-
 void httpc_close(struct httpc *h, void (*on_closed)(struct httpc *h, void *ud))
 {
     if (h->closing)

@@ -104,7 +104,6 @@ typedef int (*httpc_judge_fn)(struct httpc *h, const uint8_t *resp, size_t len, 
 /*
  * Called once per fetch, after the socket is closed and the resolver request
  * is back, so the owner may start the next fetch or httpc_close from it.
- * The response bytes stay readable (httpc_response) until the next fetch.
  */
 typedef void (*httpc_done_fn)(struct httpc *h, const struct httpc_result *r, void *ud);
 
@@ -150,9 +149,6 @@ void httpc_init(struct httpc *h, uv_loop_t *loop, httpc_judge_fn judge, httpc_do
  */
 int httpc_fetch(struct httpc *h, const struct httpc_url *u, int family, struct tls_ctx *tls_ctx,
                 unsigned timeout_ms);
-
-/* The response bytes read by the last fetch (borrowed; valid until the next fetch). */
-const uint8_t *httpc_response(const struct httpc *h, size_t *len);
 
 /*
  * Stops the fetch in flight (no on_done) and closes the handles; on_closed

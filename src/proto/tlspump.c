@@ -44,9 +44,3 @@ int tlspump_flush(struct tls_conn *t, struct buf *out)
 {
     return tls_conn_drain(t, out);
 }
-
-int tlspump_close(struct tls_conn *t, struct buf *out)
-{
-    tls_conn_close_notify(t);
-    return tls_conn_drain(t, out);
-}

@@ -5,7 +5,8 @@
  * feeds received ciphertext in (tlspump_feed: also advances the handshake),
  * drains plaintext out to a sink (tlspump_pull), encrypts plaintext
  * (tlspump_send) and collects the ciphertext that must go out (tlspump_send,
- * tlspump_flush, tlspump_close) into a struct buf it then writes. No sockets
+ * tlspump_flush; a close_notify queued with tls_conn_close_notify goes out
+ * with the next flush) into a struct buf it then writes. No sockets
  * and no allocation of its own: the TLS state is the caller's tls_conn.
  *
  * Ownership: every function borrows t (and the caller's `ready` flag, which
@@ -54,8 +55,5 @@ int tlspump_send(struct tls_conn *t, const void *p, size_t n, struct buf *out);
 
 /* Appends pending ciphertext (handshake, alerts, records) to out. 0 or -E2BIG. */
 int tlspump_flush(struct tls_conn *t, struct buf *out);
-
-/* Queues close_notify (after the handshake only) and appends pending ciphertext to out. */
-int tlspump_close(struct tls_conn *t, struct buf *out);
 
 #endif

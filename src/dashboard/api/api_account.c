@@ -184,11 +184,11 @@ static void logout_done(struct api_job *j)
 static void h_logout(struct http_request *req, void *ud)
 {
     struct api *a = ud;
-    struct auth_session *s = api_guard_admin(a, req);
-    if (!s)
-        return;
+    struct auth_session *s;
     struct api_job *j =
-        api_job_new(a, req, logout_run, logout_done, sizeof(struct logout_ctx), NULL);
+        api_guard_admin_job(a, req, logout_run, logout_done, sizeof(struct logout_ctx), NULL, &s);
+    if (!j)
+        return;
     struct logout_ctx *c = api_job_ctx(j);
     memcpy(c->hash, s->hash, AUTH_HASH_LEN);
     api_job_start(j);
@@ -229,10 +229,11 @@ static void me_done(struct api_job *j)
 static void h_me(struct http_request *req, void *ud)
 {
     struct api *a = ud;
-    struct auth_session *s = api_guard_admin(a, req);
-    if (!s)
+    struct auth_session *s;
+    struct api_job *j =
+        api_guard_admin_job(a, req, me_run, me_done, sizeof(struct me_ctx), me_release, &s);
+    if (!j)
         return;
-    struct api_job *j = api_job_new(a, req, me_run, me_done, sizeof(struct me_ctx), me_release);
     struct me_ctx *c = api_job_ctx(j);
     c->user_id = s->user_id;
     memcpy(c->csrf, s->csrf, sizeof(c->csrf));

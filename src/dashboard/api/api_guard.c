@@ -81,6 +81,17 @@ struct auth_session *api_guard_admin(struct api *a, struct http_request *req)
     return s;
 }
 
+struct api_job *api_guard_admin_job(struct api *a, struct http_request *req, api_job_fn run,
+                                    api_job_fn done, size_t ctx_size, api_job_release_fn release,
+                                    struct auth_session **session)
+{
+    struct auth_session *s = api_guard_admin(a, req);
+    if (!s)
+        return NULL;
+    *session = s;
+    return api_job_new(a, req, run, done, ctx_size, release);
+}
+
 struct touch_ctx {
     uint64_t token_id;
     int64_t when;

@@ -10,7 +10,10 @@
 #ifndef LOTUS_DASHBOARD_API_GUARD_H
 #define LOTUS_DASHBOARD_API_GUARD_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "dashboard/api/api_job.h"
 
 struct api;
 struct auth_session;
@@ -33,6 +36,15 @@ int api_guard_same_origin(struct http_request *req);
  * "访问此接口需要登录", or 403 "CSRF check failed") and returns NULL.
  */
 struct auth_session *api_guard_admin(struct api *a, struct http_request *req);
+
+/*
+ * api_guard_admin, then a new job for req (api_job_new's arguments) when it
+ * passes: returns the job (owned until started) and *session (borrowed from
+ * a's table), or NULL after the refusal was answered.
+ */
+struct api_job *api_guard_admin_job(struct api *a, struct http_request *req, api_job_fn run,
+                                    api_job_fn done, size_t ctx_size, api_job_release_fn release,
+                                    struct auth_session **session);
 
 /*
  * /api/v1: `Authorization: <token>` (or `Bearer <token>`) of a known API

@@ -82,11 +82,11 @@ static void list_done(struct api_job *j)
 static void h_tokens(struct http_request *req, void *ud)
 {
     struct api *a = ud;
-    struct auth_session *s = api_guard_admin(a, req);
-    if (!s)
-        return;
+    struct auth_session *s;
     struct api_job *j =
-        api_job_new(a, req, list_run, list_done, sizeof(struct list_ctx), list_release);
+        api_guard_admin_job(a, req, list_run, list_done, sizeof(struct list_ctx), list_release, &s);
+    if (!j)
+        return;
     ((struct list_ctx *)api_job_ctx(j))->user_id = s->user_id;
     api_job_start(j);
 }
