@@ -65,21 +65,35 @@ async function startDashboard() {
   const env = { LOTUS_TEST_FAST_HASH: '1' };
   const add = spawnSync(DASH, ['--data', dataDir, 'user', 'add', 'admin'], { input: PASSWORD + '\n', env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30000 });
   if (add.status !== 0) throw new Error(`"lotus-dashboard user add admin" failed (${add.status}): ${add.stderr}`);
-  const http = await freePort(), grpc = await freePort();
-  const d = start(DASH, ['--data', dataDir, '--http', `127.0.0.1:${http}`, '--grpc', `127.0.0.1:${grpc}`], env, 'dashboard');
-  const base = `http://127.0.0.1:${http}`;
-  const end = Date.now() + 15000;
-  while (Date.now() < end) {
-    if (d.exitCode !== null || d.signalCode !== null) throw new Error(`lotus-dashboard exited (${d.exitCode ?? d.signalCode}):\n${d.log}`);
-    try {
-      const r = await fetch(base + '/api/me');
-      if (r.status === 404) throw new Error('the dashboard answers 404 on /api/me: its admin HTTP routes are missing');
-      return { base, grpc };
-    } catch (e) {
-      await sleep(200);
+  // A free port can be taken by another process before the dashboard binds it: then the
+  // dashboard exits with "address already in use" and is started again on fresh ports.
+  for (let attempt = 0; ; attempt++) {
+    const http = await freePort();
+    let grpc = await freePort();
+    while (grpc === http) grpc = await freePort();
+    const d = start(DASH, ['--data', dataDir, '--http', `127.0.0.1:${http}`, '--grpc', `127.0.0.1:${grpc}`], env, 'dashboard');
+    const base = `http://127.0.0.1:${http}`;
+    const end = Date.now() + 15000;
+    let exited = false;
+    while (Date.now() < end) {
+      if (d.exitCode !== null || d.signalCode !== null) { exited = true; break; }
+      try {
+        const r = await fetch(base + '/api/me');
+        if (r.status === 404) throw new Error('the dashboard answers 404 on /api/me: its admin HTTP routes are missing');
+        return { base, grpc };
+      } catch (e) {
+        if (e.message.includes('admin HTTP routes')) throw e;
+        await sleep(200);
+      }
     }
+    if (!exited) throw new Error(`the dashboard serves nothing on its HTTP port ${http}:\n${d.log}`);
+    await d.closed; // its output is all read
+    if (attempt < 2 && d.log.includes('address already in use')) {
+      procs.splice(procs.indexOf(d), 1);
+      continue;
+    }
+    throw new Error(`lotus-dashboard exited (${d.exitCode ?? d.signalCode}):\n${d.log}`);
   }
-  throw new Error(`the dashboard serves nothing on its HTTP port ${http}:\n${d.log}`);
 }
 
 let skip = browserMissing();

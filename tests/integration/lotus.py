@@ -157,17 +157,44 @@ class Dashboard:
         self.log_path = os.path.join(self.tmp or tempfile.gettempdir(), "dashboard-%d.log" % id(self))
 
     def start(self, http_port=None, grpc_port=None):
-        self.http_port = http_port or self.http_port or free_port()
-        self.grpc_port = grpc_port or self.grpc_port or free_port()
-        self.log = open(self.log_path, "ab")
-        self.log_start = self.log.tell()  # this run's output starts here (the log is appended)
-        self.proc = subprocess.Popen(
-            [DASHBOARD, "--data", self.data, "--http", "127.0.0.1:%d" % self.http_port,
-             "--grpc", "127.0.0.1:%d" % self.grpc_port] + self.extra_args,
-            stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
-        wait_port("127.0.0.1", self.grpc_port, proc=self.proc)
-        wait_port("127.0.0.1", self.http_port, proc=self.proc)
-        return self
+        """Starts the dashboard and waits until both ports accept connections. Ports not given
+        (here or by an earlier start) are free ports picked now; when one of those is taken by
+        another process before the dashboard binds it ("address already in use"), the start is
+        retried with fresh ports (3 tries). Any other early exit raises with the log's tail."""
+        self.http_port = http_port or self.http_port
+        self.grpc_port = grpc_port or self.grpc_port
+        pick_http, pick_grpc = not self.http_port, not self.grpc_port
+        for attempt in range(3):
+            if pick_http:
+                self.http_port = free_port()
+            if pick_grpc:
+                self.grpc_port = free_port()
+            while pick_grpc and self.grpc_port == self.http_port:
+                self.grpc_port = free_port()
+            self.log = open(self.log_path, "ab")
+            self.log_start = self.log.tell()  # this run's output starts here (the log is appended)
+            self.proc = subprocess.Popen(
+                [DASHBOARD, "--data", self.data, "--http", "127.0.0.1:%d" % self.http_port,
+                 "--grpc", "127.0.0.1:%d" % self.grpc_port] + self.extra_args,
+                stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+            try:
+                wait_port("127.0.0.1", self.grpc_port, proc=self.proc)
+                wait_port("127.0.0.1", self.http_port, proc=self.proc)
+                return self
+            except RuntimeError as e:
+                if self.proc.poll() is None:
+                    self.proc.kill()
+                self.proc.wait()
+                self.proc = None
+                self.log.close()
+                with open(self.log_path, "rb") as f:
+                    f.seek(self.log_start)
+                    out = f.read().decode("utf-8", "replace")
+                if "address already in use" in out and (pick_http or pick_grpc) and attempt < 2:
+                    continue
+                raise RuntimeError("%s\n---- dashboard output (last lines) ----\n%s"
+                                   % (e, _tail(out))) from None
+        raise AssertionError("unreachable")
 
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.http_port, path)
