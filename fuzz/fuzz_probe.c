@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for the probes' parsers of network input (task data from
  * the dashboard, ICMP packets and HTTP bodies from the probed targets): the
- * type 101 and 102 Task.data parsers, host:port and host targets, the ICMP
+ * type 101 and 102 Task.data parsers, host:port and host targets, the UTF-8 fix, the ICMP
  * reply parser (IPv4 raw/datagram, IPv6), the streaming keyword search and
  * httpc's streaming body framing fed in two pieces. The first input byte
  * picks the split point. Build: `make fuzz` (clang), replayed by
@@ -52,6 +52,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int v6 = 0; v6 <= 1; v6++)
         for (int raw = 0; raw <= 1; raw++)
             (void)probe_icmp_parse(data + 1, n, v6, raw, raw, 0x1234, &seq);
+    static char text[PROBE_DATA_MAX];
+    size_t tl = n < sizeof(text) - 1 ? n : sizeof(text) - 1;
+    memcpy(text, s, tl);
+    text[tl] = '\0';
+    if (strlen(probe_utf8_fix(text)) != strnlen(s, tl))
+        abort(); /* fixing replaces bytes, never drops or adds any */
     char st[64];
     if (probe_status_text(data + 1, n, st, sizeof(st)) >= sizeof(st))
         abort();

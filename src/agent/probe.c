@@ -55,6 +55,7 @@ void probe_done(struct probe *p)
     ps->slot[p->slot] = NULL;
     ps->n--;
     if (!p->stopping) {
+        probe_utf8_fix(p->data);
         struct probe_result r = {
             .id = p->id, .type = p->type, .ok = p->ok, .delay_ms = p->delay_ms, .data = p->data};
         ps->report(&r, ps->ud);

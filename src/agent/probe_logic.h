@@ -53,6 +53,14 @@ size_t probe_status_text(const uint8_t *head, size_t len, char *out, size_t n);
 /* The failure data of a status outside the range: "\n应用错误：" + status text, into out[n]. */
 void probe_status_failure(const char *status_text, char *out, size_t n);
 
+/*
+ * Makes s valid UTF-8 in place (TaskResult.data is a proto3 string, which Go
+ * dashboards reject otherwise): every byte that does not start a complete,
+ * valid sequence (a server's reason phrase, a text cut at a size limit)
+ * becomes '?'. Returns s.
+ */
+char *probe_utf8_fix(char *s);
+
 /* 1 when lo <= code <= hi. */
 int probe_status_ok(int code, int lo, int hi);
 

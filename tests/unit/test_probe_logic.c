@@ -63,6 +63,12 @@ static void test_probe_logic__texts_and_status(void **state)
     h = "HTTP/1.1   301 Moved\x01Permanently\r\n\r\n";
     probe_status_text((const uint8_t *)h, strlen(h), st, 12);
     assert_string_equal(st, "301 Moved?P"); /* truncated, control bytes replaced */
+    char u[64];
+    snprintf(u, sizeof(u), "%s", "\n应用错误：404 ok \xc3\xa9");
+    assert_string_equal(probe_utf8_fix(u), "\n应用错误：404 ok \xc3\xa9"); /* valid: unchanged */
+    snprintf(u, sizeof(u), "%s", "a\xff b\xc3 \xe5\xba c\xed\xa0\x80 \xc0\xaf \xe5\xba");
+    assert_string_equal(probe_utf8_fix(u),
+                        "a? b? ?? c??? ?? ??"); /* bad, cut, surrogate, overlong */
     assert_true(probe_status_ok(200, 200, 399));
     assert_true(probe_status_ok(399, 200, 399));
     assert_false(probe_status_ok(199, 200, 399));
