@@ -57,7 +57,7 @@ static const struct opt opts[] = {
      "refuse command, terminal and file tasks"},
     {"disable-nat", 0, OPT_BOOL, OFF(disable_nat), 0, 0, 0, 0, "false", "refuse NAT tasks"},
     {"disable-send-query", 0, OPT_BOOL, OFF(disable_send_query), 0, 0, 0, 0, "false",
-     "refuse HTTP/ICMP/TCP probe tasks (v0 name of --disable-probes)"},
+     "v0's name of --disable-probes"},
     {"disable-probes", 0, OPT_BOOL, OFF(disable_probes), 0, 0, 0, 0, "false",
      "refuse all probe tasks (HTTP, ICMP, TCP, DNS); probes run by default"},
     {"disable-auto-update", 0, OPT_BOOL, OFF(disable_auto_update), 0, 0, 0, 0, "false",
