@@ -17,12 +17,23 @@
 #include "proto/nezha.h"
 #include "proto/tls.h"
 
+/* A task waiting for a slot (FIFO). */
+struct pending {
+    struct pending *next;
+    uint64_t id, type;
+    size_t len;
+    char data[];
+};
+
 struct probes {
     uv_loop_t *loop;
     probes_report_fn report;
     void *ud;
     struct probe *slot[AGENT_PROBES_MAX];
     size_t n;
+    struct pending *q_head, *q_tail;
+    size_t q_n;
+    int draining; /* start_queued is running (a kind may finish inside its start) */
     int stopped;
     int freed; /* probes_free called while probes were still closing */
     struct tls_ctx *tls;
@@ -43,10 +54,47 @@ static void report_now(struct probes *ps, uint64_t id, uint64_t type, const char
     ps->report(&r, ps->ud);
 }
 
+static void queue_clear(struct probes *ps)
+{
+    while (ps->q_head) {
+        struct pending *q = ps->q_head;
+        ps->q_head = q->next;
+        free(q);
+    }
+    ps->q_tail = NULL;
+    ps->q_n = 0;
+}
+
 static void table_free(struct probes *ps)
 {
+    queue_clear(ps);
     tls_ctx_free(ps->tls);
     free(ps);
+}
+
+static void start(struct probes *ps, int slot, uint64_t id, uint64_t type, const char *data,
+                  size_t len);
+
+/* Starts queued tasks while slots are free. Not re-entered (a probe may end inside its start). */
+static void start_queued(struct probes *ps)
+{
+    if (ps->draining)
+        return;
+    ps->draining = 1;
+    while (ps->q_head && !ps->stopped && ps->n < AGENT_PROBES_MAX) {
+        struct pending *q = ps->q_head;
+        ps->q_head = q->next;
+        if (!ps->q_head)
+            ps->q_tail = NULL;
+        ps->q_n--;
+        int slot = -1;
+        for (int i = 0; i < AGENT_PROBES_MAX && slot < 0; i++)
+            if (!ps->slot[i])
+                slot = i;
+        start(ps, slot, q->id, q->type, q->data, q->len);
+        free(q);
+    }
+    ps->draining = 0;
 }
 
 void probe_done(struct probe *p)
@@ -61,8 +109,11 @@ void probe_done(struct probe *p)
         ps->report(&r, ps->ud);
     }
     free(p);
-    if (ps->freed && ps->n == 0)
+    if (ps->freed && ps->n == 0) {
         table_free(ps);
+        return;
+    }
+    start_queued(ps);
 }
 
 double probe_elapsed_ms(const struct probe *p)
@@ -100,12 +151,37 @@ void probes_run(struct probes *ps, uint64_t id, uint64_t type, const char *data,
     for (int i = 0; i < AGENT_PROBES_MAX && slot < 0; i++)
         if (!ps->slot[i])
             slot = i;
-    if (slot < 0) {
-        log_warn("task %llu (type %llu): %s", (unsigned long long)id, (unsigned long long)type,
-                 PROBE_MSG_TOO_MANY);
-        report_now(ps, id, type, PROBE_MSG_TOO_MANY);
+    if (slot < 0 || ps->q_head) {
+        if (ps->q_n >= AGENT_PROBES_QUEUE) {
+            log_warn("task %llu (type %llu): %s", (unsigned long long)id, (unsigned long long)type,
+                     PROBE_MSG_TOO_MANY);
+            report_now(ps, id, type, PROBE_MSG_TOO_MANY);
+            return;
+        }
+        struct pending *q = xmalloc(sizeof(*q) + len + 1);
+        q->next = NULL;
+        q->id = id;
+        q->type = type;
+        q->len = len;
+        memcpy(q->data, data, len);
+        q->data[len] = '\0';
+        if (ps->q_tail)
+            ps->q_tail->next = q;
+        else
+            ps->q_head = q;
+        ps->q_tail = q;
+        ps->q_n++;
+        log_debug("probe %llu (type %llu) queued (%zu waiting)", (unsigned long long)id,
+                  (unsigned long long)type, ps->q_n);
+        start_queued(ps);
         return;
     }
+    start(ps, slot, id, type, data, len);
+}
+
+static void start(struct probes *ps, int slot, uint64_t id, uint64_t type, const char *data,
+                  size_t len)
+{
     struct probe *p = xcalloc(1, sizeof(*p));
     p->ps = ps;
     p->loop = ps->loop;
@@ -139,11 +215,17 @@ size_t probes_in_flight(const struct probes *ps)
     return ps->n;
 }
 
+size_t probes_queued(const struct probes *ps)
+{
+    return ps->q_n;
+}
+
 void probes_stop(struct probes *ps)
 {
     if (ps->stopped)
         return;
     ps->stopped = 1;
+    queue_clear(ps);
     for (int i = 0; i < AGENT_PROBES_MAX; i++) {
         struct probe *p = ps->slot[i];
         if (!p || p->stopping)

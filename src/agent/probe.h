@@ -5,18 +5,21 @@
  * A fixed table of AGENT_PROBES_MAX slots: each task runs in one slot, on
  * its own asynchronous handles (httpc, uv_poll on an ICMP socket, uv_tcp,
  * uv_getaddrinfo), so a slow target never delays anything else on the loop
- * (State reports in particular). A task that finds every slot taken is
- * answered at once with the failure "too many probes in flight".
+ * (State reports in particular). A task that finds every slot taken waits in
+ * a queue (arrival order, at most AGENT_PROBES_QUEUE) and starts when a slot
+ * frees, so a dashboard that sends many monitors in the same second gets every
+ * answer; only a task that finds the queue full too is answered at once with
+ * the failure "too many probes in flight".
  *
  * Every probes_run produces exactly one report (from inside the call for a
  * refusal or a bad Task.data, later from the loop otherwise), unless
  * probes_stop came first.
  *
- * Memory: a running probe owns one heap block (its handles and, for HTTP,
- * the httpc buffers), freed when it ends; an idle table holds no probe
- * memory. The TLS client context (system store, OpenSSL default paths: the
- * SSL_CERT_FILE / SSL_CERT_DIR environment variables apply) is created at
- * the first https probe and kept until probes_free.
+ * Memory: a queued task owns one small heap block (its Task.data), a running probe owns one heap
+ * block (its handles and, for HTTP, the httpc buffers), freed when it ends; an idle table holds no
+ * probe memory. The TLS client context (system store, OpenSSL default paths: the SSL_CERT_FILE /
+ * SSL_CERT_DIR environment variables apply) is created at the first https probe and kept until
+ * probes_free.
  *
  * Threading: the loop thread only.
  */
@@ -28,7 +31,8 @@
 
 #include <uv.h>
 
-#define AGENT_PROBES_MAX       4     /* probes in flight at once */
+#define AGENT_PROBES_MAX       8     /* probes in flight at once */
+#define AGENT_PROBES_QUEUE     64    /* tasks waiting for a slot */
 #define PROBE_HTTP_TIMEOUT_MS  30000 /* whole GET, body included */
 #define PROBE_TCP_TIMEOUT_MS   10000 /* resolve + connect */
 #define PROBE_DNS_TIMEOUT_MS   10000 /* resolve */
@@ -60,11 +64,12 @@ struct probes *probes_new(uv_loop_t *loop, probes_report_fn report, void *ud);
  */
 void probes_run(struct probes *ps, uint64_t id, uint64_t type, const char *data, size_t len);
 
-/* Probes in flight. */
+/* Probes in flight, and tasks waiting for a slot. */
 size_t probes_in_flight(const struct probes *ps);
+size_t probes_queued(const struct probes *ps);
 
 /*
- * Cancels every probe in flight (no reports follow) and refuses new ones; the
+ * Cancels every probe in flight and every queued task (no reports follow) and refuses new ones; the
  * handles close from the loop. Idempotent.
  */
 void probes_stop(struct probes *ps);

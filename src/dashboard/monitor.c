@@ -117,12 +117,18 @@ static void entry_free(struct monitor_entry *e)
     free(e);
 }
 
-static struct monitor_entry *entry_new(const struct store_monitor *row, int64_t now)
+/*
+ * A new entry. One created at run time (the admin just saved it) has its first round at the
+ * next tick; the ones loaded at start-up are spread over their duration, so that a restart
+ * does not send every monitor to every agent in the same second.
+ */
+static struct monitor_entry *entry_new(const struct store_monitor *row, int64_t now, int spread)
 {
     struct monitor_entry *e = xcalloc(1, sizeof(*e));
     entry_set_def(e, row);
     monitor_days_roll(&e->st, monitor_day_of(now, monitors_tz_offset(now)));
-    e->next_round_ms = 0; /* the first round at the next tick */
+    int64_t span = e->spec.duration_s * 1000;
+    e->next_round_ms = spread ? now + (int64_t)((e->def.id * 2654435761u) % (uint64_t)span) : 0;
     return e;
 }
 
@@ -189,7 +195,7 @@ void monitors_set_defs(struct monitors *m, const struct store_monitor *rows, siz
     for (size_t i = 0; i < n; i++) {
         struct monitor_entry *e = find(m, rows[i].id);
         if (!e) {
-            v[i] = entry_new(&rows[i], now);
+            v[i] = entry_new(&rows[i], now, !m->loaded);
             log_info("monitor %llu (%s) added", (unsigned long long)rows[i].id, rows[i].name);
             continue;
         }
@@ -445,6 +451,7 @@ static int load(struct monitors *m)
         return -EIO;
     monitors_set_defs(m, rows, n);
     store_monitor_list_free(rows, n);
+    m->loaded = 1;
     int64_t now = clock_wall_ms();
     struct store_monitor_point *p = NULL;
     if (store_monitor_points(m->st, 0, now - MONITOR_AGG_KEEP_MS, &p, &n) != 0)

@@ -78,6 +78,7 @@ struct monitors {
     } obs[MONITOR_OBSERVERS_MAX];
     size_t n_obs;
     int64_t next_prune_ms;
+    int loaded; /* the start-up load is done (later monitors start at once) */
     uv_timer_t tick;
     int closing;
 };

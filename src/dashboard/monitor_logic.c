@@ -487,6 +487,10 @@ void monitor_on_result(struct monitor_state *s, const struct monitor_spec *m,
     memset(out, 0, sizeof(*out));
     monitor_days_roll(s, monitor_day_of(in->now_ms, in->tz_offset_s));
     s->last_result_ms = in->now_ms;
+    if (in->ok)
+        s->last_error[0] = '\0';
+    else
+        snprintf(s->last_error, sizeof(s->last_error), "%s", nz(in->data));
     if (in->now_ms >= s->next_accept_ms) {
         s->next_accept_ms = in->now_ms + monitor_gate_ms(m->duration_s);
         s->ok[s->idx] = in->ok != 0;

@@ -20,13 +20,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Monitor types (the task type sent for it; 102 is Lotus's own, run by Lotus agents only). */
-#define MONITOR_TYPE_HTTP 1
-#define MONITOR_TYPE_ICMP 2
-#define MONITOR_TYPE_TCP  3
-#define MONITOR_TYPE_DNS  102
+#include "proto/nezha.h"
+
+/* Monitor types (the task type sent for it; DNS is Lotus's own, run by Lotus agents only). */
+#define MONITOR_TYPE_HTTP NEZHA_TASK_HTTP_GET
+#define MONITOR_TYPE_ICMP NEZHA_TASK_ICMP_PING
+#define MONITOR_TYPE_TCP  NEZHA_TASK_TCP_PING
+#define MONITOR_TYPE_DNS  LOTUS_TASK_DNS
 /* The task type of an HTTP monitor with Lotus checks (status range, keyword). */
-#define MONITOR_TASK_HTTP_CHECK 101
+#define MONITOR_TASK_HTTP_CHECK LOTUS_TASK_HTTP_CHECK
 
 #define MONITOR_RING_SIZE        30    /* samples of the current status (v0 _CurrentStatusSize) */
 #define MONITOR_RING_GATE_MS     30000 /* at most one sample per this (or per duration) */
@@ -156,6 +158,7 @@ struct monitor_state {
     int64_t next_accept_ms;   /* the gate */
     enum monitor_status last; /* the status last judged (INIT before the first) */
     int64_t last_result_ms;
+    char last_error[192]; /* the data of the latest failed result, "" after a success */
     struct monitor_backoff b_down, b_lat_max, b_lat_min, b_ssl_soon, b_ssl_fail;
     char cert[192]; /* the last certificate seen: "issuer|expiry text", "" = none */
     char issuer[128];

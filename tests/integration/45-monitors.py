@@ -371,6 +371,52 @@ def delete_removes_monitor_and_rows():
     assert set(monitors()) == {STATE["http"], STATE["tcp"], STATE["dns"], STATE["kw"]}
 
 
+@tap.test
+def real_lotus_agent_runs_every_kind_of_probe():
+    lid, lsecret = dash.add_server("lotus-box")
+    log = tempfile.NamedTemporaryFile(prefix="lotus-agent-", suffix=".log", delete=False)
+    env = dict(os.environ, LOTUS_AGENT_RETRY_MS="500")
+    agent = subprocess.Popen([AGENT, "-s", "127.0.0.1:%d" % dash.grpc_port, "-p", lsecret,
+                              "--ip", "203.0.113.9", "--report-delay", "1"],
+                             stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        only = "[%d]" % lid
+        ids = {
+            "tcp": create(Name="l-tcp", Type=3, Target="127.0.0.1:%d" % TARGET.tcp_port,
+                          Cover=1, SkipServersRaw=only),
+            "kw": create(Name="l-kw", Type=1, Target="http://127.0.0.1:%d/" % TARGET.http_port,
+                         Keyword="lotus", ExpectStatus="200-204", Cover=1, SkipServersRaw=only),
+            "absent": create(Name="l-absent", Type=1, Keyword="lotus", KeywordAbsent="on",
+                             Target="http://127.0.0.1:%d/" % TARGET.http_port, Cover=1,
+                             SkipServersRaw=only),
+            "dns": create(Name="l-dns", Type=102, Target="localhost", DNSRecordType="A",
+                          DNSExpect="127.0.0.1", Cover=1, SkipServersRaw=only),
+            "icmp": create(Name="l-icmp", Type=2, Target="127.0.0.1", Cover=1, SkipServersRaw=only),
+        }
+        wait_for(lambda: all(monitors()[ids[k]]["LastResultAt"] > 0 for k in ids), timeout=40,
+                 what="results of the real agent for every monitor")
+        m = monitors()
+        assert m[ids["tcp"]]["Status"] == "good", m[ids["tcp"]]
+        assert m[ids["kw"]]["Status"] == "good", m[ids["kw"]]["LastError"]
+        assert m[ids["dns"]]["Status"] == "good", m[ids["dns"]]
+        assert m[ids["absent"]]["Status"] == "down", m[ids["absent"]]  # the keyword is there
+        # ICMP needs a datagram or raw socket; either way a result arrived and was judged
+        assert m[ids["icmp"]]["Status"] in ("good", "down"), m[ids["icmp"]]
+        # the agent's latency rows under the v0 route
+        st, _, j = Http(dash.url("")).call("GET", "/api/v1/monitor/%d" % lid)
+
+        def rows():
+            st, _, j = Http(dash.url("")).call("GET", "/api/v1/monitor/%d" % lid)
+            return j["result"] and [x for x in j["result"] if x["monitor_id"] == ids["tcp"]]
+        r = wait_for(rows, timeout=20, what="per-server rows of the real agent")
+        assert r[0]["server_name"] == "lotus-box" and r[0]["avg_delay"][0] > 0, r
+        # the v0 agent got none of them (cover 1 lists only lotus-box)
+        assert all(AGENT0.got(i) == [] for i in ids.values())
+    finally:
+        stop_process(agent, log.name, "lotus-agent")
+        os.unlink(log.name)
+
+
 def final():
     AGENT0.close()
     dash.cleanup()

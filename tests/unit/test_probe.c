@@ -334,9 +334,11 @@ static void test_probe__icmp(void **state)
     assert_non_null(strstr(r.r[0].data, "invalid target"));
 }
 
-/* AGENT_PROBES_MAX silent targets fill the slots; the next task is answered at once; a fast TCP
- * probe is not held up by them; probes_stop ends them without a report. */
-static void test_probe__slots_and_stop(void **state)
+/* AGENT_PROBES_MAX silent targets fill the slots; further tasks wait in the queue (no answer yet)
+ * until it is full, then the next is answered at once; a fast TCP probe is not held up by the
+ * silent ones and its slot goes to the first queued task; probes_stop ends everything without a
+ * report. */
+static void test_probe__slots_queue_and_stop(void **state)
 {
     (void)state;
     uv_loop_t loop;
@@ -354,21 +356,27 @@ static void test_probe__slots_and_stop(void **state)
         probes_run(ps, (uint64_t)i + 1, NEZHA_TASK_HTTP_GET, url, strlen(url));
     char tcp[64];
     snprintf(tcp, sizeof(tcp), "127.0.0.1:%d", s.port);
-    probes_run(ps, 9, NEZHA_TASK_TCP_PING, tcp, strlen(tcp));
+    probes_run(ps, 90, NEZHA_TASK_TCP_PING, tcp, strlen(tcp));
     assert_int_equal(probes_in_flight(ps), AGENT_PROBES_MAX);
-    assert_int_equal(r.n, 0);
-    probes_run(ps, 10, NEZHA_TASK_HTTP_GET, url, strlen(url));
-    assert_int_equal(r.n, 1); /* at once */
-    assert_int_equal(r.r[0].id, 10);
+    for (int i = 0; i < AGENT_PROBES_QUEUE; i++)
+        probes_run(ps, 100 + (uint64_t)i, NEZHA_TASK_HTTP_GET, url, strlen(url));
+    assert_int_equal(probes_queued(ps), AGENT_PROBES_QUEUE);
+    assert_int_equal(r.n, 0); /* queued, not refused */
+    probes_run(ps, 999, NEZHA_TASK_HTTP_GET, url, strlen(url));
+    assert_int_equal(r.n, 1); /* the queue is full: answered at once */
+    assert_int_equal(r.r[0].id, 999);
     assert_int_equal(r.r[0].ok, 0);
     assert_string_equal(r.r[0].data, "too many probes in flight");
     wait_for(&loop, &r, 2); /* the TCP probe finishes while the HTTP ones hang */
-    assert_int_equal(r.r[1].id, 9);
+    assert_int_equal(r.r[1].id, 90);
     assert_int_equal(r.r[1].ok, 1);
+    /* its slot went to the first queued task */
+    assert_int_equal(probes_in_flight(ps), AGENT_PROBES_MAX);
+    assert_int_equal(probes_queued(ps), AGENT_PROBES_QUEUE - 1);
     for (int i = 0; i < 20 && s.conns < AGENT_PROBES_MAX; i++)
         uv_run(&loop, UV_RUN_NOWAIT);
-    assert_int_equal(probes_in_flight(ps), AGENT_PROBES_MAX - 1);
     probes_stop(ps);
+    assert_int_equal(probes_queued(ps), 0);
     probes_run(ps, 11, NEZHA_TASK_TCP_PING, tcp, strlen(tcp)); /* dropped after stop */
     teardown(&loop, ps, &s);
     assert_int_equal(r.n, 2);
@@ -387,7 +395,7 @@ int main(void)
         cmocka_unit_test(test_probe__tcp),
         cmocka_unit_test(test_probe__dns),
         cmocka_unit_test(test_probe__icmp),
-        cmocka_unit_test(test_probe__slots_and_stop),
+        cmocka_unit_test(test_probe__slots_queue_and_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,6 +104,10 @@ static void render_status(struct jw *jw, const struct monitor_entry *e, int api_
     jw_double(jw, avg);
     jw_key(jw, api_names ? "LastResultAt" : "last_result_at");
     jw_i64(jw, e->st.last_result_ms);
+    if (api_names) { /* admins only: a probe's error may name internal addresses */
+        jw_key(jw, "LastError");
+        jw_str(jw, e->st.last_error);
+    }
 }
 
 static void h_list(struct http_request *req, void *ud)
