@@ -1,7 +1,7 @@
 /*
  * agent: lifecycle glue between the state machine (agent_logic), the gRPC
- * client (grpc_client), the collectors (collect) and public IP discovery
- * (ipdisc). See agent.h.
+ * client (grpc_client), the collectors (collect), public IP discovery
+ * (ipdisc) and the service-monitor probes (probe). See agent.h.
  */
 #include "agent/agent.h"
 
@@ -16,6 +16,7 @@
 #include "agent/collect.h"
 #include "agent/flags.h"
 #include "agent/ipdisc.h"
+#include "agent/probe.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "core/xalloc.h"
@@ -42,6 +43,7 @@ struct agent {
     struct collector *col;
     struct grpc_client *gc;
     struct ipdisc *ipd; /* NULL with --ip */
+    struct probes *probes;
     enum agent_phase phase;
     struct agent_hostrefresh hr;
     struct agent_task_policy pol;
@@ -252,9 +254,16 @@ static void on_result_done(struct grpc_ccall *c, int status, const char *message
         log_rpc_failure("ReportTask", status, message);
 }
 
-static void report_task_failure(struct agent *a, uint64_t id, uint64_t type, const char *data)
+/* Sends one TaskResult from a free result slot (data borrowed for the call). */
+static void report_task(struct agent *a, uint64_t id, uint64_t type, int ok, double delay_ms,
+                        const char *data)
 {
     struct task_slot *s = NULL;
+    if (a->phase != AGENT_PHASE_RUNNING) {
+        log_warn("not connected; result of task %llu (type %llu) dropped", (unsigned long long)id,
+                 (unsigned long long)type);
+        return;
+    }
     for (size_t i = 0; i < AGENT_TASK_SLOTS && !s; i++)
         if (!a->slots[i].busy)
             s = &a->slots[i];
@@ -267,7 +276,8 @@ static void report_task_failure(struct agent *a, uint64_t id, uint64_t type, con
     r.id = id;
     r.type = type;
     r.data = (char *)data;
-    r.successful = 0;
+    r.successful = ok != 0;
+    r.delay = (float)delay_ms;
     if (proto__task_result__get_packed_size(&r) > TASK_RESULT_MAX)
         return;
     s->len = proto__task_result__pack(&r, s->buf);
@@ -276,6 +286,14 @@ static void report_task_failure(struct agent *a, uint64_t id, uint64_t type, con
     if (!call(a, NEZHA_METHOD_REPORT_TASK, AGENT_RPC_TIMEOUT_MS, s->buf, s->len, NULL,
               on_result_done, s))
         s->busy = 0;
+}
+
+static void on_probe_result(const struct probe_result *r, void *ud)
+{
+    struct agent *a = ud;
+    log_debug("probe %llu (type %llu): %s %.3f ms \"%s\"", (unsigned long long)r->id,
+              (unsigned long long)r->type, r->ok ? "ok" : "failed", r->delay_ms, r->data);
+    report_task(a, r->id, r->type, r->ok, r->delay_ms, r->data);
 }
 
 static void on_task_message(struct grpc_ccall *c, const uint8_t *data, size_t len, void *ud)
@@ -301,13 +319,17 @@ static void on_task_message(struct grpc_ccall *c, const uint8_t *data, size_t le
     case AGENT_TASK_HOST_REFRESH:
         host_refresh(a, "task");
         break;
+    case AGENT_TASK_PROBE:
+        probes_run(a->probes, t->id, t->type, t->data ? t->data : "",
+                   t->data ? strlen(t->data) : 0);
+        break;
     case AGENT_TASK_REPORT_FAIL:
     case AGENT_TASK_REFUSE:
     case AGENT_TASK_UNKNOWN:
         if (agent_logonce(&a->logged_types, t->type))
             log_warn("task type %llu: %s", (unsigned long long)t->type, d.why);
         if (d.action == AGENT_TASK_REPORT_FAIL)
-            report_task_failure(a, t->id, t->type, d.data);
+            report_task(a, t->id, t->type, 0, 0, d.data);
         break;
     }
     proto__task__free_unpacked(t, NULL);
@@ -480,11 +502,12 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg)
     a->col = cfg->collector;
     a->retry_base_ms = cfg->retry_base_ms;
     a->rng = cfg->seed ? cfg->seed : UINT64_C(0x9E3779B97F4A7C15);
-    a->pol.disable_send_query = f->disable_send_query;
+    a->pol.disable_send_query = f->disable_send_query || f->disable_probes;
     a->pol.disable_command_execute = f->disable_command_execute;
     a->pol.disable_nat = f->disable_nat;
     a->md[0].key = NEZHA_MD_CLIENT_SECRET;
     a->md[0].value = f->password;
+    a->probes = probes_new(loop, on_probe_result, a);
     uv_timer_init(loop, &a->retry_timer);
     uv_timer_init(loop, &a->state_timer);
     uv_timer_init(loop, &a->kick_timer);
@@ -542,6 +565,7 @@ void agent_stop(struct agent *a)
     agent_event(a, AGENT_EV_STOP);
     ipdisc_free(a->ipd);
     a->ipd = NULL;
+    probes_stop(a->probes);
     grpc_client_free(a->gc);
     a->gc = NULL;
     uv_close((uv_handle_t *)&a->retry_timer, on_timer_closed);
@@ -555,5 +579,6 @@ void agent_free(struct agent *a)
         return;
     if (a->timers_open > 0)
         log_error("agent_free called before its timers were closed");
+    probes_free(a->probes);
     free(a);
 }

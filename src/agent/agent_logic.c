@@ -131,14 +131,16 @@ void agent_task_decide(const struct agent_task_policy *pol, uint64_t type,
     case NEZHA_TASK_HTTP_GET:
     case NEZHA_TASK_ICMP_PING:
     case NEZHA_TASK_TCP_PING:
-        out->action = AGENT_TASK_REPORT_FAIL;
+    case LOTUS_TASK_HTTP_CHECK:
+    case LOTUS_TASK_DNS:
         if (pol->disable_send_query) {
+            out->action = AGENT_TASK_REPORT_FAIL;
             snprintf(out->data, sizeof(out->data), "%s", AGENT_MSG_SEND_QUERY_DISABLED);
-            out->why = "refused: probe tasks are disabled by --disable-send-query";
+            out->why =
+                "refused: probe tasks are disabled by --disable-send-query / --disable-probes";
         } else {
-            snprintf(out->data, sizeof(out->data), "lotus-agent: task type %u is not supported yet",
-                     (unsigned)type);
-            out->why = "refused: probe tasks are not implemented in this version";
+            out->action = AGENT_TASK_PROBE;
+            out->why = "probe";
         }
         return;
     case NEZHA_TASK_COMMAND:

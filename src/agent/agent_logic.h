@@ -3,7 +3,8 @@
  * socket glue in agent.c so they are unit-tested without a network:
  * the connection lifecycle state machine (docs/protocol.md §3.2), reconnect backoff with
  * jitter, the host-refresh timer with collapsing of concurrent refreshes, the
- * task dispatch policy (docs/protocol.md §3.5) and log-once bookkeeping.
+ * task dispatch policy (docs/protocol.md §3.5, and the Lotus probe types 101/102) and log-once
+ * bookkeeping.
  * No allocation, no clock, no globals: callers pass time and randomness in.
  */
 #ifndef LOTUS_AGENT_AGENT_LOGIC_H
@@ -93,12 +94,13 @@ enum agent_task_action {
     AGENT_TASK_IGNORE = 0,   /* keepalive (7), upgrade (6), legacy terminal (5): drop silently */
     AGENT_TASK_HOST_REFRESH, /* 10 */
     AGENT_TASK_REPORT_FAIL,  /* send TaskResult{id,type,successful=false,data} */
+    AGENT_TASK_PROBE,        /* 1-3, 101, 102: run it (probe.h), one TaskResult follows */
     AGENT_TASK_REFUSE,       /* log (once per type), send nothing */
     AGENT_TASK_UNKNOWN,      /* log (once per type), drop */
 };
 
 struct agent_task_policy {
-    int disable_send_query;
+    int disable_send_query; /* --disable-send-query or --disable-probes: refuse 1-3, 101, 102 */
     int disable_command_execute;
     int disable_nat;
 };

@@ -52,6 +52,7 @@ struct agent_flags {
     int disable_command_execute;
     int disable_nat;
     int disable_send_query;
+    int disable_probes; /* Lotus alias of disable_send_query that also names types 101/102 */
     int disable_auto_update;
     int disable_force_update;
     int gitee;

@@ -448,3 +448,16 @@ int dtoa_format_go(double v, char out[DTOA_GO_MAX])
     *o = '\0';
     return (int)(o - out);
 }
+
+double dtoa_f32_value(float f)
+{
+    if (!isfinite(f) || f == 0)
+        return (double)f;
+    char buf[48];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, sizeof(buf), "%.*e", prec - 1, (double)f);
+        if (strtof(buf, NULL) == f)
+            return strtod(buf, NULL);
+    }
+    return (double)f;
+}

@@ -25,4 +25,13 @@ int dtoa_format_go(double v, char out[DTOA_GO_MAX]);
  */
 char *dtoa_put_go(char *o, double v);
 
+/*
+ * Go's encoding/json writes a float32 with the fewest digits that read back as the same
+ * float32 (v0's MonitorHistory.AvgDelay is one). This returns the double closest to that
+ * short decimal, so that dtoa_format_go / jw_double of the result writes exactly Go's float32
+ * text (a decimal of at most 9 significant digits is its own shortest double text). f not
+ * finite: returned as is.
+ */
+double dtoa_f32_value(float f);
+
 #endif

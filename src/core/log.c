@@ -37,3 +37,28 @@ void log_write(enum log_level level, const char *fmt, ...)
     fprintf(stderr, "%s.%03dZ %s %s\n", ts, (int)(now_ms % 1000),
             names[(unsigned)level < 4 ? (unsigned)level : 0], line);
 }
+
+const char *log_escape(const char *in, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)(in ? in : ""); *p; p++) {
+        unsigned char c = *p;
+        size_t need = c < 0x20 || c == 0x7f ? 4 : c == '\\' ? 2 : 1;
+        if (o + need + 1 > cap)
+            break;
+        if (need == 4) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else {
+            if (need == 2)
+                out[o++] = '\\';
+            out[o++] = (char)c;
+        }
+    }
+    if (cap)
+        out[o] = '\0';
+    return out;
+}

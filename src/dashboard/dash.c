@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include <uv.h>
 
@@ -20,7 +21,9 @@
 #include "core/xalloc.h"
 #include "dashboard/api/api.h"
 #include "dashboard/geoip.h"
+#include "dashboard/config.h"
 #include "dashboard/live.h"
+#include "dashboard/monitor.h"
 #include "dashboard/store.h"
 #include "dashboard/svc.h"
 
@@ -31,6 +34,7 @@ struct dash {
     struct live lv;
     struct geoip *geo;
     struct svc *svc;
+    struct monitors *mon;
     struct api *api;
     uv_signal_t sigint;
     uv_signal_t sigterm;
@@ -49,6 +53,11 @@ struct dash {
     int sync_tokens_changed;
     struct store_token *sync_tokens;
     size_t sync_n_tokens;
+    int64_t monitors_rev;
+    int64_t sync_monitors_rev;
+    int sync_monitors_changed;
+    struct store_monitor *sync_monitors;
+    size_t sync_n_monitors;
 };
 
 static void reconcile(struct dash *d, struct store_server *rows, size_t n)
@@ -94,6 +103,12 @@ static void sync_work_cb(uv_work_t *w)
         d->sync_tokens_rev = rev;
         d->sync_tokens_changed = 1;
     }
+    d->sync_monitors_changed = 0;
+    if (store_monitors_rev(d->st, &rev) == 0 && rev != d->monitors_rev &&
+        store_monitor_list(d->st, &d->sync_monitors, &d->sync_n_monitors) == 0) {
+        d->sync_monitors_rev = rev;
+        d->sync_monitors_changed = 1;
+    }
 }
 
 static void sync_after_cb(uv_work_t *w, int status)
@@ -116,6 +131,14 @@ static void sync_after_cb(uv_work_t *w, int status)
         d->sync_tokens = NULL;
         d->sync_n_tokens = 0;
     }
+    if (status == 0 && d->sync_monitors_changed) {
+        if (!d->stopping && d->mon)
+            monitors_set_defs(d->mon, d->sync_monitors, d->sync_n_monitors);
+        d->monitors_rev = d->sync_monitors_rev;
+        store_monitor_list_free(d->sync_monitors, d->sync_n_monitors);
+        d->sync_monitors = NULL;
+        d->sync_n_monitors = 0;
+    }
 }
 
 static void on_sync_timer(uv_timer_t *t)
@@ -137,6 +160,8 @@ static void stop(struct dash *d)
     log_info("shutting down");
     api_free(d->api);
     d->api = NULL;
+    monitors_free(d->mon);
+    d->mon = NULL;
     svc_free(d->svc);
     d->svc = NULL;
     uv_close((uv_handle_t *)&d->sync_timer, NULL);
@@ -183,6 +208,11 @@ int dash_run(const struct dash_opts *o)
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
             log_warn("cannot raise the open-files limit to %llu", (unsigned long long)rl.rlim_max);
     }
+    /* The days of /service and the dates in monitor messages are in `location` (v0), unless
+     * the environment names a time zone itself. Set once, before any other thread exists. */
+    if (!getenv("TZ") && o->cfg && o->cfg->location && o->cfg->location[0])
+        setenv("TZ", o->cfg->location, 1);
+    tzset();
     uv_loop_init(&d->loop);
 
     if (store_open(o->db_path, &d->st, err, sizeof(err)) != 0) {
@@ -219,12 +249,22 @@ int dash_run(const struct dash_opts *o)
     }
     log_info("gRPC listening on %s:%d%s (%zu servers)", o->grpc_host, svc_port(d->svc),
              o->grpc_tls_cert ? " with TLS" : "", d->lv.n);
+    struct monitor_config mc = {
+        .avg_ping_count = o->cfg && o->cfg->avgpingcount > 0 ? (unsigned)o->cfg->avgpingcount : 2,
+        .max_tcp_ping = o->cfg && o->cfg->maxtcppingvalue > 0 ? (double)o->cfg->maxtcppingvalue : 0,
+    };
+    if (store_monitors_rev(d->st, &d->monitors_rev) != 0 ||
+        monitors_start(&d->loop, &mc, d->st, &d->lv, d->svc, &d->mon) != 0) {
+        fprintf(stderr, "lotus-dashboard: cannot load service monitors from '%s'\n", o->db_path);
+        goto out;
+    }
     struct api_opts ao = {
         .host = o->http_host,
         .port = o->http_port,
         .cfg = o->cfg,
         .config_path = o->config_path,
         .grpc_port = svc_port(d->svc),
+        .monitors = d->mon,
         .tls_cert = o->http_tls_cert,
         .tls_key = o->http_tls_key,
     };
@@ -251,6 +291,8 @@ int dash_run(const struct dash_opts *o)
 out:
     api_free(d->api);
     d->api = NULL;
+    monitors_free(d->mon);
+    d->mon = NULL;
     if (d->svc) {
         svc_free(d->svc);
         d->svc = NULL;

@@ -44,6 +44,7 @@ struct live_server {
     int64_t transfer_out_base;
     int64_t persisted_active;      /* last_active value last queued for the store */
     struct grpc_call *task_stream; /* borrowed; cleared when the stream closes */
+    int task_lotus;                /* the task stream is a Lotus agent's (svc.c, user-agent) */
     int seen;                      /* scratch for reconcile */
 };
 

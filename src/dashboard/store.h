@@ -18,7 +18,7 @@
  *
  * Schema (see docs/internals/store.md): servers (docs/protocol.md §4.2 columns plus
  * host_pb BLOB = last Host protobuf, last_active INTEGER unix seconds, 0 = never),
- * users, sessions, api_tokens, settings, meta, schema_version.
+ * users, sessions, api_tokens, settings, meta, monitors, monitor_history, schema_version.
  * Times are stored as INTEGER unix milliseconds unless named otherwise.
  */
 #ifndef LOTUS_DASHBOARD_STORE_H
@@ -266,5 +266,101 @@ void store_session_list_free(struct store_session *list, size_t n);
 int store_session_del(struct store *st, const uint8_t *token_hash);
 /* Deletes sessions with expires_at <= now_ms; *n_deleted (may be NULL) gets the count. 0/-EIO. */
 int store_session_purge_expired(struct store *st, int64_t now_ms, uint64_t *n_deleted);
+
+/* ---- service monitors (docs/protocol.md §4.2 `monitors`, `monitor_histories`) ---- */
+
+#define STORE_MONITOR_TEXT_MAX 2048 /* target, raw JSON lists, expected answer */
+#define STORE_MONITOR_DATA_MAX 1024 /* monitor_history.data (the last result's text), truncated */
+
+/* One row of `monitors`. Strings owned by the struct (store_monitor_release). */
+struct store_monitor {
+    uint64_t id;
+    char *name;
+    int type; /* task type: 1 HTTP GET, 2 ICMP, 3 TCP, 102 DNS (Lotus) */
+    char *target;
+    char *skip_servers_raw; /* JSON array text of server ids */
+    int64_t duration;       /* seconds between rounds */
+    int notify;
+    char *notification_tag;
+    int cover; /* 0 all servers but the listed ones, 1 only the listed ones */
+    int enable_trigger_task;
+    int enable_show_in_service;
+    char *fail_trigger_tasks_raw; /* JSON array text */
+    char *recover_trigger_tasks_raw;
+    double min_latency, max_latency; /* ms, 0 = none */
+    int latency_notify;
+    char *expect_status; /* Lotus: "" or "min-max" */
+    char *keyword;       /* Lotus: "" or a text the body must (not) contain */
+    int keyword_absent;
+    char *dns_rrtype;   /* Lotus: "", "A", "AAAA", "ANY" */
+    char *dns_expect;   /* Lotus: "" or an address */
+    int64_t created_at; /* unix ms */
+    int64_t updated_at;
+};
+void store_monitor_release(struct store_monitor *m);
+/*
+ * Inserts a monitor (m borrowed; NULL strings are stored as "", or "[]" / "default" where
+ * those are the column defaults). Sets m->id, m->created_at and m->updated_at.
+ * 0/-EINVAL (name over STORE_NAME_MAX or a text over STORE_MONITOR_TEXT_MAX)/-EIO.
+ */
+int store_monitor_add(struct store *st, struct store_monitor *m);
+/* Rewrites every field of row m->id (and updated_at). 0/-ENOENT/-EINVAL/-EIO. */
+int store_monitor_update(struct store *st, const struct store_monitor *m);
+/* One monitor by id into *out (owned: store_monitor_release). 0/-ENOENT/-EIO. */
+int store_monitor_get(struct store *st, uint64_t id, struct store_monitor *out);
+/* Deletes a monitor and its history rows. 0/-ENOENT/-EIO. */
+int store_monitor_del(struct store *st, uint64_t id);
+/* All monitors by id. *out owned (store_monitor_list_free), NULL when *n is 0. 0/-EIO. */
+int store_monitor_list(struct store *st, struct store_monitor **out, size_t *n);
+void store_monitor_list_free(struct store_monitor *list, size_t n);
+/* Revision of the monitors table (any insert, update or delete by any process). */
+int store_monitors_rev(struct store *st, int64_t *out);
+
+/* One `monitor_history` row: server_id 0 = a monitor's aggregate row, else a reporter's. */
+struct store_monitor_row {
+    uint64_t monitor_id;
+    uint64_t server_id;
+    int64_t created_at; /* unix ms */
+    double avg_delay;   /* ms */
+    uint32_t up, down;
+    const char
+        *data; /* borrowed by the enqueue call (copied, truncated to STORE_MONITOR_DATA_MAX) */
+};
+/*
+ * Queues a history row for the writer thread (appended, committed in its next batch; a row
+ * whose key exists replaces it). Thread: any; never blocks on disk. A full queue drops the
+ * row with a warning.
+ */
+void store_enqueue_monitor_row(struct store *st, const struct store_monitor_row *r);
+/*
+ * Queues the retention: deletes reporter rows older than server_before_ms and aggregate rows
+ * older than agg_before_ms (unix ms), in the writer's next batch. Thread: any.
+ */
+void store_enqueue_monitor_prune(struct store *st, int64_t server_before_ms, int64_t agg_before_ms);
+/*
+ * Queues the deletion of the rows monitor_id has from server_id (a server the monitor no
+ * longer covers), after the rows queued before it. Thread: any.
+ */
+void store_enqueue_monitor_forget(struct store *st, uint64_t monitor_id, uint64_t server_id);
+
+/* A history point as the readers want it (data not included). */
+struct store_monitor_point {
+    uint64_t monitor_id;
+    uint64_t server_id;
+    int64_t created_at;
+    double avg_delay;
+    uint32_t up, down;
+};
+/*
+ * The rows of server_id (0 = the aggregate rows) with created_at >= since_ms, ordered by
+ * monitor id then time. *out owned (free()), NULL when *n is 0. 0/-EIO.
+ */
+int store_monitor_points(struct store *st, uint64_t server_id, int64_t since_ms,
+                         struct store_monitor_point **out, size_t *n);
+/*
+ * For every reporter (server_id > 0) with rows: its newest row's time, as points with
+ * monitor_id 0 (created_at = the newest time). *out owned (free()). 0/-EIO.
+ */
+int store_monitor_reporters(struct store *st, struct store_monitor_point **out, size_t *n);
 
 #endif

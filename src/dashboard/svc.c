@@ -41,6 +41,8 @@ struct svc {
     int pending_closes;
     char (*iostreams)[IOSTREAM_ID_LEN + 1]; /* expected IOStream ids */
     size_t n_iostreams;
+    svc_result_fn on_result; /* task results (svc_on_task_result) */
+    void *result_ud;
 };
 
 /* Marker stored as call data on unary calls once they have been answered. */
@@ -154,9 +156,16 @@ static void on_report_task(struct grpc_call *call, const uint8_t *data, size_t l
         decode_failed(call, "TaskResult");
         return;
     }
-    log_info("task result from server %llu: id=%llu type=%llu successful=%d delay=%g",
-             (unsigned long long)srv->id, (unsigned long long)r->id, (unsigned long long)r->type,
-             r->successful ? 1 : 0, (double)r->delay);
+    log_debug("task result from server %llu: id=%llu type=%llu successful=%d delay=%g",
+              (unsigned long long)srv->id, (unsigned long long)r->id, (unsigned long long)r->type,
+              r->successful ? 1 : 0, (double)r->delay);
+    struct svc_result res = {.id = r->id,
+                             .type = r->type,
+                             .delay = (double)r->delay,
+                             .successful = r->successful != 0,
+                             .data = r->data ? r->data : ""};
+    if (s->on_result)
+        s->on_result(s->result_ud, srv, &res);
     protobuf_c_message_free_unpacked(&r->base, NULL);
     reply_receipt(call);
 }
@@ -209,9 +218,11 @@ static void on_request_task(struct grpc_call *call, const uint8_t *data, size_t 
         grpc_call_finish(old, GRPC_STATUS_OK, NULL);
     }
     srv->task_stream = call;
+    const char *ua = grpc_call_metadata(call, "user-agent");
+    srv->task_lotus = ua && strncmp(ua, SVC_LOTUS_AGENT_UA, strlen(SVC_LOTUS_AGENT_UA)) == 0;
     grpc_call_set_data(call, (void *)(uintptr_t)srv->id);
-    log_info("server %llu (%s) opened its task stream from %s", (unsigned long long)srv->id,
-             srv->name, grpc_call_peer_ip(call));
+    log_info("server %llu (%s) opened its task stream from %s%s", (unsigned long long)srv->id,
+             srv->name, grpc_call_peer_ip(call), srv->task_lotus ? " (a Lotus agent)" : "");
 }
 
 static void on_request_task_close(struct grpc_call *call)
@@ -226,6 +237,12 @@ static void on_request_task_close(struct grpc_call *call)
         srv->task_stream = NULL;
         log_info("server %llu (%s) task stream closed", (unsigned long long)srv->id, srv->name);
     }
+}
+
+void svc_on_task_result(struct svc *s, svc_result_fn fn, void *ud)
+{
+    s->on_result = fn;
+    s->result_ud = ud;
 }
 
 int svc_parse_iostream_handshake(const uint8_t *data, size_t len, char *id_out)

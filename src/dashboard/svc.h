@@ -45,6 +45,27 @@ void svc_free(struct svc *s);
  */
 int svc_send_task(struct svc *s, struct live_server *srv, uint64_t id, uint64_t type,
                   const char *data);
+/* A TaskResult as ReportTask delivered it (data borrowed for the call). */
+struct svc_result {
+    uint64_t id;
+    uint64_t type;
+    double delay; /* ms for probes, s for commands (docs/protocol.md §2.3) */
+    int successful;
+    const char *data;
+};
+typedef void (*svc_result_fn)(void *ud, struct live_server *srv, const struct svc_result *r);
+/*
+ * Routes every decoded TaskResult to fn(ud, ...) on the loop thread (after authentication;
+ * before the Receipt is sent). One receiver (the last call wins; NULL: results are only
+ * logged). ud borrowed until svc_free or the next call.
+ */
+void svc_on_task_result(struct svc *s, svc_result_fn fn, void *ud);
+/*
+ * The user-agent prefix by which a Lotus agent is known (src/proto/grpc_client.c sends
+ * "lotus-agent/<version>"): its task stream may carry Lotus's own task types (101, 102).
+ */
+#define SVC_LOTUS_AGENT_UA "lotus-agent/"
+
 /* Ends a server's task stream (e.g. when the server is deleted). */
 void svc_drop_stream(struct svc *s, struct live_server *srv);
 /*

@@ -216,8 +216,9 @@ int httpc_parse_head(const uint8_t *resp, size_t len, int eof, int *status, size
     return 0;
 }
 
-int httpc_parse_body(const uint8_t *resp, size_t len, size_t hend, int eof, char *dec,
-                     const uint8_t **body_out, size_t *blen_out, const char **why)
+/* Reads the framing headers of resp[0..hend). 0 or -EPROTO (bad Content-Length). */
+static int head_framing(const uint8_t *resp, size_t hend, int *chunked_out, int *have_cl_out,
+                        uint64_t *cl_out, const char **why)
 {
     int chunked = 0, have_cl = 0;
     uint64_t cl = 0;
@@ -254,6 +255,19 @@ int httpc_parse_body(const uint8_t *resp, size_t len, size_t hend, int eof, char
         }
         l = le;
     }
+    *chunked_out = chunked;
+    *have_cl_out = have_cl;
+    *cl_out = cl;
+    return 0;
+}
+
+int httpc_parse_body(const uint8_t *resp, size_t len, size_t hend, int eof, char *dec,
+                     const uint8_t **body_out, size_t *blen_out, const char **why)
+{
+    int chunked, have_cl;
+    uint64_t cl;
+    if (head_framing(resp, hend, &chunked, &have_cl, &cl, why) != 0)
+        return -EPROTO;
     const uint8_t *body = resp + hend;
     size_t blen = len - hend;
     if (chunked) {
@@ -288,6 +302,142 @@ int httpc_parse_body(const uint8_t *resp, size_t len, size_t hend, int eof, char
     *body_out = body;
     *blen_out = blen;
     return 0;
+}
+
+int httpc_body_begin(struct httpc_body *b, const uint8_t *resp, size_t hend, int status,
+                     const char **why)
+{
+    int chunked, have_cl;
+    uint64_t cl;
+    memset(b, 0, sizeof(*b));
+    if (head_framing(resp, hend, &chunked, &have_cl, &cl, why) != 0)
+        return -EPROTO;
+    if ((status >= 100 && status < 200) || status == 204 || status == 304)
+        b->mode = HTTPC_BODY_NONE;
+    else if (chunked)
+        b->mode = HTTPC_BODY_CHUNKED;
+    else if (have_cl) {
+        b->mode = HTTPC_BODY_LENGTH;
+        b->left = cl;
+    } else
+        b->mode = HTTPC_BODY_CLOSE;
+    return 0;
+}
+
+/* Chunked decoder states. */
+enum { CK_SIZE = 0, CK_EXT, CK_DATA, CK_DATA_CR, CK_DATA_LF, CK_TRAILER, CK_TRAILER_LINE, CK_DONE };
+
+static int chunked_feed(struct httpc_body *b, const uint8_t *in, size_t len, httpc_body_sink sink,
+                        void *ud, const char **why)
+{
+    size_t i = 0;
+    while (i < len && b->st != CK_DONE) {
+        uint8_t c = in[i];
+        switch (b->st) {
+        case CK_SIZE: {
+            int v = ascii_hexval(c);
+            if (v >= 0) {
+                if (b->digits >= 15) {
+                    *why = "chunk too large";
+                    return -EPROTO;
+                }
+                b->left = b->left * 16 + (uint64_t)v;
+                b->digits++;
+                i++;
+                break;
+            }
+            if (b->digits == 0) {
+                *why = "bad chunk size";
+                return -EPROTO;
+            }
+            b->st = CK_EXT;
+            break;
+        }
+        case CK_EXT: /* chunk extensions and the CR, up to the LF */
+            i++;
+            if (c == '\n')
+                b->st = b->left ? CK_DATA : CK_TRAILER;
+            break;
+        case CK_DATA: {
+            size_t n = len - i;
+            if (n > b->left)
+                n = (size_t)b->left;
+            if (sink && n)
+                sink(ud, in + i, n);
+            b->total += n;
+            b->left -= n;
+            i += n;
+            if (b->left == 0)
+                b->st = CK_DATA_CR;
+            break;
+        }
+        case CK_DATA_CR:
+            if (c == '\r') {
+                i++;
+                b->st = CK_DATA_LF;
+                break;
+            }
+            /* a bare LF */
+            /* fall through */
+        case CK_DATA_LF:
+            if (c != '\n') {
+                *why = "missing CRLF after chunk";
+                return -EPROTO;
+            }
+            i++;
+            b->st = CK_SIZE;
+            b->digits = 0;
+            b->left = 0;
+            break;
+        case CK_TRAILER: /* start of a trailer line: an empty one ends the message */
+            i++;
+            if (c == '\n')
+                b->st = CK_DONE;
+            else if (c != '\r')
+                b->st = CK_TRAILER_LINE;
+            break;
+        case CK_TRAILER_LINE:
+            i++;
+            if (c == '\n')
+                b->st = CK_TRAILER;
+            break;
+        }
+    }
+    return b->st == CK_DONE;
+}
+
+int httpc_body_feed(struct httpc_body *b, const uint8_t *in, size_t len, int eof,
+                    httpc_body_sink sink, void *ud, const char **why)
+{
+    int rc;
+    switch (b->mode) {
+    case HTTPC_BODY_NONE:
+        return 1;
+    case HTTPC_BODY_LENGTH: {
+        size_t n = len < b->left ? len : (size_t)b->left;
+        if (sink && n)
+            sink(ud, in, n);
+        b->left -= n;
+        b->total += n;
+        rc = b->left == 0;
+        break;
+    }
+    case HTTPC_BODY_CHUNKED:
+        rc = chunked_feed(b, in, len, sink, ud, why);
+        if (rc < 0)
+            return rc;
+        break;
+    default: /* HTTPC_BODY_CLOSE */
+        if (sink && len)
+            sink(ud, in, len);
+        b->total += len;
+        return eof;
+    }
+    if (rc == 0 && eof) {
+        *why = b->mode == HTTPC_BODY_CHUNKED ? "truncated chunked body" : "truncated body";
+        return -EPROTO;
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------------ async part */
@@ -350,8 +500,11 @@ static void finish(struct httpc *h, enum httpc_stage stage, int rc, const char *
     snprintf(h->detail, sizeof(h->detail), "%s", detail ? detail : "");
     h->res.detail = h->detail;
     h->res.cert_not_after = 0;
-    if (h->tls && h->tls_ready)
+    h->res.cert_issuer[0] = '\0';
+    if (h->tls && h->tls_ready) {
         (void)tls_conn_peer_not_after(h->tls, &h->res.cert_not_after);
+        (void)tls_conn_peer_issuer_cn(h->tls, h->res.cert_issuer, sizeof(h->res.cert_issuer));
+    }
     uv_timer_stop(&h->timer);
     tls_conn_free(h->tls);
     h->tls = NULL;
@@ -402,6 +555,14 @@ static int tls_flush(struct httpc *h)
     if (tlspump_flush(h->tls, &h->ct) != 0)
         return -EIO;
     return send_staged(h);
+}
+
+void httpc_consume(struct httpc *h, size_t n)
+{
+    if (n > h->resp_len)
+        n = h->resp_len;
+    memmove(h->resp, h->resp + n, h->resp_len - n);
+    h->resp_len -= n;
 }
 
 /* Asks the judge about the bytes so far; finishes the fetch when decided. */
@@ -458,6 +619,23 @@ static size_t tls_sink(void *ud, const uint8_t *p, size_t n)
     return sizeof(h->resp) - h->resp_len;
 }
 
+/* Decrypts buffered records into the response buffer. 0, or -1 when the fetch failed. */
+static int tls_pull(struct httpc *h)
+{
+    int rc = tlspump_pull(h->tls, sizeof(h->resp) - h->resp_len, tls_sink, h);
+    if (rc == TLSPUMP_EOF)
+        h->eof = 1;
+    else if (rc < 0) {
+        fail_io(h, rc);
+        return -1;
+    }
+    if (tls_flush(h) < 0) {
+        fail_io(h, -EIO);
+        return -1;
+    }
+    return 0;
+}
+
 static void tls_input(struct httpc *h, const char *data, size_t n)
 {
     char err[160] = "";
@@ -481,15 +659,22 @@ static void tls_input(struct httpc *h, const char *data, size_t n)
         if (h->over)
             return;
     }
-    rc = tlspump_pull(h->tls, sizeof(h->resp) - h->resp_len, tls_sink, h);
-    if (rc == TLSPUMP_EOF)
-        h->eof = 1;
-    else if (rc < 0) {
-        fail_io(h, rc);
-        return;
+    (void)tls_pull(h);
+}
+
+/*
+ * After the judge dropped bytes: decrypts what OpenSSL still holds into the
+ * room made, judging each time, until nothing more comes out.
+ */
+static void judge_tls_rest(struct httpc *h)
+{
+    while (!h->over && h->tls && h->tls_ready && !h->eof && h->resp_len < sizeof(h->resp) &&
+           tls_conn_buffered(h->tls) > 0) {
+        size_t before = h->resp_len;
+        if (tls_pull(h) < 0 || (h->resp_len == before && !h->eof))
+            return;
+        judge(h);
     }
-    if (tls_flush(h) < 0)
-        fail_io(h, -EIO);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -498,6 +683,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (h->over)
         return;
     if (nread < 0) {
+        judge_tls_rest(h); /* what OpenSSL still holds comes before the end */
+        if (h->over)
+            return;
         h->eof = 1;
         judge(h);
         return;
@@ -510,6 +698,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         append_plain(h, buf->base, (size_t)nread);
     if (!h->over)
         judge(h);
+    judge_tls_rest(h);
 }
 
 /* Starts the TLS handshake: the ClientHello goes out now. */
@@ -597,7 +786,7 @@ int httpc_fetch(struct httpc *h, const struct httpc_url *u, int family, struct t
     char port[8];
     struct addrinfo hints;
     memset(&hints, 0, sizeof(hints));
-    hints.ai_family = family == 6 ? AF_INET6 : AF_INET;
+    hints.ai_family = family == 6 ? AF_INET6 : family == 4 ? AF_INET : AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     snprintf(port, sizeof(port), "%d", u->port);
     h->url = u;

@@ -1,10 +1,13 @@
 /*
  * httpc: the agent's small HTTP/1.1(S) client, shared by IP discovery
  * (agent/ipdisc.c) and the agent's probes. One GET per fetch over a
- * forced-family connection: uv_getaddrinfo -> uv_tcp connect -> optional TLS
+ * connection of a forced or any family: uv_getaddrinfo -> uv_tcp connect -> optional TLS
  * (tls.c client context chosen by the caller: SNI + certificate and host/IP
  * verification, driven by tlspump) -> request -> read until the caller's judge
- * decides, the peer closes, the buffer is full or the deadline passes.
+ * decides, the peer closes, the buffer is full or the deadline passes. A judge
+ * that drops what it has seen (httpc_consume) streams bodies of any size
+ * through the buffer (httpc_body_* frames them piece by piece). No redirect is
+ * ever followed.
  *
  * Footprint (the agent targets < 1 MiB RSS): a struct httpc is embedded by
  * its owner and holds the whole response (HTTPC_MAX_RESPONSE) and the read
@@ -72,6 +75,45 @@ int httpc_parse_head(const uint8_t *resp, size_t len, int eof, int *status, size
 int httpc_parse_body(const uint8_t *resp, size_t len, size_t hend, int eof, char *dec,
                      const uint8_t **body, size_t *blen, const char **why);
 
+/*
+ * Streaming body framing, for bodies of any size that are scanned and dropped
+ * (the agent's HTTP probes): the state of one response body.
+ */
+enum httpc_body_mode {
+    HTTPC_BODY_NONE = 0, /* no body (1xx, 204, 304) */
+    HTTPC_BODY_LENGTH,   /* Content-Length */
+    HTTPC_BODY_CHUNKED,  /* Transfer-Encoding: chunked */
+    HTTPC_BODY_CLOSE,    /* up to the connection close */
+};
+
+struct httpc_body {
+    enum httpc_body_mode mode;
+    uint64_t left;  /* LENGTH: bytes to come; CHUNKED: bytes left in the chunk */
+    int st;         /* CHUNKED: decoder state */
+    int digits;     /* CHUNKED: hex digits of the size line so far */
+    uint64_t total; /* decoded body bytes so far */
+};
+
+/*
+ * Sets up *b from the head resp[0..hend) that httpc_parse_head accepted with
+ * status. Returns 0, or -EPROTO with *why (bad Content-Length).
+ */
+int httpc_body_begin(struct httpc_body *b, const uint8_t *resp, size_t hend, int status,
+                     const char **why);
+
+/* Receives decoded body bytes p[0..n) (borrowed for the call). */
+typedef void (*httpc_body_sink)(void *ud, const uint8_t *p, size_t n);
+
+/*
+ * Decodes in[0..len) (borrowed; all of it is consumed, bytes after the end of
+ * the body are ignored), passing body bytes to sink. eof: the peer closed
+ * after these bytes. Returns 1 when the body is complete, 0 when more is
+ * needed, or -EPROTO with *why (bad chunk size line, missing CRLF, truncated
+ * body at eof).
+ */
+int httpc_body_feed(struct httpc_body *b, const uint8_t *in, size_t len, int eof,
+                    httpc_body_sink sink, void *ud, const char **why);
+
 /* ------------------------------------------------------------------ async part */
 
 /* Where a fetch ended (struct httpc_result.stage). */
@@ -90,15 +132,17 @@ struct httpc_result {
     enum httpc_stage stage;
     const char *detail;     /* "" or a reason; borrowed for the on_done call */
     int64_t cert_not_after; /* https: the verified peer certificate's notAfter (Unix s), else 0 */
+    char cert_issuer[64];   /* https: its issuer's CN (truncated), else "" */
 };
 
 struct httpc;
 
 /*
  * Called after every read with the whole response so far (borrowed;
- * eof: the peer closed). Returns -EAGAIN to keep reading (at eof the fetch
- * then ends with HTTPC_REPLY -EPROTO "incomplete response"); any other value
- * ends the fetch with stage HTTPC_REPLY and that rc.
+ * eof: the peer closed), less what the judge dropped with httpc_consume.
+ * Returns -EAGAIN to keep reading (at eof the fetch then ends with
+ * HTTPC_REPLY -EPROTO "incomplete response"); any other value ends the fetch
+ * with stage HTTPC_REPLY and that rc.
  */
 typedef int (*httpc_judge_fn)(struct httpc *h, const uint8_t *resp, size_t len, int eof, void *ud);
 /*
@@ -140,9 +184,17 @@ void httpc_init(struct httpc *h, uv_loop_t *loop, httpc_judge_fn judge, httpc_do
                 void *ud);
 
 /*
- * Starts one GET of u (borrowed until on_done) over IPv4 (family 4) or IPv6
- * (6) with a deadline of timeout_ms. tls_ctx (borrowed until on_done) is the
- * client context for https:// (ALPN none); NULL makes an https fetch fail
+ * From the judge only: drops the first n bytes (n <= len) of the response it
+ * was shown, so a response of any size streams through the fixed buffer (the
+ * judge keeps what it needs, e.g. the status, and scans the body as it
+ * comes). The next judge call sees only the bytes after them.
+ */
+void httpc_consume(struct httpc *h, size_t n);
+
+/*
+ * Starts one GET of u (borrowed until on_done) over IPv4 (family 4), IPv6
+ * (6) or the first address the resolver gives (0) with a deadline of timeout_ms. tls_ctx (borrowed
+ * until on_done) is the client context for https:// (ALPN none); NULL makes an https fetch fail
  * with HTTPC_IO -ENOMEM. Returns 0 (on_done follows, never from inside this
  * call... except that it may follow from the loop at once), or -EBUSY while a
  * fetch runs / after httpc_close.

@@ -22,6 +22,9 @@ enum nezha_task_type {
     NEZHA_TASK_NAT = 9,
     NEZHA_TASK_REPORT_HOST_INFO = 10, /* the dashboard sends it 15 s after start */
     NEZHA_TASK_FILE_MANAGER = 11,
+    /* Lotus additions, sent only to Lotus agents (user-agent "lotus-agent/..."). */
+    LOTUS_TASK_HTTP_CHECK = 101, /* URL + status range / keyword lines */
+    LOTUS_TASK_DNS = 102,        /* "<name> [A|AAAA|ANY [expected address]]" */
 };
 
 #define NEZHA_METHOD_REPORT_STATE "/proto.NezhaService/ReportSystemState"

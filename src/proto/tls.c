@@ -397,6 +397,32 @@ void tls_conn_close_notify(struct tls_conn *t)
     ERR_clear_error();
 }
 
+int tls_conn_peer_issuer_cn(const struct tls_conn *t, char *out, size_t n)
+{
+    if (n)
+        out[0] = '\0';
+    if (!t->done)
+        return -ENOENT;
+    X509 *cert = SSL_get0_peer_certificate(t->ssl);
+    if (!cert)
+        return -ENOENT;
+    const X509_NAME *name = X509_get_issuer_name(cert);
+    int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+    if (idx < 0 || n == 0)
+        return 0;
+    const ASN1_STRING *a = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+    unsigned char *utf8 = NULL;
+    int len = ASN1_STRING_to_UTF8(&utf8, a);
+    if (len < 0)
+        return 0;
+    size_t l = (size_t)len < n - 1 ? (size_t)len : n - 1;
+    for (size_t i = 0; i < l; i++)
+        out[i] = utf8[i] < 0x20 || utf8[i] == 0x7f ? '?' : (char)utf8[i];
+    out[l] = '\0';
+    OPENSSL_free(utf8);
+    return 0;
+}
+
 int tls_conn_peer_not_after(const struct tls_conn *t, int64_t *not_after)
 {
     if (!t->done)

@@ -91,6 +91,12 @@ size_t tls_conn_buffered(const struct tls_conn *t);
  * For the agent's HTTP monitors (certificate expiry).
  */
 int tls_conn_peer_not_after(const struct tls_conn *t, int64_t *not_after);
+/*
+ * The verified peer certificate's issuer commonName (UTF-8, truncated) into
+ * out[n]. Returns 0 ("" when the issuer has no CN), or -ENOENT before the
+ * handshake / without a peer certificate. For the agent's HTTP monitors.
+ */
+int tls_conn_peer_issuer_cn(const struct tls_conn *t, char *out, size_t n);
 /* Queues a close_notify alert (after the handshake only); tls_conn_drain sends it. */
 void tls_conn_close_notify(struct tls_conn *t);
 

@@ -2,11 +2,15 @@
 
 Covers issue #3 item 7: reports checked against this machine's /proc (MemTotal, BootTime,
 CPU count, load) and the report cadence, task handling, wrong-secret retries with one
-clear log line each, and dashboard restart → agent back within 15 s.
+clear log line each, and dashboard restart → agent back within 15 s. Issue #14 item 3: the
+probes (types 1, 2, 3, 101, 102) against local targets, State reports unaffected by a slow
+target, and --disable-probes.
 """
+import http.server
 import json
 import os
 import platform
+import socket
 import queue
 import subprocess
 import tempfile
@@ -194,6 +198,125 @@ def tasks_refresh_host_and_refuse_commands():
         wait_for(lambda: len(fake.results) >= 2, timeout=20, what="ReportTask for a probe")
         assert fake.results[1].id == 3 and not fake.results[1].successful
         assert agent.poll() is None
+    finally:
+        rc, out = stop_agent(agent)
+        server.stop(0)
+    assert rc == 0, out[-2000:]
+
+
+class _Target(http.server.BaseHTTPRequestHandler):
+    """Local HTTP target: /ok (200 with a keyword), /missing (404), /moved (301), /slow (20 s)."""
+
+    def do_GET(self):
+        if self.path == "/slow":
+            time.sleep(20)
+        if self.path in ("/ok", "/slow"):
+            body = b"hello lotus keyword\n" * 100
+            self.send_response(200)
+        elif self.path == "/moved":
+            body = b""
+            self.send_response(301)
+            self.send_header("Location", "http://127.0.0.1:1/")
+        else:
+            body = b"nothing here"
+            self.send_response(404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def icmp_permitted():
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_RAW):
+        try:
+            socket.socket(socket.AF_INET, kind, socket.IPPROTO_ICMP).close()
+            return True
+        except OSError:
+            pass
+    return False
+
+
+@tap.test
+def probes_report_results_and_never_delay_state():
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Target)
+    web.daemon_threads = True
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    base = "http://127.0.0.1:%d" % web.server_address[1]
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(8)
+    closed = free_port()
+    fake, server, port = start_fake()
+    agent = start_agent(port, env={"LOTUS_AGENT_RETRY_MS": "500"})
+    try:
+        wait_for(lambda: len(fake.states) >= 1, timeout=20, what="first State")
+        # the slow one first: it holds a slot for 20 s while the others run
+        fake.tasks.put(pb.Task(id=20, type=1, data=base + "/slow"))
+        time.sleep(0.5)
+        t_slow = time.time()
+        fake.tasks.put(pb.Task(id=1, type=1, data=base + "/ok"))
+        fake.tasks.put(pb.Task(id=2, type=1, data=base + "/missing"))
+        fake.tasks.put(pb.Task(id=3, type=3, data="127.0.0.1:%d" % lst.getsockname()[1]))
+
+        def results():
+            with fake.lock:
+                return {r.id: r for r in fake.results}
+        # batches of 3: the slow probe holds the 4th slot (AGENT_PROBES_MAX = 4)
+        wait_for(lambda: {1, 2, 3} <= set(results()), timeout=20, what="results 1-3")
+        fake.tasks.put(pb.Task(id=4, type=3, data="127.0.0.1:%d" % closed))
+        fake.tasks.put(pb.Task(id=5, type=101, data=base + "/ok\nkeyword=lotus keyword"))
+        fake.tasks.put(pb.Task(id=6, type=101, data=base + "/moved\nstatus=200-299"))
+        wait_for(lambda: {4, 5, 6} <= set(results()), timeout=20, what="results 4-6")
+        fake.tasks.put(pb.Task(id=7, type=102, data="localhost A 127.0.0.1"))
+        wait_for(lambda: 7 in results(), timeout=20, what="DNS result")
+        fake.tasks.put(pb.Task(id=8, type=2, data="127.0.0.1"))
+        wait_for(lambda: 8 in results(), timeout=30, what="ICMP result")
+        wait_for(lambda: 20 in results(), timeout=40, what="slow HTTP result")
+        t_end = time.time()
+        r = results()
+        for i, want_type in ((1, 1), (2, 1), (3, 3), (4, 3), (5, 101), (6, 101), (7, 102),
+                             (8, 2), (20, 1)):
+            assert r[i].type == want_type, (i, r[i])
+        assert r[1].successful and r[1].data == "" and 0 < r[1].delay < 5000, r[1]
+        assert not r[2].successful and r[2].data == "\n应用错误：404 Not Found", r[2]
+        assert r[3].successful and r[3].delay > 0, r[3]
+        assert not r[4].successful and "connection refused" in r[4].data, r[4]
+        assert r[5].successful, r[5]
+        assert not r[6].successful and r[6].data == "\n应用错误：301 Moved Permanently", r[6]
+        assert r[7].successful and "127.0.0.1" in r[7].data, r[7]
+        if icmp_permitted():
+            assert r[8].successful and 0 < r[8].delay < 1000, r[8]
+        else:
+            assert not r[8].successful and "ICMP socket" in r[8].data, r[8]
+        assert r[20].successful and r[20].delay >= 19000, r[20]
+        # State kept its 1 s cadence while the slow target held its probe for 20 s
+        with fake.lock:
+            ts = [t for t, _ in fake.states if t_slow <= t <= t_end]
+        gaps = [b - a for a, b in zip(ts, ts[1:])]
+        assert len(ts) >= 15 and max(gaps) < 2.5, (len(ts), max(gaps) if gaps else None)
+        assert agent.poll() is None
+    finally:
+        rc, out = stop_agent(agent)
+        server.stop(0)
+        web.shutdown()
+        lst.close()
+    assert rc == 0, out[-2000:]
+
+
+@tap.test
+def disable_probes_refuses_every_probe_type():
+    fake, server, port = start_fake()
+    agent = start_agent(port, env={"LOTUS_AGENT_RETRY_MS": "500"}, extra=("--disable-probes",))
+    try:
+        wait_for(lambda: len(fake.states) >= 1, timeout=20, what="first State")
+        for i, t in enumerate((1, 2, 3, 101, 102)):
+            fake.tasks.put(pb.Task(id=i + 1, type=t, data="127.0.0.1:1"))
+        wait_for(lambda: len(fake.results) >= 5, timeout=20, what="five refusals")
+        for r in fake.results:
+            assert not r.successful and r.data == "此 Agent 已禁止发送请求", r
+        assert sorted(r.type for r in fake.results) == [1, 2, 3, 101, 102]
     finally:
         rc, out = stop_agent(agent)
         server.stop(0)

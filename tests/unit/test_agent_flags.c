@@ -316,6 +316,30 @@ static char *write_tmp(const char *text)
     return path;
 }
 
+/* --disable-probes (Lotus): off by default, on from the command line or the config key. */
+static void test_agent_flags__disable_probes(void **state)
+{
+    (void)state;
+    struct run r;
+    RUN(&r, "-p", "x");
+    assert_int_equal(r.f.disable_probes, 0);
+    run_free(&r);
+    RUN(&r, "-p", "x", "--disable-probes");
+    assert_int_equal(r.rc, AGENT_FLAGS_CONTINUE);
+    assert_int_equal(r.f.disable_probes, 1);
+    assert_int_equal(r.f.disable_send_query, 0);
+    run_free(&r);
+    char *p = write_tmp("disable-probes: true\n");
+    static const char *args[] = {"-p", "x", "--config", NULL, NULL};
+    args[3] = p;
+    run_args(&r, args);
+    assert_int_equal(r.rc, AGENT_FLAGS_CONTINUE);
+    assert_int_equal(r.f.disable_probes, 1);
+    run_free(&r);
+    unlink(p);
+    free(p);
+}
+
 static void test_agent_flags__config_file(void **state)
 {
     (void)state;
@@ -392,6 +416,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_agent_flags__defaults),
+        cmocka_unit_test(test_agent_flags__disable_probes),
         cmocka_unit_test(test_agent_flags__every_flag_long_space),
         cmocka_unit_test(test_agent_flags__every_flag_long_equals),
         cmocka_unit_test(test_agent_flags__short_forms),

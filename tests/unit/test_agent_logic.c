@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "agent/agent_logic.h"
+#include "proto/nezha.h"
 #include "agent/flags.h"
 #include "agent/ipdisc.h"
 #include "agent/service.h"
@@ -158,13 +159,18 @@ static void test_agent_logic__task_dispatch(void **state)
     (void)state;
     struct agent_task_policy pol = {0, 0, 0};
     struct agent_task_decision d;
-    for (uint64_t t = 1; t <= 3; t++) {
-        agent_task_decide(&pol, t, &d);
-        assert_int_equal(d.action, AGENT_TASK_REPORT_FAIL);
-        char want[80];
-        snprintf(want, sizeof(want), "lotus-agent: task type %u is not supported yet", (unsigned)t);
-        assert_string_equal(d.data, want);
+    /* probes run by default (v0 too): 1-3 and the Lotus types 101, 102 */
+    static const uint64_t probes[] = {NEZHA_TASK_HTTP_GET, NEZHA_TASK_ICMP_PING,
+                                      NEZHA_TASK_TCP_PING, LOTUS_TASK_HTTP_CHECK, LOTUS_TASK_DNS};
+    for (size_t i = 0; i < 5; i++) {
+        agent_task_decide(&pol, probes[i], &d);
+        assert_int_equal(d.action, AGENT_TASK_PROBE);
+        assert_string_equal(d.data, "");
     }
+    agent_task_decide(&pol, 100, &d);
+    assert_int_equal(d.action, AGENT_TASK_UNKNOWN);
+    agent_task_decide(&pol, 103, &d);
+    assert_int_equal(d.action, AGENT_TASK_UNKNOWN);
     agent_task_decide(&pol, 4, &d);
     assert_int_equal(d.action, AGENT_TASK_REPORT_FAIL);
     assert_string_equal(d.data, "lotus-agent: task type 4 is not supported yet");
@@ -191,8 +197,8 @@ static void test_agent_logic__task_dispatch(void **state)
     assert_int_equal(d.action, AGENT_TASK_UNKNOWN);
 
     struct agent_task_policy off = {1, 1, 1};
-    for (uint64_t t = 1; t <= 3; t++) {
-        agent_task_decide(&off, t, &d);
+    for (size_t i = 0; i < 5; i++) {
+        agent_task_decide(&off, probes[i], &d);
         assert_int_equal(d.action, AGENT_TASK_REPORT_FAIL);
         assert_string_equal(d.data, "此 Agent 已禁止发送请求");
     }

@@ -123,13 +123,14 @@ static void test_store__migrations_idempotent_across_reopen(void **state)
     assert_int_equal(sb.st_mode & 0777, 0600);
 
     sqlite3 *db = raw_open(f->path);
-    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM schema_version"), 3);
-    assert_int_equal(raw_int(db, "SELECT MAX(version) FROM schema_version"), 3);
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM schema_version"), 4);
+    assert_int_equal(raw_int(db, "SELECT MAX(version) FROM schema_version"), 4);
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM servers"), 1);
     assert_int_equal(raw_int(db, "SELECT id FROM servers"), (int64_t)id);
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
-                                 "name IN ('servers','users','sessions','api_tokens','settings')"),
-                     5);
+                                 "name IN ('servers','users','sessions','api_tokens','settings',"
+                                 "'monitors','monitor_history')"),
+                     7);
     /* Defaults of docs/protocol.md §4.2 columns. */
     assert_int_equal(raw_int(db, "SELECT ddns_profiles_raw = '[]' AND enable_d_dns = 0 AND "
                                  "deleted_at IS NULL AND last_active = 0 FROM servers"),
@@ -476,6 +477,103 @@ static void test_store__servers_rev_tracks_metadata_only(void **state)
     store_close(st);
 }
 
+static void test_store__monitors_and_history(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = open_ok(f->path);
+    int64_t r0, r1;
+    assert_int_equal(store_monitors_rev(st, &r0), 0);
+    struct store_monitor m = {.name = W("ping"),
+                              .type = 2,
+                              .target = W("192.0.2.1"),
+                              .duration = 30,
+                              .cover = 1,
+                              .skip_servers_raw = W("[1]"),
+                              .max_latency = 250.5,
+                              .keyword = W("")};
+    assert_int_equal(store_monitor_add(st, &m), 0);
+    assert_true(m.id > 0 && m.created_at > 0);
+    assert_int_equal(store_monitors_rev(st, &r1), 0);
+    assert_true(r1 > r0);
+    struct store_monitor got;
+    assert_int_equal(store_monitor_get(st, m.id, &got), 0);
+    assert_string_equal(got.notification_tag, "default"); /* NULL -> the column default */
+    assert_string_equal(got.fail_trigger_tasks_raw, "[]");
+    assert_string_equal(got.skip_servers_raw, "[1]");
+    assert_true(got.max_latency == 250.5 && got.cover == 1 && got.duration == 30);
+    free(got.name);
+    got.name = xstrdup("ping 2");
+    assert_int_equal(store_monitor_update(st, &got), 0);
+    store_monitor_release(&got);
+    struct store_monitor bad = {.id = 999, .name = W("x"), .type = 2};
+    assert_int_equal(store_monitor_update(st, &bad), -ENOENT);
+    char big[STORE_MONITOR_TEXT_MAX + 2];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    bad.target = big;
+    assert_int_equal(store_monitor_add(st, &bad), -EINVAL);
+
+    /* history through the writer: rows of two servers and the aggregate */
+    struct store_server s1 = {.name = xstrdup("a")}, s2 = {.name = xstrdup("b")};
+    assert_int_equal(store_server_add(st, &s1), 0);
+    assert_int_equal(store_server_add(st, &s2), 0);
+    assert_int_equal(store_writer_start(st), 0);
+    for (int i = 0; i < 3; i++) {
+        struct store_monitor_row r = {.monitor_id = m.id,
+                                      .server_id = s1.id,
+                                      .created_at = 1000 + i,
+                                      .avg_delay = i,
+                                      .up = 2};
+        store_enqueue_monitor_row(st, &r);
+        r.server_id = s2.id;
+        store_enqueue_monitor_row(st, &r);
+    }
+    struct store_monitor_row agg = {
+        .monitor_id = m.id, .created_at = 500, .avg_delay = 9, .up = 29, .down = 1, .data = "R3|x"};
+    store_enqueue_monitor_row(st, &agg);
+    store_flush(st);
+    struct store_monitor_point *p = NULL;
+    size_t n = 0;
+    assert_int_equal(store_monitor_points(st, s1.id, 1001, &p, &n), 0);
+    assert_int_equal(n, 2);
+    assert_true(p[0].created_at == 1001 && p[1].avg_delay == 2 && p[0].up == 2);
+    free(p);
+    assert_int_equal(store_monitor_points(st, 0, 0, &p, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(p[0].up == 29 && p[0].down == 1);
+    free(p);
+    assert_int_equal(store_monitor_reporters(st, &p, &n), 0);
+    assert_int_equal(n, 2);
+    assert_true(p[0].server_id == s1.id && p[0].created_at == 1002);
+    free(p);
+    /* a server excluded from the monitor loses its rows; a deleted server too (trigger) */
+    store_enqueue_monitor_forget(st, m.id, s1.id);
+    store_flush(st);
+    assert_int_equal(store_monitor_points(st, s1.id, 0, &p, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_server_del(st, s2.id), 0);
+    assert_int_equal(store_monitor_reporters(st, &p, &n), 0);
+    assert_int_equal(n, 0);
+    /* retention: aggregate rows older than the bound go */
+    store_enqueue_monitor_prune(st, 0, 501);
+    store_flush(st);
+    assert_int_equal(store_monitor_points(st, 0, 0, &p, &n), 0);
+    assert_int_equal(n, 0);
+    /* deleting the monitor deletes its rows */
+    store_enqueue_monitor_row(st, &agg);
+    store_flush(st);
+    assert_int_equal(store_monitor_del(st, m.id), 0);
+    assert_int_equal(store_monitor_points(st, 0, 0, &p, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_monitor_del(st, m.id), -ENOENT);
+    struct store_monitor *list = NULL;
+    assert_int_equal(store_monitor_list(st, &list, &n), 0);
+    assert_int_equal(n, 0);
+    store_server_release(&s1);
+    store_server_release(&s2);
+    store_close(st);
+}
+
 static void test_store__settings(void **state)
 {
     struct fixture *f = *state;
@@ -767,6 +865,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store__servers_rev_tracks_metadata_only, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_store__monitors_and_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__tokens, setup, teardown),

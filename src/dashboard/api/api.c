@@ -15,6 +15,7 @@
 #include "dashboard/api/api_account.h"
 #include "dashboard/api/api_guard.h"
 #include "dashboard/api/api_int.h"
+#include "dashboard/api/api_monitors.h"
 #include "dashboard/api/api_servers.h"
 #include "dashboard/api/api_settings.h"
 #include "dashboard/api/api_tokens.h"
@@ -56,6 +57,7 @@ int api_start(struct uv_loop_s *loop, const struct api_opts *o, struct live *lv,
     a->lv = lv;
     a->st = st;
     a->svc = svc;
+    a->mon = o->monitors;
     a->cfg = o->cfg;
     a->config_path = o->config_path;
     a->grpc_port = o->grpc_port;
@@ -85,6 +87,7 @@ int api_start(struct uv_loop_s *loop, const struct api_opts *o, struct live *lv,
     api_tokens_routes(a);
     api_v1_http_routes(a);
     api_servers_routes(a);
+    api_monitors_routes(a);
     api_settings_routes(a);
     api_assets_routes(a);
     rc = http_server_listen(a->http, o->host, o->port);

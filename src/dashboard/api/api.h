@@ -28,13 +28,14 @@ struct dash_config;
 struct api;
 
 struct api_opts {
-    const char *host;        /* bind address, borrowed during start */
-    int port;                /* 0 = ephemeral */
-    struct dash_config *cfg; /* borrowed for the api's life; settings edits change it */
-    const char *config_path; /* where settings are saved (0600); borrowed for life */
-    int grpc_port;           /* the port agents dial when the config names none */
-    const char *tls_cert;    /* PEM paths, borrowed during start; NULL = plain HTTP, */
-    const char *tls_key;     /* else HTTPS (both set) */
+    const char *host;          /* bind address, borrowed during start */
+    int port;                  /* 0 = ephemeral */
+    struct dash_config *cfg;   /* borrowed for the api's life; settings edits change it */
+    const char *config_path;   /* where settings are saved (0600); borrowed for life */
+    int grpc_port;             /* the port agents dial when the config names none */
+    const char *tls_cert;      /* PEM paths, borrowed during start; NULL = plain HTTP, */
+    const char *tls_key;       /* else HTTPS (both set) */
+    struct monitors *monitors; /* borrowed for the api's life; NULL = none */
 };
 
 /*

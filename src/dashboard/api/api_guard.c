@@ -108,34 +108,39 @@ static void touch_run(struct api_job *j)
  * session cookie (with CSRF proof for mutations). Returns the user id or 0
  * after answering the v0 unauthorised reply.
  */
-uint64_t api_guard_v1_user(struct api *a, struct http_request *req)
+uint64_t api_guard_token_user(struct api *a, struct http_request *req)
 {
     const char *h = http_request_header(req, "authorization");
-    if (h) {
-        if (strncasecmp(h, "Bearer ", 7) == 0)
-            h += 7;
-        while (*h == ' ')
-            h++;
-        size_t n = strlen(h);
-        while (n && h[n - 1] == ' ')
-            n--;
-        struct auth_token *t = auth_token_find(&a->auth, h, n);
-        if (t) {
-            int64_t now = clock_wall_ms();
-            t->last_used_ms = now;
-            if (now - t->persisted_used_ms >= TOUCH_EVERY_MS) {
-                t->persisted_used_ms = now;
-                struct api_job *j =
-                    api_job_new(a, NULL, touch_run, NULL, sizeof(struct touch_ctx), NULL);
-                struct touch_ctx *c = api_job_ctx(j);
-                c->token_id = t->id;
-                c->when = now;
-                api_job_start(j);
-            }
-            return t->user_id;
-        }
-        /* v0: an unknown token is ignored and the cookie decides. */
+    if (!h)
+        return 0;
+    if (strncasecmp(h, "Bearer ", 7) == 0)
+        h += 7;
+    while (*h == ' ')
+        h++;
+    size_t n = strlen(h);
+    while (n && h[n - 1] == ' ')
+        n--;
+    struct auth_token *t = auth_token_find(&a->auth, h, n);
+    if (!t)
+        return 0; /* v0: an unknown token is ignored and the cookie decides */
+    int64_t now = clock_wall_ms();
+    t->last_used_ms = now;
+    if (now - t->persisted_used_ms >= TOUCH_EVERY_MS) {
+        t->persisted_used_ms = now;
+        struct api_job *j = api_job_new(a, NULL, touch_run, NULL, sizeof(struct touch_ctx), NULL);
+        struct touch_ctx *c = api_job_ctx(j);
+        c->token_id = t->id;
+        c->when = now;
+        api_job_start(j);
     }
+    return t->user_id;
+}
+
+uint64_t api_guard_v1_user(struct api *a, struct http_request *req)
+{
+    uint64_t uid = api_guard_token_user(a, req);
+    if (uid)
+        return uid;
     struct auth_session *s = api_guard_session(a, req);
     if (s && (!is_mutation(req) || csrf_ok(req, s)))
         return s->user_id;
@@ -167,6 +172,15 @@ int api_guard_may_view(struct api *a, struct http_request *req)
         return 0;
     api_guard_vp_cookie_value(a, want);
     return sodium_memcmp(v.ptr, want, 64) == 0;
+}
+
+int api_guard_privileged(struct api *a, struct http_request *req)
+{
+    if (api_guard_token_user(a, req) || api_guard_session(a, req))
+        return 1;
+    if (!a->cfg->site_viewpassword || !a->cfg->site_viewpassword[0])
+        return 0;
+    return api_guard_may_view(a, req);
 }
 
 /* Cookies set over HTTPS carry Secure, so the browser never sends them over plain HTTP. */

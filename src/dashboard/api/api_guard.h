@@ -55,6 +55,17 @@ struct api_job *api_guard_admin_job(struct api *a, struct http_request *req, api
  */
 uint64_t api_guard_v1_user(struct api *a, struct http_request *req);
 
+/*
+ * The user id of req's `Authorization: <token>` (or `Bearer <token>`) when it names a known
+ * API token (its last-used time kept as api_guard_v1_user does), else 0. Never answers.
+ */
+uint64_t api_guard_token_user(struct api *a, struct http_request *req);
+/*
+ * 1 if req may see hidden servers in the monitor routes (docs/protocol.md §6.2): an API
+ * token, an admin session, or a valid view-password cookie when a view password is set.
+ */
+int api_guard_privileged(struct api *a, struct http_request *req);
+
 /* 1 if req may see public data: no view password set, an admin session, or a valid -vp cookie. */
 int api_guard_may_view(struct api *a, struct http_request *req);
 /* The value of a valid view-password cookie (hex HMAC of the password), NUL-terminated. */

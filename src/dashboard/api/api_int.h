@@ -21,6 +21,7 @@ struct http_server;
 struct live;
 struct store;
 struct svc;
+struct monitors;
 struct dash_config;
 struct http_request;
 
@@ -30,6 +31,7 @@ struct api {
     struct live *lv;         /* borrowed */
     struct store *st;        /* borrowed */
     struct svc *svc;         /* borrowed; may be NULL (tests) */
+    struct monitors *mon;    /* borrowed; may be NULL (tests): no monitors */
     struct auth auth;        /* sessions, tokens and login throttling: reached only from api/ */
     struct dash_config *cfg; /* borrowed; the settings handler edits it */
     const char *config_path;

@@ -4,7 +4,10 @@
  */
 #include "dashboard/api/api_reply.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -133,6 +136,29 @@ int api_jint(json_t *obj, const char *key, int64_t *out)
     if (json_is_string(v) && strnum_i64z(json_string_value(v), out) == 0)
         return 1;
     return -1;
+}
+
+int api_jnum(json_t *obj, const char *key, double *out)
+{
+    json_t *v = api_jget(obj, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return 1;
+    }
+    if (!json_is_string(v))
+        return -1;
+    const char *s = json_string_value(v);
+    if (!*s)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (errno || *end || !isfinite(d))
+        return -1;
+    *out = d;
+    return 1;
 }
 
 int api_str_fits(const char *s, size_t max)

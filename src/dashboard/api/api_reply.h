@@ -64,11 +64,14 @@ json_t *api_body_json(struct http_request *req, int want_array);
  *              other string = 0), 0 absent or null (*out untouched), -1 wrong type.
  *   api_jint:  1 found (integer, or a string of decimal digits), 0 absent or
  *              null, -1 wrong type or not a number.
+ *   api_jnum:  1 found (any JSON number, or a string holding a finite decimal number),
+ *              0 absent, null or "", -1 wrong type or not a number.
  */
 json_t *api_jget(json_t *obj, const char *key);
 int api_jstr(json_t *obj, const char *key, const char **out);
 int api_jbool(json_t *obj, const char *key, int *out);
 int api_jint(json_t *obj, const char *key, int64_t *out);
+int api_jnum(json_t *obj, const char *key, double *out);
 
 /*
  * 1 if s is non-NULL and at most max bytes long (a length check only: jansson

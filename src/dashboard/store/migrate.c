@@ -87,6 +87,62 @@ static const char *const migration_3[] = {
     NULL,
 };
 
+/*
+ * Migration 4: service monitors (docs/protocol.md §4.2 `monitors` plus Lotus's optional
+ * checks) and their history. monitor_history keeps v0's monitor_histories rows (server_id 0 =
+ * the per-monitor aggregate row, else a reporter's ping/TCP average) in a WITHOUT ROWID table
+ * whose key is the order every reader wants (a server's rows by monitor then time), so no
+ * second index is needed. Deleting a server or a monitor deletes its rows (triggers, so the
+ * CLI's deletes do too); monitors_rev lets a running dashboard notice any change.
+ */
+#define BUMP_MONITORS_REV " BEGIN UPDATE meta SET value = value + 1 WHERE key = 'monitors_rev'; END"
+static const char *const migration_4[] = {
+    "CREATE TABLE monitors ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " created_at INTEGER NOT NULL DEFAULT 0,"
+    " updated_at INTEGER NOT NULL DEFAULT 0,"
+    " name TEXT NOT NULL DEFAULT '',"
+    " type INTEGER NOT NULL,"
+    " target TEXT NOT NULL DEFAULT '',"
+    " skip_servers_raw TEXT NOT NULL DEFAULT '[]',"
+    " duration INTEGER NOT NULL DEFAULT 30,"
+    " notify INTEGER NOT NULL DEFAULT 0,"
+    " notification_tag TEXT NOT NULL DEFAULT 'default',"
+    " cover INTEGER NOT NULL DEFAULT 0,"
+    " enable_trigger_task INTEGER NOT NULL DEFAULT 0,"
+    " enable_show_in_service INTEGER NOT NULL DEFAULT 0,"
+    " fail_trigger_tasks_raw TEXT NOT NULL DEFAULT '[]',"
+    " recover_trigger_tasks_raw TEXT NOT NULL DEFAULT '[]',"
+    " min_latency REAL NOT NULL DEFAULT 0,"
+    " max_latency REAL NOT NULL DEFAULT 0,"
+    " latency_notify INTEGER NOT NULL DEFAULT 0,"
+    " expect_status TEXT NOT NULL DEFAULT '',"
+    " keyword TEXT NOT NULL DEFAULT '',"
+    " keyword_absent INTEGER NOT NULL DEFAULT 0,"
+    " dns_rrtype TEXT NOT NULL DEFAULT '',"
+    " dns_expect TEXT NOT NULL DEFAULT '')",
+    "CREATE TABLE monitor_history ("
+    " server_id INTEGER NOT NULL,"
+    " monitor_id INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " avg_delay REAL NOT NULL DEFAULT 0,"
+    " up INTEGER NOT NULL DEFAULT 0,"
+    " down INTEGER NOT NULL DEFAULT 0,"
+    " data TEXT NOT NULL DEFAULT '',"
+    " PRIMARY KEY (server_id, monitor_id, created_at)) WITHOUT ROWID",
+    "INSERT INTO meta (key, value) VALUES ('monitors_rev', 1)",
+    "CREATE TRIGGER monitors_rev_insert AFTER INSERT ON monitors" BUMP_MONITORS_REV,
+    "CREATE TRIGGER monitors_rev_update AFTER UPDATE ON monitors" BUMP_MONITORS_REV,
+    "CREATE TRIGGER monitors_rev_delete AFTER DELETE ON monitors BEGIN"
+    " UPDATE meta SET value = value + 1 WHERE key = 'monitors_rev';"
+    /* By key prefix: one range per server (and the aggregate's 0), not a scan of the table. */
+    " DELETE FROM monitor_history WHERE server_id IN (SELECT 0 UNION ALL SELECT id FROM servers)"
+    " AND monitor_id = old.id; END",
+    "CREATE TRIGGER monitor_history_server_delete AFTER DELETE ON servers BEGIN"
+    " DELETE FROM monitor_history WHERE server_id = old.id; END",
+    NULL,
+};
+
 struct migration {
     int version;
     const char *const *stmts; /* NULL-terminated; run in order inside one transaction */
@@ -97,6 +153,7 @@ static const struct migration migrations[] = {
     {1, migration_1},
     {2, migration_2},
     {3, migration_3},
+    {4, migration_4},
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

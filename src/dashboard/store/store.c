@@ -2,7 +2,7 @@
  * store: the top of the SQLite store. Opens the file (0600, parent directory
  * 0700), opens the main connection, runs the migrations, creates the writer,
  * and owns the lock that makes the public functions safe from any thread.
- * The table groups live in store_servers.c, store_auth.c and
+ * The table groups live in store_servers.c, store_auth.c, store_monitors.c and
  * store_settings.c; helpers below them in db.c, migrate.c and writer.c. See
  * docs/internals/store.md.
  */
@@ -23,8 +23,14 @@
 
 /* How each writer operation kind is applied; the SQL lives with its table. */
 static const struct writer_apply store_writer_apply = {
-    .name = {[WRITER_OP_LIVE] = "live-state"},
-    .fn = {[WRITER_OP_LIVE] = store_servers_apply_live},
+    .name = {[WRITER_OP_LIVE] = "live-state",
+             [WRITER_OP_MONITOR_ROW] = "monitor-history",
+             [WRITER_OP_MONITOR_PRUNE] = "monitor-retention",
+             [WRITER_OP_MONITOR_FORGET] = "monitor-forget"},
+    .fn = {[WRITER_OP_LIVE] = store_servers_apply_live,
+           [WRITER_OP_MONITOR_ROW] = store_monitors_apply_row,
+           [WRITER_OP_MONITOR_PRUNE] = store_monitors_apply_prune,
+           [WRITER_OP_MONITOR_FORGET] = store_monitors_apply_forget},
 };
 
 void store_lock(struct store *st)

@@ -38,5 +38,9 @@ const char *store_or_empty(const char *v);
 
 /* store_servers.c: applies a WRITER_OP_LIVE op (UPDATE only; a deleted server stays deleted). */
 int store_servers_apply_live(struct db_conn *c, const struct writer_op *op);
+/* store_monitors.c: WRITER_OP_MONITOR_ROW (insert or replace), _PRUNE and _FORGET. */
+int store_monitors_apply_row(struct db_conn *c, const struct writer_op *op);
+int store_monitors_apply_prune(struct db_conn *c, const struct writer_op *op);
+int store_monitors_apply_forget(struct db_conn *c, const struct writer_op *op);
 
 #endif

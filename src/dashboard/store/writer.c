@@ -56,6 +56,12 @@ static void op_release(struct writer_op *op)
         free(op->u.live.host_pb);
         op->u.live.host_pb = NULL;
         break;
+    case WRITER_OP_MONITOR_ROW:
+        free(op->u.mrow.data);
+        op->u.mrow.data = NULL;
+        break;
+    case WRITER_OP_MONITOR_PRUNE:
+    case WRITER_OP_MONITOR_FORGET:
     case WRITER_OP_KINDS:
         break;
     }

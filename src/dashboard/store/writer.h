@@ -25,7 +25,10 @@
 #include "dashboard/store/db.h"
 
 enum writer_op_kind {
-    WRITER_OP_LIVE, /* a server's latest Host blob and last_active; coalesced per id */
+    WRITER_OP_LIVE,           /* a server's latest Host blob and last_active; coalesced per id */
+    WRITER_OP_MONITOR_ROW,    /* one monitor_history row; appended */
+    WRITER_OP_MONITOR_PRUNE,  /* the monitor history retention; appended */
+    WRITER_OP_MONITOR_FORGET, /* the rows of one (monitor, server); appended */
     WRITER_OP_KINDS
 };
 
@@ -37,10 +40,32 @@ struct writer_live {
     int64_t last_active; /* unix seconds */
 };
 
+/* WRITER_OP_MONITOR_ROW: data owned by the op. */
+struct writer_monitor_row {
+    uint64_t monitor_id, server_id;
+    int64_t created_at;
+    double avg_delay;
+    uint32_t up, down;
+    char *data;
+};
+
+/* WRITER_OP_MONITOR_PRUNE: rows older than these (unix ms) go. */
+struct writer_monitor_prune {
+    int64_t server_before, agg_before;
+};
+
+/* WRITER_OP_MONITOR_FORGET. */
+struct writer_monitor_forget {
+    uint64_t monitor_id, server_id;
+};
+
 struct writer_op {
     enum writer_op_kind kind;
     union {
         struct writer_live live;
+        struct writer_monitor_row mrow;
+        struct writer_monitor_prune mprune;
+        struct writer_monitor_forget mforget;
     } u;
 };
 
