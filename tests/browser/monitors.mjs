@@ -195,6 +195,9 @@ export function monitorScenarios(test, getBackend) {
     await guest.waitForURL(b.base + `/network/${serverId}`);
     assert.equal(await guest.getByRole('link', { name: SERVER }).getAttribute('aria-current'), 'page');
     assert.match(await guest.locator('.chart .u-legend').innerText(), new RegExp(MON));
+    // One point (the agent has reported for seconds) is drawn in an hour around it, not over years.
+    const span = Number(await waitFor(() => guest.getByTestId('chart').getAttribute('data-x-span'), 'the chart drawn'));
+    assert.ok(span > 0 && span <= 86400, `x axis spans ${span} s`);
     const w = await guest.locator('.chart canvas').first().evaluate((e) => e.width);
     assert.ok(w > 0, `canvas width ${w}`);
     const rows = await pageGet(guest, `/api/v1/monitor/${serverId}`);

@@ -35,6 +35,15 @@ export function toSeries(rows, cap) {
   return { data: [xsSorted.map((x) => x / 1000), ...ys], labels: list.map((r) => String(r.monitor_name || '#' + r.monitor_id)) };
 }
 
+// The x range (unix s): uPlot's, except that a single point (or all in one minute) gets an
+// hour around it (uPlot would stretch one point over 86400/1e-3 s, i.e. years).
+export function xRange(u, min, max) {
+  const xs = (u && u.data && u.data[0]) || [];
+  if (!xs.length) { const now = Date.now() / 1000; return [now - 86400, now]; }
+  const lo = xs[0], hi = xs[xs.length - 1];
+  return hi - lo < 60 ? [lo - 1800, hi + 1800] : [min, max];
+}
+
 function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
 
 function Chart({ rows, cap, theme, title }) {
@@ -49,12 +58,14 @@ function Chart({ rows, cap, theme, title }) {
     const height = () => (window.innerWidth <= 640 ? 240 : 320);
     const opts = {
       width: width(), height: height(),
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, Number.isFinite(cap) && cap > 0 ? Math.min(max, cap) : max)] } },
+      scales: { x: { time: true, range: xRange }, y: { range: (u, min, max) => [0, Math.max(1, Number.isFinite(cap) && cap > 0 ? Math.min(max, cap) : max)] } },
       axes: [axis, { ...axis, label: t('network.latency_ms'), size: 56 }],
       series: [{ label: t('network.time') },
-        ...labels.map((l, i) => ({ label: l, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true, points: { show: false },
+        ...labels.map((l, i) => ({ label: l, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true,
           value: (u, v) => (v === null || v === undefined ? '—' : v.toFixed(1) + ' ms') }))],
       legend: { live: true },
+      // The drawn x span (s), for the tests: a chart of the last 24 h never spans more than that.
+      hooks: { draw: [(u) => { el.dataset.xSpan = String(Math.round(u.scales.x.max - u.scales.x.min)); }] },
     };
     const u = new uPlot(opts, data, el);
     const ro = new ResizeObserver(() => u.setSize({ width: width(), height: height() }));
