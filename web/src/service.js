@@ -62,7 +62,7 @@ function ServiceCard({ m }) {
           title=${tip} aria-label=${tip} onMouseEnter=${() => setPick(i)} onFocus=${() => setPick(i)} onClick=${() => setPick(i)}></span>`;
       })}
     </div>
-    <div class="days-scale muted"><span>${t('service.days_ago', days.length)}</span><span>${t('service.today')}</span></div>
+    <div class="days-scale muted"><span>${t('service.days_ago', Math.max(0, days.length - 1))}</span><span>${t('service.today')}</span></div>
     ${shown ? html`<p class="day-detail muted" aria-live="polite">${dayTip(shown)}</p>` : ''}
     ${m.status && m.status !== 'nodata' ? html`<p class="muted current">${t('monitors.current', m.current_up || 0, m.current_down || 0, fixed(m.avg_delay, 1))}</p>` : ''}
     ${ssl ? html`<p class="ssl muted">${t('service.ssl', ssl.issuer || '?', dayText(ssl.expires_at))}</p>` : ''}
