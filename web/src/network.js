@@ -58,7 +58,7 @@ function Chart({ rows, cap, theme, title }) {
     const height = () => (window.innerWidth <= 640 ? 240 : 320);
     const opts = {
       width: width(), height: height(),
-      scales: { x: { time: true, range: xRange }, y: { range: (u, min, max) => [0, Math.max(1, Number.isFinite(cap) && cap > 0 ? Math.min(max, cap) : max)] } },
+      scales: { x: { time: true, range: xRange }, y: { range: (u, min, max) => [0, Math.max(1, Number.isFinite(cap) && cap > 0 ? Math.min(max * 1.1, cap) : max * 1.1)] } },
       axes: [axis, { ...axis, label: t('network.latency_ms'), size: 56 }],
       series: [{ label: t('network.time') },
         ...labels.map((l, i) => ({ label: l, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true,
