@@ -80,7 +80,7 @@ const html = fs.readFileSync(path.join(here, 'index.html'), 'utf8').replace('@JS
 emit('index.html', Buffer.from(html));
 emit('static/install-agent.sh', fs.readFileSync(path.join(root, 'scripts/install-agent.sh')));
 
-const lic = ['preact', 'htm', 'flag-icons'].map((p) => {
+const lic = ['preact', 'htm', 'flag-icons', 'uplot'].map((p) => {
   const v = JSON.parse(fs.readFileSync(path.join(here, 'node_modules', p, 'package.json'), 'utf8')).version;
   return `==== ${p} ${v} ====\n` + fs.readFileSync(path.join(here, 'node_modules', p, 'LICENSE'), 'utf8').trim() + '\n';
 });

@@ -84,10 +84,10 @@ export async function login(page, base, user, pass) {
   await page.waitForURL(base + '/admin/servers');
 }
 
-const card = (page, name) => page.locator(`article.card[aria-label="${name}"]`);
+export const card = (page, name) => page.locator(`article.card[aria-label="${name}"]`);
 
 // Adds a server through the Servers page; returns {secret, command}.
-async function addServer(page, name, { tag = '', hidden = false } = {}) {
+export async function addServer(page, name, { tag = '', hidden = false } = {}) {
   await page.getByRole('button', { name: 'Add server', exact: true }).click();
   const dlg = page.getByRole('dialog');
   await dlg.getByLabel('Name').fill(name);

@@ -1,5 +1,6 @@
 // Entry point: language and theme, the top bar with the user menu, and the client-side router
-// (real paths: /, /login, /admin/servers, /admin/tokens, /admin/settings, /admin/account).
+// (real paths: /, /service, /network, /network/:id, /login, /admin/servers, /admin/monitors,
+// /admin/tokens, /admin/settings, /admin/account).
 import { html } from 'htm/preact';
 import { render } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
@@ -9,6 +10,9 @@ import { Link, navigate, onNavigate, Icon } from './ui.js';
 import { Home } from './home.js';
 import { Login } from './login.js';
 import { Servers, Tokens, Settings, Account } from './admin.js';
+import { Monitors } from './monitors.js';
+import { Service } from './service.js';
+import { Network } from './network.js';
 
 const THEME_KEY = 'lotus-theme';
 
@@ -53,6 +57,7 @@ function UserMenu({ me, onLogout }) {
     <button type="button" class="avatar" aria-label=${t('menu.user')} aria-haspopup="menu" aria-expanded=${open ? 'true' : 'false'} onClick=${() => setOpen(!open)}>${initial}</button>
     ${open ? html`<div class="menu" role="menu" aria-label=${t('menu.user')} onKeyDown=${(e) => { if (e.key === 'Escape') { e.stopPropagation(); escape(); } }}>
       <div class="menu-user muted">${me.login}</div>
+      <${Link} href="/admin/monitors" role="menuitem" onNav=${close}>${t('menu.monitors')}<//>
       <${Link} href="/admin/tokens" role="menuitem" onNav=${close}>${t('menu.token')}<//>
       <${Link} href="/admin/settings" role="menuitem" onNav=${close}>${t('menu.settings')}<//>
       <${Link} href="/admin/account" role="menuitem" onNav=${close}>${t('menu.account')}<//>
@@ -62,11 +67,13 @@ function UserMenu({ me, onLogout }) {
 }
 
 function TopBar({ brand, me, path, theme, onTheme, onLang, onLogout }) {
-  const cur = (p) => (path === p ? 'page' : undefined);
+  const cur = (p) => (path === p || path.startsWith(p + '/') ? 'page' : undefined);
   return html`<header class="topbar">
     <${Link} href="/" class="brand">${brand}<//>
     <nav aria-label=${t('nav.admin')}>
-      <${Link} href="/" aria-current=${cur('/')}>${t('nav.home')}<//>
+      <${Link} href="/" aria-current=${path === '/' ? 'page' : undefined}>${t('nav.home')}<//>
+      <${Link} href="/service" aria-current=${cur('/service')}>${t('nav.service')}<//>
+      <${Link} href="/network" aria-current=${cur('/network')}>${t('nav.network')}<//>
       ${me ? html`<${Link} href="/admin/servers" aria-current=${cur('/admin/servers')}>${t('nav.servers')}<//>` : ''}
     </nav>
     <div class="tools">
@@ -80,7 +87,7 @@ function TopBar({ brand, me, path, theme, onTheme, onLang, onLogout }) {
   </header>`;
 }
 
-const ADMIN = { '/admin/servers': Servers, '/admin/tokens': Tokens, '/admin/settings': Settings, '/admin/account': Account };
+const ADMIN = { '/admin/servers': Servers, '/admin/monitors': Monitors, '/admin/tokens': Tokens, '/admin/settings': Settings, '/admin/account': Account };
 
 function App() {
   const [path, setPath] = useState(location.pathname);
@@ -118,7 +125,11 @@ function App() {
 
   let page;
   if (path === '/') page = html`<${Home} onPublic=${setPub} />`;
-  else if (path === '/login') page = html`<${Login} onLogin=${(m) => setMe(m)} />`;
+  else if (path === '/service') page = html`<${Service} />`;
+  else if (path === '/network' || /^\/network\/[^/]+$/.test(path)) {
+    const id = path === '/network' ? null : path.slice('/network/'.length); // still percent-encoded
+    page = html`<${Network} key="network" id=${id} theme=${theme} />`;
+  } else if (path === '/login') page = html`<${Login} onLogin=${(m) => setMe(m)} />`;
   else if (ADMIN[path]) {
     const P = ADMIN[path];
     page = me ? html`<${P} me=${me} onAuthLost=${authLost} onSaved=${refreshPublic} />` : html`<main class="admin"><p>${t('common.loading')}</p></main>`;

@@ -155,6 +155,9 @@ static const struct api_route routes[] = {
     {"GET", "/favicon.ico", h_asset},
     {"GET", "/", h_page},
     {"GET", "/login", h_page},
+    {"GET", "/service", h_page},
+    {"GET", "/network", h_page},
+    {"GET", "/network/*rest", h_page},
     {"GET", "/admin", h_page},
     {"GET", "/admin/*rest", h_page},
 };
