@@ -156,6 +156,10 @@ static void test_api_monitors__service_days_include_the_open_ring(void **state)
     int64_t d29 = json_integer_value(json_object_get(today, "day"));
     int64_t d28 = json_integer_value(json_object_get(json_array_get(days, 28), "day"));
     assert_true(d29 - d28 == 86400000LL && d29 <= now && now - d29 < 86400000LL);
+    char want[32];
+    monitor_format_time(now, off, want, sizeof(want));
+    want[10] = '\0';
+    assert_string_equal(json_string_value(json_object_get(today, "date")), want);
     /* 30 of 32 samples up */
     assert_true(json_number_value(json_object_get(m, "uptime_30d")) == 30.0 * 100 / 32);
     assert_true(json_is_null(json_object_get(m, "ssl")));

@@ -40,8 +40,9 @@ export function dayText(ms) {
 
 export function dayTip(d) {
   const a = dayAvail(d);
-  if (a === null) return t('service.day_nodata', dayText(d.day));
-  return t('service.day', dayText(d.day), a.toFixed(2) + '%', fixed(d.avg_delay, 1));
+  const date = d.date || dayText(d.day); // the dashboard's own calendar day (its time zone)
+  if (a === null) return t('service.day_nodata', date);
+  return t('service.day', date, a.toFixed(2) + '%', fixed(d.avg_delay, 1));
 }
 
 function ServiceCard({ m }) {

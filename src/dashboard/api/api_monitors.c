@@ -464,9 +464,15 @@ static void render_days(struct jw *jw, const struct monitor_entry *e, int64_t no
             d.delay_sum += psum;
         }
         int64_t day_no = today - (MONITOR_DAYS - 1 - i);
+        int64_t start = day_no * DAY_MS - (int64_t)off * 1000;
+        char date[32];
+        monitor_format_time(start, off, date, sizeof(date));
+        date[10] = '\0'; /* "YYYY-MM-DD" of the dashboard's time zone */
         jw_obj_begin(jw);
         jw_key(jw, "day");
-        jw_i64(jw, day_no * DAY_MS - (int64_t)off * 1000);
+        jw_i64(jw, start);
+        jw_key(jw, "date");
+        jw_str(jw, date);
         jw_key(jw, "up");
         jw_u64(jw, d.up);
         jw_key(jw, "down");
