@@ -178,7 +178,15 @@ $(OUT)/bench/%: bench/%.c $(GEN_H) $(OUT)/libproto.a $(OUT)/libcore.a
 	$(Q)$(CC) $(CFLAGS_BASE) $(shell pkg-config --cflags $(AGENT_PKGS)) $(LDFLAGS_BASE) -o $@ $< \
 	    $(OUT)/libproto.a $(OUT)/libcore.a $(AGENT_LIBS)
 
-bench-tools: $(BENCH_BIN)
+# bench/monitor_storage.c measures the dashboard's own store code, so it links the dashboard too.
+$(OUT)/bench/monitor_storage: bench/monitor_storage.c $(OUT)/libdash.a $(OUT)/libagent.a $(OUT)/libproto.a \
+                            $(OUT)/libcore.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(DASH_CFLAGS) $(LDFLAGS_BASE) -o $@ $< $(OUT)/libdash.a $(OUT)/libagent.a \
+	    $(OUT)/libproto.a $(OUT)/libcore.a $(DASH_LIBS)
+
+bench-tools: $(BENCH_BIN) $(OUT)/bench/monitor_storage
 
 # make bench: the benchmarks of docs/benchmarks.md, full length (about 20 minutes; each script
 # takes --quick). Not part of `make test`, which runs a smoke version of each
@@ -191,6 +199,7 @@ bench: all bench-tools
 	bash bench/api.sh $(OUT)
 	bash bench/ws-fanout.sh $(OUT)
 	bash bench/https-idle.sh $(OUT)
+	bash bench/monitor-storage.sh $(OUT)
 
 # make run: build, then start a dashboard on ./data plus a local agent reporting to it.
 run: all

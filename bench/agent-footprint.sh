@@ -4,8 +4,11 @@
 # prometheus-node-exporter (default collectors) scraped once a second by a curl loop,
 # both for the same wall-clock window.
 #
-# Usage: bench/agent-footprint.sh [--quick|--smoke] [--duration SECONDS] [BUILD_DIR]
+# Usage: bench/agent-footprint.sh [--quick|--smoke] [--duration SECONDS] [--probes] [BUILD_DIR]
 #   default 600 s, --quick 60 s, --smoke 10 s (only checks that the bench still works).
+#   --probes: the dashboard also has three service monitors for the agent to run during the
+#   window (HTTP GET of the dashboard's page every 5 s, TCP connect to its gRPC port every 5 s,
+#   ICMP echo to 127.0.0.1 every 10 s), written into its database before it starts.
 # Figures per process, from /proc/PID/{status,stat} (start and end of the window):
 #   peak RSS (VmHWM), final RSS (VmRSS) split into RssAnon (heap, stacks) and RssFile
 #   (mapped binary and shared libraries), Pss (shared pages divided among their users),
@@ -21,12 +24,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=600
 WARMUP=5
+PROBES=0
 while [ $# -gt 0 ]; do
   case "$1" in
+    --probes) PROBES=1; shift ;;
     --quick) DUR=60; shift ;;
     --smoke) DUR=10; WARMUP=2; shift ;;
     --duration) DUR=$2; shift 2 ;;
-    -*) echo "usage: $0 [--quick|--smoke] [--duration S] [BUILD_DIR]" >&2; exit 2 ;;
+    -*) echo "usage: $0 [--quick|--smoke] [--duration S] [--probes] [BUILD_DIR]" >&2; exit 2 ;;
     *) break ;;
   esac
 done
@@ -45,11 +50,19 @@ bench_init
 tmp=$bench_tmp
 
 gport=$(free_port)
+hport=$(free_port)
 neport=$(free_port)
 secret=$("$OUT/lotus-dashboard" --data "$tmp/data" server add --name footprint 2>/dev/null |
   sed -n 's/.*"secret":"\([0-9A-Za-z]*\)".*/\1/p')
 [ -n "$secret" ] || { echo "bench: server add failed" >&2; exit 1; }
-"$OUT/lotus-dashboard" --data "$tmp/data" --http 127.0.0.1:0 --grpc "127.0.0.1:$gport" \
+if [ "$PROBES" = 1 ]; then
+  command -v sqlite3 >/dev/null || { echo "bench: sqlite3 missing (scripts/deps.sh)" >&2; exit 1; }
+  now=$(date +%s000)
+  sqlite3 "$tmp/data/sqlite.db" "INSERT INTO monitors (name, type, target, duration, created_at,
+    updated_at) VALUES ('http', 1, 'http://127.0.0.1:$hport/', 5, $now, $now),
+    ('tcp', 3, '127.0.0.1:$gport', 5, $now, $now), ('icmp', 2, '127.0.0.1', 10, $now, $now)"
+fi
+"$OUT/lotus-dashboard" --data "$tmp/data" --http "127.0.0.1:$hport" --grpc "127.0.0.1:$gport" \
   >"$tmp/dash.log" 2>&1 &
 bench_pids+=($!)
 wait_port "$gport"
@@ -129,7 +142,11 @@ row "  utime+stime s (10 ms ticks)" "$a_tk" "$n_tk" ""
 row "CPU s per 1000 samples" "$a_perk" "$n_perk" "$(ratio "$a_perk" "$n_perk")"
 row "CPU % of one core" "$a_pct" "$n_pct" ""
 row "stripped binary (bytes)" "$a_bin" "$n_bin" "$(ratio "$a_bin" "$n_bin")"
-echo "BENCH agent_footprint dur=$DUR lotus_hwm_kib=$a_hwm lotus_rss_kib=$a_rss lotus_anon_kib=$a_anon" \
+if [ "$PROBES" = 1 ]; then
+  results=$(sqlite3 "$tmp/data/sqlite.db" "SELECT COUNT(*) FROM monitor_history" 2>/dev/null || echo 0)
+  printf 'probes on: 3 monitors; %s history rows written by the dashboard in the window\n' "$results"
+fi
+echo "BENCH agent_footprint dur=$DUR probes=$PROBES lotus_hwm_kib=$a_hwm lotus_rss_kib=$a_rss lotus_anon_kib=$a_anon" \
   "lotus_pss_kib=$a_pss lotus_cpu_s_per_k=$a_perk lotus_cpu_pct=$a_pct lotus_bin=$a_bin" \
   "lotus_samples=$a_samples ne_hwm_kib=$n_hwm ne_rss_kib=$n_rss ne_anon_kib=$n_anon ne_pss_kib=$n_pss" \
   "ne_cpu_s_per_k=$n_perk ne_cpu_pct=$n_pct ne_bin=$n_bin ne_samples=$ne_samples" \

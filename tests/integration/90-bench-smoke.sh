@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${LOTUS_BUILD:-build}
-names=("agent-footprint smoke" "ingest smoke" "storage smoke" "grpc-unary smoke" "api smoke" "ws-fanout smoke" "https-idle smoke")
+names=("agent-footprint smoke" "ingest smoke" "storage smoke" "grpc-unary smoke" "api smoke" "ws-fanout smoke" "https-idle smoke" "monitor-storage smoke")
 echo "1..${#names[@]}"
 case "$OUT" in
   *asan*)
@@ -94,6 +94,12 @@ sane_https() {
   eq conns 20
 }
 
+sane_monstore() {
+  local line=$1 r
+  r=$(pos rows_per_day bytes_day1 per_monitor_day bytes_end); [ -n "$r" ] && { echo "$r"; return; }
+  eq days 2
+}
+
 check 1 "${names[0]}" sane_footprint bash bench/agent-footprint.sh --smoke "$OUT"
 check 2 "${names[1]}" sane_ingest bash bench/ingest.sh --smoke "$OUT"
 check 3 "${names[2]}" sane_storage bash bench/storage.sh --smoke "$OUT"
@@ -101,3 +107,4 @@ check 4 "${names[3]}" sane_unary bash bench/grpc-unary.sh --quick "$OUT"
 check 5 "${names[4]}" sane_api bash bench/api.sh --smoke "$OUT"
 check 6 "${names[5]}" sane_ws bash bench/ws-fanout.sh --smoke "$OUT"
 check 7 "${names[6]}" sane_https bash bench/https-idle.sh --smoke "$OUT"
+check 8 "${names[7]}" sane_monstore bash bench/monitor-storage.sh --smoke "$OUT"
