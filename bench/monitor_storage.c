@@ -60,12 +60,12 @@ int main(int argc, char **argv)
     long monitors = 100, agents = 50, duration = 30, avg = 2, days = 3;
     const char *dir = NULL;
     for (int i = 1; i < argc; i++) {
-        long *dst = !strcmp(argv[i], "--monitors") ? &monitors
-                    : !strcmp(argv[i], "--agents") ? &agents
+        long *dst = !strcmp(argv[i], "--monitors")   ? &monitors
+                    : !strcmp(argv[i], "--agents")   ? &agents
                     : !strcmp(argv[i], "--duration") ? &duration
-                    : !strcmp(argv[i], "--avg") ? &avg
-                    : !strcmp(argv[i], "--days") ? &days
-                                                   : NULL;
+                    : !strcmp(argv[i], "--avg")      ? &avg
+                    : !strcmp(argv[i], "--days")     ? &days
+                                                     : NULL;
         if (dst) {
             if (i + 1 >= argc || num(argv[++i], dst) != 0) {
                 fprintf(stderr, "monitor_storage: %s needs a number 1..100000\n", argv[i - 1]);
@@ -115,7 +115,7 @@ int main(int argc, char **argv)
     if (store_writer_start(st) != 0)
         return 1;
     int64_t t0 = clock_mono_ms();
-    int64_t row_every = duration * avg * 1000;              /* a reporter row per (monitor, agent) */
+    int64_t row_every = duration * avg * 1000; /* a reporter row per (monitor, agent) */
     int64_t gate = duration < 30 ? duration * 1000 : 30000; /* the ring's gate */
     int64_t agg_every = gate * 30;                          /* an aggregate row per full ring */
     long long rows_day = 0, day1 = 0;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gotime.h"
 #include "dashboard/monitor_logic.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -28,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data + 5, n);
     text[n] = '\0';
     int64_t ms;
-    (void)monitor_parse_go_time(text, &ms);
+    (void)gotime_parse_string(text, &ms);
     char issuer[128];
     if (monitor_parse_cert(text, issuer, sizeof(issuer), &ms) == 0 && strlen(issuer) >= 128)
         abort();

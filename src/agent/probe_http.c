@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/gotime.h"
 #include "agent/probe_int.h"
 #include "proto/tls.h"
 
@@ -101,8 +102,9 @@ static void verdict(struct probe *p, const struct httpc_result *r)
         return;
     }
     if (ph->url.tls) {
-        char when[PROBE_GO_TIME_MAX];
-        if (r->cert_not_after == 0 || probe_go_time(r->cert_not_after, when, sizeof(when)) < 0) {
+        char when[GOTIME_STRING_MAX];
+        if (r->cert_not_after == 0 ||
+            gotime_string_utc(r->cert_not_after, when, sizeof(when)) < 0) {
             probe_set_data(p, "%s", PROBE_MSG_NO_CERT);
             return;
         }

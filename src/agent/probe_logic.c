@@ -16,38 +16,6 @@
 
 /* ---- texts ---- */
 
-/* Days since 1970-01-01 -> proleptic Gregorian y/m/d (Howard Hinnant's civil_from_days). */
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-int probe_go_time(int64_t unix_s, char *out, size_t n)
-{
-    int64_t days = unix_s / 86400, secs = unix_s % 86400;
-    if (secs < 0) {
-        secs += 86400;
-        days--;
-    }
-    int64_t y;
-    int m, d;
-    civil_from_days(days, &y, &m, &d);
-    int r = snprintf(out, n, "%s%04lld-%02d-%02d %02d:%02d:%02d +0000 UTC", y < 0 ? "-" : "",
-                     (long long)(y < 0 ? -y : y), m, d, (int)(secs / 3600), (int)(secs / 60 % 60),
-                     (int)(secs % 60));
-    if (r < 0 || (size_t)r >= n)
-        return -E2BIG;
-    return r;
-}
-
 size_t probe_status_text(const uint8_t *head, size_t len, char *out, size_t n)
 {
     size_t i = 0, o = 0;

@@ -30,17 +30,8 @@
 #define PROBE_KEYWORD_MAX 256 /* bytes of a type 101 keyword */
 #define PROBE_HOST_MAX    253 /* bytes of a host name */
 #define PROBE_DNS_ANSWERS 200 /* bytes of the joined DNS answers */
-#define PROBE_GO_TIME_MAX 48  /* bytes of probe_go_time's text, with the NUL */
 
 /* ---- texts ---- */
-
-/*
- * Go's time.Time.String() of the UTC instant unix_s, e.g. "2025-03-01
- * 12:00:00 +0000 UTC" (years below 1000 zero-padded to 4 digits, negative
- * years with a '-', as Go). Writes out[n] (n >= PROBE_GO_TIME_MAX); returns
- * the length or -E2BIG.
- */
-int probe_go_time(int64_t unix_s, char *out, size_t n);
 
 /*
  * Go's resp.Status from the head of a response (head[0..len), the status line

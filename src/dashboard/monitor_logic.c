@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/gotime.h"
 #include "core/hostport.h"
 #include "core/strnum.h"
 
@@ -456,7 +457,7 @@ static void judge_ssl(struct monitor_state *s, const struct monitor_spec *m,
     if (!in->ok || monitor_parse_cert(data, issuer, sizeof(issuer), &expiry) != 0)
         return;
     char when[32], old_when[32];
-    monitor_format_time(expiry, in->tz_offset_s, when, sizeof(when));
+    gotime_datetime(expiry, in->tz_offset_s, when, sizeof(when));
     if (m->notify && expiry < in->now_ms + MONITOR_SSL_SOON_MS &&
         monitor_backoff_allow(&s->b_ssl_soon, in->now_ms)) {
         struct monitor_event *e = event_add(out, MONITOR_EV_SSL_SOON);
@@ -467,7 +468,7 @@ static void judge_ssl(struct monitor_state *s, const struct monitor_spec *m,
                      nz(m->name), when);
     }
     if (s->cert[0] && strcmp(s->issuer, issuer) != 0 && s->cert_expiry_ms != expiry) {
-        monitor_format_time(s->cert_expiry_ms, in->tz_offset_s, old_when, sizeof(old_when));
+        gotime_datetime(s->cert_expiry_ms, in->tz_offset_s, old_when, sizeof(old_when));
         monitor_backoff_reset(&s->b_ssl_soon); /* a new certificate: a new expiry to warn of */
         struct monitor_event *e = m->notify ? event_add(out, MONITOR_EV_SSL_CHANGED) : NULL;
         if (e)
@@ -522,80 +523,14 @@ void monitor_on_result(struct monitor_state *s, const struct monitor_spec *m,
         judge_ssl(s, m, in, out);
 }
 
-/* ---- Go time texts ---- */
-
-static int digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's civil algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-int monitor_parse_go_time(const char *s, int64_t *ms)
-{
-    int Y, M, D, h, mi, sec, oh, om;
-    if (strlen(s) < 25 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
-        digits(s + 8, 2, &D) || s[10] != ' ' || digits(s + 11, 2, &h) || s[13] != ':' ||
-        digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &sec))
-        return -EINVAL;
-    const char *p = s + 19;
-    int64_t frac_ms = 0;
-    if (*p == '.') {
-        int n = 0;
-        for (p++; *p >= '0' && *p <= '9'; p++, n++)
-            if (n < 3)
-                frac_ms = frac_ms * 10 + (*p - '0');
-        if (n == 0)
-            return -EINVAL;
-        for (; n < 3; n++)
-            frac_ms *= 10;
-    }
-    if (p[0] != ' ' || (p[1] != '+' && p[1] != '-') || digits(p + 2, 2, &oh) ||
-        digits(p + 4, 2, &om) || (p[6] != ' ' && p[6] != '\0'))
-        return -EINVAL;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || sec > 60 || om > 59)
-        return -EINVAL;
-    int64_t off = ((int64_t)oh * 3600 + om * 60) * (p[1] == '-' ? -1 : 1);
-    int64_t t = days_from_civil(Y, M, D) * 86400 + (int64_t)h * 3600 + mi * 60 + sec - off;
-    *ms = t * 1000 + frac_ms;
-    return 0;
-}
+/* ---- certificate texts ---- */
 
 int monitor_parse_cert(const char *data, char *issuer, size_t cap, int64_t *expiry_ms)
 {
     const char *bar = strchr(data, '|');
     if (!bar || cap == 0)
         return -EINVAL;
-    if (monitor_parse_go_time(bar + 1, expiry_ms) != 0)
+    if (gotime_parse_string(bar + 1, expiry_ms) != 0)
         return -EINVAL;
     size_t n = (size_t)(bar - data);
     if (n >= cap)
@@ -603,16 +538,4 @@ int monitor_parse_cert(const char *data, char *issuer, size_t cap, int64_t *expi
     memcpy(issuer, data, n);
     issuer[n] = '\0';
     return 0;
-}
-
-void monitor_format_time(int64_t ms, int tz_offset_s, char *out, size_t cap)
-{
-    int64_t t = ms / 1000 - (ms % 1000 < 0) + tz_offset_s;
-    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-    int64_t rem = t - days * 86400;
-    int64_t y;
-    int m, d;
-    civil_from_days(days, &y, &m, &d);
-    snprintf(out, cap, "%04lld-%02d-%02d %02d:%02d:%02d", (long long)y, m, d, (int)(rem / 3600),
-             (int)(rem / 60 % 60), (int)(rem % 60));
 }

@@ -3,8 +3,8 @@
  * pure functions over plain structs: which servers a monitor covers, the task
  * a server gets, the per-reporter ping averages, the 30-sample status ring and
  * its aggregate rows, the status thresholds, the events (status, latency,
- * SSL) with their repeat back-off, the 30 daily cells, and the Go time texts
- * of certificate expiry. No allocation, no clock, no I/O: callers pass the
+ * SSL) with their repeat back-off and the 30 daily cells (the Go time texts
+ * are core/gotime's). No allocation, no clock, no I/O: callers pass the
  * time in (monitor.c is the glue). Unit-tested in tests/unit/test_monitor_logic.c.
  *
  * Deliberate differences from v0 (docs/compatibility.md, "Service monitors"):
@@ -246,16 +246,9 @@ double monitor_uptime_30d(const struct monitor_state *s);
 /* ---- certificate texts (docs/protocol.md §3.5: "issuer|2025-03-01 12:00:00 +0000 UTC") ---- */
 
 /*
- * Parses Go's time.String() text "2006-01-02 15:04:05[.frac] -0700 MST" (zone name and a
- * trailing " m=+…" ignored) into unix ms. 0 or -EINVAL.
- */
-int monitor_parse_go_time(const char *s, int64_t *ms);
-/*
  * Splits a result's data "issuer|expiry" into issuer (copied, cap bytes) and the expiry (unix
  * ms). 0, or -EINVAL when data is not of that form or the time does not parse.
  */
 int monitor_parse_cert(const char *data, char *issuer, size_t cap, int64_t *expiry_ms);
-/* Formats unix ms as "2006-01-02 15:04:05" at a time-zone offset into out[cap] (>= 20). */
-void monitor_format_time(int64_t ms, int tz_offset_s, char *out, size_t cap);
 
 #endif

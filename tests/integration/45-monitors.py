@@ -90,6 +90,39 @@ class Target:
 
 TARGET = Target()
 
+# An HTTPS target with a throw-away certificate that expires in 3 days (the agent trusts it
+# through SSL_CERT_FILE): the certificate's issuer and expiry reach /api/service, and the
+# "expires within seven days" event is written.
+CERT_DIR = tempfile.mkdtemp(prefix="lotus-mon-tls-")
+CERT, KEY = os.path.join(CERT_DIR, "cert.pem"), os.path.join(CERT_DIR, "key.pem")
+subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3", "-subj", "/CN=lotus-test",
+                "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", KEY, "-out", CERT],
+               check=True, capture_output=True)
+
+
+def https_target():
+    import ssl
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *a):
+            pass
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(CERT, KEY)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv.server_address[1]
+
+
+HTTPS_PORT = https_target()
+
 
 class V0Agent:
     """An independent Nezha v0 agent: ReportSystemInfo, a RequestTask stream, State every
@@ -383,7 +416,7 @@ def delete_removes_monitor_and_rows():
 def real_lotus_agent_runs_every_kind_of_probe():
     lid, lsecret = dash.add_server("lotus-box")
     log = tempfile.NamedTemporaryFile(prefix="lotus-agent-", suffix=".log", delete=False)
-    env = dict(os.environ, LOTUS_AGENT_RETRY_MS="500")
+    env = dict(os.environ, LOTUS_AGENT_RETRY_MS="500", SSL_CERT_FILE=CERT)
     agent = subprocess.Popen([AGENT, "-s", "127.0.0.1:%d" % dash.grpc_port, "-p", lsecret,
                               "--ip", "203.0.113.9", "--report-delay", "1"],
                              stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -400,6 +433,8 @@ def real_lotus_agent_runs_every_kind_of_probe():
             "dns": create(Name="l-dns", Type=102, Target="localhost", DNSRecordType="A",
                           DNSExpect="127.0.0.1", Cover=1, SkipServersRaw=only),
             "icmp": create(Name="l-icmp", Type=2, Target="127.0.0.1", Cover=1, SkipServersRaw=only),
+            "https": create(Name="l-https", Type=1, Target="https://127.0.0.1:%d/" % HTTPS_PORT,
+                            Notify="on", Cover=1, SkipServersRaw=only),
         }
         wait_for(lambda: all(monitors()[ids[k]]["LastResultAt"] > 0 for k in ids), timeout=40,
                  what="results of the real agent for every monitor")
@@ -408,6 +443,14 @@ def real_lotus_agent_runs_every_kind_of_probe():
         assert m[ids["kw"]]["Status"] == "good", m[ids["kw"]]["LastError"]
         assert m[ids["dns"]]["Status"] == "good", m[ids["dns"]]
         assert m[ids["absent"]]["Status"] == "down", m[ids["absent"]]  # the keyword is there
+        assert m[ids["https"]]["Status"] == "good", m[ids["https"]]["LastError"]
+        st, _, j = Http(dash.url("")).call("GET", "/api/service")
+        ssl_info = {x["id"]: x for x in j["result"]}[ids["https"]]["ssl"]
+        assert ssl_info["issuer"] == "lotus-test", ssl_info
+        left = ssl_info["expires_at"] / 1000 - time.time()
+        assert 2 * 86400 < left < 3 * 86400 + 60, ssl_info
+        wait_for(lambda: "[SSL] l-https The SSL certificate will expire within seven days" in dash.output(),
+                 timeout=10, what="the certificate-expiry event in the log")
         # ICMP needs a datagram or raw socket; either way a result arrived and was judged
         assert m[ids["icmp"]]["Status"] in ("good", "down"), m[ids["icmp"]]
         # the agent's latency rows under the v0 route
@@ -427,6 +470,8 @@ def real_lotus_agent_runs_every_kind_of_probe():
 
 def final():
     AGENT0.close()
+    import shutil
+    shutil.rmtree(CERT_DIR, ignore_errors=True)
     dash.cleanup()
 
 

@@ -18,6 +18,7 @@
 
 #include "core/buf.h"
 #include "core/dtoa.h"
+#include "core/gotime.h"
 #include "core/jw.h"
 #include "dashboard/api/api_monitors.h"
 #include "dashboard/live.h"
@@ -157,7 +158,7 @@ static void test_api_monitors__service_days_include_the_open_ring(void **state)
     int64_t d28 = json_integer_value(json_object_get(json_array_get(days, 28), "day"));
     assert_true(d29 - d28 == 86400000LL && d29 <= now && now - d29 < 86400000LL);
     char want[32];
-    monitor_format_time(now, off, want, sizeof(want));
+    gotime_datetime(now, off, want, sizeof(want));
     want[10] = '\0';
     assert_string_equal(json_string_value(json_object_get(today, "date")), want);
     /* 30 of 32 samples up */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/gotime.h"
 #include "dashboard/monitor_logic.h"
 
 #define T0 1717236000000LL /* 2024-06-01 10:00:00 UTC */
@@ -287,15 +288,15 @@ static void test_monitor_logic__go_time_texts(void **state)
 {
     (void)state;
     int64_t ms;
-    assert_int_equal(monitor_parse_go_time("2025-03-01 12:00:00 +0000 UTC", &ms), 0);
+    assert_int_equal(gotime_parse_string("2025-03-01 12:00:00 +0000 UTC", &ms), 0);
     assert_true(ms == 1740830400000LL);
-    assert_int_equal(monitor_parse_go_time("2024-02-29 23:59:59.5 +0800 CST", &ms), 0);
+    assert_int_equal(gotime_parse_string("2024-02-29 23:59:59.5 +0800 CST", &ms), 0);
     assert_true(ms == 1709222399500LL); /* 15:59:59.5 UTC */
-    assert_int_equal(monitor_parse_go_time("1969-12-31 23:59:59 -0100 X m=+0.01", &ms), 0);
+    assert_int_equal(gotime_parse_string("1969-12-31 23:59:59 -0100 X m=+0.01", &ms), 0);
     assert_true(ms == 3599000LL);
-    assert_int_equal(monitor_parse_go_time("2025-13-01 12:00:00 +0000 UTC", &ms), -EINVAL);
-    assert_int_equal(monitor_parse_go_time("2025-03-01T12:00:00Z", &ms), -EINVAL);
-    assert_int_equal(monitor_parse_go_time("", &ms), -EINVAL);
+    assert_int_equal(gotime_parse_string("2025-13-01 12:00:00 +0000 UTC", &ms), -EINVAL);
+    assert_int_equal(gotime_parse_string("2025-03-01T12:00:00Z", &ms), -EINVAL);
+    assert_int_equal(gotime_parse_string("", &ms), -EINVAL);
     char issuer[8];
     assert_int_equal(monitor_parse_cert("Let's Encrypt|2025-03-01 12:00:00 +0000 UTC", issuer,
                                         sizeof(issuer), &ms),
@@ -303,9 +304,9 @@ static void test_monitor_logic__go_time_texts(void **state)
     assert_string_equal(issuer, "Let's E"); /* truncated to the buffer */
     assert_int_equal(monitor_parse_cert("no bar here", issuer, sizeof(issuer), &ms), -EINVAL);
     char out[32];
-    monitor_format_time(1709222399500LL, 8 * 3600, out, sizeof(out));
+    gotime_datetime(1709222399500LL, 8 * 3600, out, sizeof(out));
     assert_string_equal(out, "2024-02-29 23:59:59");
-    monitor_format_time(-1000, 0, out, sizeof(out));
+    gotime_datetime(-1000, 0, out, sizeof(out));
     assert_string_equal(out, "1969-12-31 23:59:59");
 }
 

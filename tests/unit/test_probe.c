@@ -30,6 +30,7 @@
 
 #include "agent/probe.h"
 #include "agent/probe_logic.h"
+#include "core/gotime.h"
 #include "core/log.h"
 #include "proto/nezha.h"
 
@@ -216,14 +217,14 @@ static void test_probe__https(void **state)
     probe_one(&r, NEZHA_TASK_HTTP_GET, url, NULL, NULL, 0);
     assert_int_equal(r.r[0].ok, 1);
     /* "<issuer CN>|<NotAfter as Go prints it>": the certificate is valid for 2 days */
-    char want[96], when[PROBE_GO_TIME_MAX];
+    char want[96], when[GOTIME_STRING_MAX];
     const char *bar = strchr(r.r[0].data, '|');
     assert_non_null(bar);
     assert_memory_equal(r.r[0].data, "127.0.0.1|", 10);
     int64_t now = (int64_t)time(NULL);
     int hit = 0;
     for (int64_t t = now + 2 * 86400 - 600; t <= now + 2 * 86400 + 5 && !hit; t++) {
-        probe_go_time(t, when, sizeof(when));
+        gotime_string_utc(t, when, sizeof(when));
         snprintf(want, sizeof(want), "127.0.0.1|%s", when);
         hit = strcmp(want, r.r[0].data) == 0;
     }

@@ -19,13 +19,14 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/gotime.h"
 #include "agent/probe_logic.h"
 #include "proto/httpc.h"
 
 static void expect_time(int64_t t, const char *want)
 {
-    char out[PROBE_GO_TIME_MAX];
-    int n = probe_go_time(t, out, sizeof(out));
+    char out[GOTIME_STRING_MAX];
+    int n = gotime_string_utc(t, out, sizeof(out));
     assert_int_equal(n, (int)strlen(want));
     assert_string_equal(out, want);
 }
@@ -45,7 +46,7 @@ static void test_probe_logic__go_time(void **state)
     expect_time(-62167219201, "-0001-12-31 23:59:59 +0000 UTC"); /* Go pads after the sign */
     expect_time(1709210096, "2024-02-29 12:34:56 +0000 UTC");
     char small[10];
-    assert_int_equal(probe_go_time(0, small, sizeof(small)), -E2BIG);
+    assert_int_equal(gotime_string_utc(0, small, sizeof(small)), -E2BIG);
 }
 
 static void test_probe_logic__texts_and_status(void **state)

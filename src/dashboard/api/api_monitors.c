@@ -15,6 +15,7 @@
 
 #include "core/clock.h"
 #include "core/dtoa.h"
+#include "core/gotime.h"
 #include "core/jw.h"
 #include "core/log.h"
 #include "core/strnum.h"
@@ -466,7 +467,7 @@ static void render_days(struct jw *jw, const struct monitor_entry *e, int64_t no
         int64_t day_no = today - (MONITOR_DAYS - 1 - i);
         int64_t start = day_no * DAY_MS - (int64_t)off * 1000;
         char date[32];
-        monitor_format_time(start, off, date, sizeof(date));
+        gotime_datetime(start, off, date, sizeof(date));
         date[10] = '\0'; /* "YYYY-MM-DD" of the dashboard's time zone */
         jw_obj_begin(jw);
         jw_key(jw, "day");
