@@ -309,17 +309,45 @@ bad:
     return -1;
 }
 
+/* The table after a change, read in the job for monitors_set_defs in done. */
+struct relist {
+    struct store_monitor *rows;
+    size_t n;
+    int ok; /* the list was read (rows is NULL for an empty table) */
+};
+
+static void relist_run(struct api_job *j, struct relist *l)
+{
+    if (j->rc == 0)
+        l->ok = store_monitor_list(j->api->st, &l->rows, &l->n) == 0;
+}
+
+/* done of a change: answers a failed one and returns 0; else applies the new table, returns 1. */
+static int relist_done(struct api_job *j, const struct relist *l)
+{
+    if (j->rc == -ENOENT) {
+        api_reply_bad(j->req, "监控不存在");
+        return 0;
+    }
+    if (j->rc != 0) {
+        api_reply_db_error(j->req);
+        return 0;
+    }
+    if (j->api->mon && l->ok) /* else the table poll of dash.c brings it within a second */
+        monitors_set_defs(j->api->mon, l->rows, l->n);
+    return 1;
+}
+
 struct save_ctx {
     struct store_monitor m;
-    struct store_monitor *rows; /* the table after the change, for monitors_set_defs */
-    size_t n;
+    struct relist l;
 };
 
 static void save_release(void *p)
 {
     struct save_ctx *c = p;
     store_monitor_release(&c->m);
-    store_monitor_list_free(c->rows, c->n);
+    store_monitor_list_free(c->l.rows, c->l.n);
 }
 
 static void save_run(struct api_job *j)
@@ -327,25 +355,14 @@ static void save_run(struct api_job *j)
     struct save_ctx *c = api_job_ctx(j);
     struct store *st = j->api->st;
     j->rc = c->m.id ? store_monitor_update(st, &c->m) : store_monitor_add(st, &c->m);
-    if (j->rc == 0 && store_monitor_list(st, &c->rows, &c->n) != 0) {
-        c->rows = NULL;
-        c->n = 0;
-    }
+    relist_run(j, &c->l);
 }
 
 static void save_done(struct api_job *j)
 {
     struct save_ctx *c = api_job_ctx(j);
-    if (j->rc == -ENOENT) {
-        api_reply_bad(j->req, "监控不存在");
+    if (!relist_done(j, &c->l))
         return;
-    }
-    if (j->rc != 0) {
-        api_reply_db_error(j->req);
-        return;
-    }
-    if (j->api->mon && c->rows)
-        monitors_set_defs(j->api->mon, c->rows, c->n);
     /* v0 deletes the rows of servers the monitor no longer covers. Queued after every row
      * queued so far, and no later result of theirs is taken (monitors_on_result checks cover). */
     const struct monitor_entry *e = j->api->mon ? monitors_find(j->api->mon, c->m.id) : NULL;
@@ -389,39 +406,27 @@ static void h_save(struct http_request *req, void *ud)
 
 struct del_ctx {
     uint64_t id;
-    struct store_monitor *rows;
-    size_t n;
+    struct relist l;
 };
 
 static void del_release(void *p)
 {
     struct del_ctx *c = p;
-    store_monitor_list_free(c->rows, c->n);
+    store_monitor_list_free(c->l.rows, c->l.n);
 }
 
 static void del_run(struct api_job *j)
 {
     struct del_ctx *c = api_job_ctx(j);
     j->rc = store_monitor_del(j->api->st, c->id);
-    if (j->rc == 0 && store_monitor_list(j->api->st, &c->rows, &c->n) != 0) {
-        c->rows = NULL;
-        c->n = 0;
-    }
+    relist_run(j, &c->l);
 }
 
 static void del_done(struct api_job *j)
 {
     struct del_ctx *c = api_job_ctx(j);
-    if (j->rc == -ENOENT) {
-        api_reply_bad(j->req, "监控不存在");
+    if (!relist_done(j, &c->l))
         return;
-    }
-    if (j->rc != 0) {
-        api_reply_db_error(j->req);
-        return;
-    }
-    if (j->api->mon)
-        monitors_set_defs(j->api->mon, c->rows, c->n);
     log_info("monitor %llu deleted", (unsigned long long)c->id);
     api_reply_ok(j->req, NULL);
 }
