@@ -181,7 +181,8 @@ export function Monitors({ onAuthLost }) {
         <td>${m.ID}</td><td class="name">${m.Name}</td><td>${t('monitors.type.' + m.Type)}</td>
         <td class="target" title=${m.Target}>${m.Target}</td><td>${m.Duration}</td>
         <td><${StatusBadge} status=${m.Status} />
-          ${m.Status && m.Status !== 'nodata' ? html` <span class="muted current">${t('monitors.current', m.CurrentUp || 0, m.CurrentDown || 0, fixed(m.AvgDelay, 1))}</span>` : ''}</td>
+          ${m.Status && m.Status !== 'nodata' ? html` <span class="muted current">${t('monitors.current', m.CurrentUp || 0, m.CurrentDown || 0, fixed(m.AvgDelay, 1))}</span>` : ''}
+          ${m.LastError ? html`<div class="muted last-error" title=${m.LastError}>${t('monitors.last_error', m.LastError)}</div>` : ''}</td>
         <td>${m.EnableShowInService ? t('common.yes') : t('common.no')}</td>
         <td><div class="row-actions">
           <button type="button" class="icon" aria-label=${t('common.edit') + ' ' + m.Name} title=${t('common.edit')} onClick=${() => open(m)}>${Icon.edit}</button>
