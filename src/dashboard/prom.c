@@ -30,18 +30,14 @@ const struct prom_family prom_families[PROM_F_COUNT] = {
     [PROM_F_SERVER_MEM_TOTAL] = {"lotus_server_memory_total_bytes", "Memory installed.",
                                  PROM_GAUGE},
     [PROM_F_SERVER_SWAP_USED] = {"lotus_server_swap_used_bytes", "Swap in use.", PROM_GAUGE},
-    [PROM_F_SERVER_SWAP_TOTAL] = {"lotus_server_swap_total_bytes", "Swap configured.",
-                                  PROM_GAUGE},
-    [PROM_F_SERVER_DISK_USED] = {"lotus_server_disk_used_bytes", "Disk space in use.",
-                                 PROM_GAUGE},
+    [PROM_F_SERVER_SWAP_TOTAL] = {"lotus_server_swap_total_bytes", "Swap configured.", PROM_GAUGE},
+    [PROM_F_SERVER_DISK_USED] = {"lotus_server_disk_used_bytes", "Disk space in use.", PROM_GAUGE},
     [PROM_F_SERVER_DISK_TOTAL] = {"lotus_server_disk_total_bytes", "Disk space in total.",
                                   PROM_GAUGE},
     [PROM_F_SERVER_NET_RX_SPEED] = {"lotus_server_network_receive_bytes_per_second",
-                                    "Inbound network speed as the agent measured it.",
-                                    PROM_GAUGE},
+                                    "Inbound network speed as the agent measured it.", PROM_GAUGE},
     [PROM_F_SERVER_NET_TX_SPEED] = {"lotus_server_network_transmit_bytes_per_second",
-                                    "Outbound network speed as the agent measured it.",
-                                    PROM_GAUGE},
+                                    "Outbound network speed as the agent measured it.", PROM_GAUGE},
     [PROM_F_SERVER_NET_RX_TOTAL] = {"lotus_server_network_receive_bytes_total",
                                     "Bytes received since the server booted.", PROM_COUNTER},
     [PROM_F_SERVER_NET_TX_TOTAL] = {"lotus_server_network_transmit_bytes_total",
@@ -53,13 +49,12 @@ const struct prom_family prom_families[PROM_F_COUNT] = {
     [PROM_F_SERVER_UDP] = {"lotus_server_udp_connections", "Open UDP sockets.", PROM_GAUGE},
     [PROM_F_SERVER_PROCS] = {"lotus_server_processes", "Running processes.", PROM_GAUGE},
     [PROM_F_SERVER_TEMP_MAX] = {"lotus_server_temperature_max_celsius",
-                                "Hottest temperature sensor; absent without sensors.",
-                                PROM_GAUGE},
+                                "Hottest temperature sensor; absent without sensors.", PROM_GAUGE},
     [PROM_F_SERVER_GPU] = {"lotus_server_gpu_usage_ratio", "GPU usage, 0 to 1.", PROM_GAUGE},
     [PROM_F_SERVER_UPTIME] = {"lotus_server_uptime_seconds", "Time since the server booted.",
                               PROM_GAUGE},
-    [PROM_F_SERVER_BOOT_TIME] = {"lotus_server_boot_time_seconds",
-                                 "Unix time the server booted.", PROM_GAUGE},
+    [PROM_F_SERVER_BOOT_TIME] = {"lotus_server_boot_time_seconds", "Unix time the server booted.",
+                                 PROM_GAUGE},
     [PROM_F_MONITOR_STATUS] = {"lotus_monitor_status",
                                "Service monitor status: 1 no data, 2 good, 3 low availability, "
                                "4 down (v0's codes, over the last 30 samples).",
@@ -68,8 +63,7 @@ const struct prom_family prom_families[PROM_F_COUNT] = {
                            "1 when the monitor is good or low, 0 when down; absent without data.",
                            PROM_GAUGE},
     [PROM_F_MONITOR_AVAIL] = {"lotus_monitor_availability_ratio",
-                              "Share of successful probes among the last 30 samples.",
-                              PROM_GAUGE},
+                              "Share of successful probes among the last 30 samples.", PROM_GAUGE},
     [PROM_F_MONITOR_AVAIL_30D] = {"lotus_monitor_availability_30d_ratio",
                                   "Share of successful probes over 30 days.", PROM_GAUGE},
     [PROM_F_MONITOR_LATENCY] = {"lotus_monitor_latency_seconds",
@@ -81,8 +75,7 @@ const struct prom_family prom_families[PROM_F_COUNT] = {
     [PROM_F_AGENTS_CONNECTED] = {"lotus_agents_connected",
                                  "Servers of this scrape with an open task stream.", PROM_GAUGE},
     [PROM_F_REPORTS_TOTAL] = {"lotus_reports_total",
-                              "State reports accepted since the dashboard started.",
-                              PROM_COUNTER},
+                              "State reports accepted since the dashboard started.", PROM_COUNTER},
     [PROM_F_REPORTS_RATE] = {"lotus_reports_per_second",
                              "State reports accepted per second, between the last two renders.",
                              PROM_GAUGE},
@@ -91,8 +84,8 @@ const struct prom_family prom_families[PROM_F_COUNT] = {
                                 PROM_COUNTER},
     [PROM_F_GRPC_AUTH_FAIL] = {"lotus_grpc_auth_failures_total",
                                "gRPC calls refused for an unknown client secret.", PROM_COUNTER},
-    [PROM_F_HTTP_ERRORS] = {"lotus_http_errors_total",
-                            "HTTP answers with a status of 400 or more.", PROM_COUNTER},
+    [PROM_F_HTTP_ERRORS] = {"lotus_http_errors_total", "HTTP answers with a status of 400 or more.",
+                            PROM_COUNTER},
     [PROM_F_STORE_QUEUE] = {"lotus_store_queue_length",
                             "Writes waiting for the store's writer thread.", PROM_GAUGE},
     [PROM_F_STORE_LAG] = {"lotus_store_queue_oldest_seconds",
@@ -134,8 +127,8 @@ struct walk {
     void *ud;
 };
 
-static void emit(const struct walk *w, enum prom_family_id f, const struct prom_label *l,
-                 size_t n, double v)
+static void emit(const struct walk *w, enum prom_family_id f, const struct prom_label *l, size_t n,
+                 double v)
 {
     w->fn(w->ud, &prom_families[f], l, n, finite0(v));
 }
@@ -157,8 +150,8 @@ static double temp_max(const Proto__State *st, int *have)
 }
 
 /* The value of family f for s; 0 when s lacks it (then nothing is emitted). */
-static int server_value(const struct walk *w, const struct live_server *s,
-                        enum prom_family_id f, double *v)
+static int server_value(const struct walk *w, const struct live_server *s, enum prom_family_id f,
+                        double *v)
 {
     const Proto__State *st = s->state;
     const Proto__Host *h = s->host;
@@ -301,9 +294,8 @@ static void walk_monitors(const struct walk *w, const struct monitors *mon)
             const struct monitor_entry *e = mon->v[i];
             char id[24];
             snprintf(id, sizeof(id), "%llu", (unsigned long long)e->def.id);
-            struct prom_label l[3] = {{"id", id},
-                                      {"name", str0(e->def.name)},
-                                      {"type", monitor_type_name(e->def.type)}};
+            struct prom_label l[3] = {
+                {"id", id}, {"name", str0(e->def.name)}, {"type", monitor_type_name(e->def.type)}};
             uint32_t up, down;
             double avg;
             monitor_ring_counts(&e->st, &up, &down, &avg);

@@ -112,16 +112,16 @@ struct prom_label {
  * cannot tell is left at its "unknown" value and its series is omitted.
  */
 struct prom_health {
-    uint64_t reports_total;     /* State reports accepted (svc) */
-    double reports_per_second;  /* over the caller's last interval; < 0 = unknown */
-    uint64_t reports_dropped;   /* reports refused: undecodable or unauthenticated (svc) */
-    uint64_t grpc_auth_failures;/* calls refused for a wrong client_secret (svc) */
-    uint64_t http_errors;       /* HTTP answers with a status >= 400 (http) */
-    int64_t store_queue;        /* operations waiting for the store writer; < 0 = unknown */
-    double store_lag_seconds;   /* age of the oldest of them (0 = none waiting); < 0 = unknown */
-    uint64_t rss_bytes;         /* 0 = unknown */
-    double cpu_seconds;         /* user + system; < 0 = unknown */
-    int64_t start_time_s;       /* unix seconds; 0 = unknown */
+    uint64_t reports_total;      /* State reports accepted (svc) */
+    double reports_per_second;   /* over the caller's last interval; < 0 = unknown */
+    uint64_t reports_dropped;    /* reports refused: undecodable or unauthenticated (svc) */
+    uint64_t grpc_auth_failures; /* calls refused for a wrong client_secret (svc) */
+    uint64_t http_errors;        /* HTTP answers with a status >= 400 (http) */
+    int64_t store_queue;         /* operations waiting for the store writer; < 0 = unknown */
+    double store_lag_seconds;    /* age of the oldest of them (0 = none waiting); < 0 = unknown */
+    uint64_t rss_bytes;          /* 0 = unknown */
+    double cpu_seconds;          /* user + system; < 0 = unknown */
+    int64_t start_time_s;        /* unix seconds; 0 = unknown */
 };
 
 /* Every figure "unknown" (counters 0). */
