@@ -9,6 +9,7 @@
 
 #include "core/buf.h"
 #include "core/dtoa.h"
+#include "core/itoa.h"
 #include "dashboard/live.h"
 #include "dashboard/monitor.h"
 #include "nezha_v0.pb-c.h"
@@ -247,8 +248,8 @@ static void walk_servers(const struct walk *w)
             const struct live_server *s = lv->servers[i];
             if (s->hide_for_guest && !w->include_hidden)
                 continue;
-            char id[24];
-            snprintf(id, sizeof(id), "%llu", (unsigned long long)s->id);
+            char id[ITOA_U64_MAX + 1];
+            *itoa_put_u64(id, s->id) = '\0';
             struct prom_label l[PROM_LABELS_MAX] = {
                 {"id", id}, {"name", str0(s->name)}, {"tag", str0(s->tag)}};
             if (f == PROM_F_SERVER_INFO) {
@@ -292,8 +293,8 @@ static void walk_monitors(const struct walk *w, const struct monitors *mon)
     for (int f = PROM_F_MONITOR_STATUS; f <= PROM_F_MONITOR_LATENCY; f++) {
         for (size_t i = 0; i < mon->n; i++) {
             const struct monitor_entry *e = mon->v[i];
-            char id[24];
-            snprintf(id, sizeof(id), "%llu", (unsigned long long)e->def.id);
+            char id[ITOA_U64_MAX + 1];
+            *itoa_put_u64(id, e->def.id) = '\0';
             struct prom_label l[3] = {
                 {"id", id}, {"name", str0(e->def.name)}, {"type", monitor_type_name(e->def.type)}};
             uint32_t up, down;
@@ -389,33 +390,53 @@ static size_t utf8_seq(const unsigned char *p)
     return 0;
 }
 
-int prom_put_label_value(struct buf *out, const char *v)
+/*
+ * Writes v escaped at o and returns the end; o must have room for 3 * strlen(v) bytes (the
+ * worst case: every byte a U+FFFD).
+ */
+static char *put_escaped(char *o, const char *v)
 {
     const unsigned char *p = (const unsigned char *)v;
-    const unsigned char *run = p; /* start of bytes copied as they are */
     while (*p) {
-        const char *rep = NULL;
-        size_t n = 1;
-        if (*p == '\\')
-            rep = "\\\\";
-        else if (*p == '"')
-            rep = "\\\"";
-        else if (*p == '\n')
-            rep = "\\n";
-        else if (*p >= 0x80 && (n = utf8_seq(p)) == 0) {
-            rep = "\xef\xbf\xbd"; /* U+FFFD */
-            n = 1;
-        }
-        if (rep) {
-            buf_append(out, run, (size_t)(p - run));
-            buf_puts(out, rep);
-            p += n;
-            run = p;
+        unsigned c = *p;
+        if (c >= 0x20 && c < 0x80 && c != '\\' && c != '"') {
+            *o++ = (char)c;
+            p++;
+        } else if (c == '\\' || c == '"') {
+            *o++ = '\\';
+            *o++ = (char)c;
+            p++;
+        } else if (c == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+            p++;
+        } else if (c < 0x80) { /* other control bytes pass as they are (valid UTF-8) */
+            *o++ = (char)c;
+            p++;
         } else {
-            p += n;
+            size_t n = utf8_seq(p);
+            if (n == 0) {
+                memcpy(o, "\xef\xbf\xbd", 3); /* U+FFFD */
+                o += 3;
+                p++;
+            } else {
+                memcpy(o, p, n);
+                o += n;
+                p += n;
+            }
         }
     }
-    buf_append(out, run, (size_t)(p - run));
+    return o;
+}
+
+int prom_put_label_value(struct buf *out, const char *v)
+{
+    size_t n = strlen(v);
+    if (buf_reserve(out, 3 * n) != 0)
+        return out->err;
+    char *end = put_escaped(out->data + out->len, v);
+    out->len = (size_t)(end - out->data);
+    out->data[out->len] = '\0';
     return out->err;
 }
 
@@ -434,19 +455,28 @@ static void render_sample(void *ud, const struct prom_family *f, const struct pr
         buf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
                    f->type == PROM_COUNTER ? "counter" : "gauge");
     }
-    buf_puts(o, f->name);
-    for (size_t i = 0; i < n; i++) {
-        buf_putc(o, i ? ',' : '{');
-        buf_puts(o, l[i].name);
-        buf_append(o, "=\"", 2);
-        prom_put_label_value(o, l[i].value);
-        buf_putc(o, '"');
-    }
-    if (n)
-        buf_putc(o, '}');
-    if (buf_reserve(o, DTOA_GO_MAX + 2) != 0)
+    /* The worst case first, then one cursor pass (no per-piece bounds checks). */
+    size_t name_len = strlen(f->name);
+    size_t bound = name_len + 2 + DTOA_GO_MAX + 2;
+    for (size_t i = 0; i < n; i++)
+        bound += strlen(l[i].name) + 4 + 3 * strlen(l[i].value);
+    if (buf_reserve(o, bound) != 0)
         return;
     char *p = o->data + o->len;
+    memcpy(p, f->name, name_len);
+    p += name_len;
+    for (size_t i = 0; i < n; i++) {
+        *p++ = i ? ',' : '{';
+        size_t ln = strlen(l[i].name);
+        memcpy(p, l[i].name, ln);
+        p += ln;
+        *p++ = '=';
+        *p++ = '"';
+        p = put_escaped(p, l[i].value);
+        *p++ = '"';
+    }
+    if (n)
+        *p++ = '}';
     *p++ = ' ';
     p = dtoa_put_go(p, v);
     *p++ = '\n';
