@@ -2,9 +2,9 @@
  * Tests of src/dashboard/prom: the exposition of a hand-built registry (servers reported,
  * restored without a State, never reported, hidden; names with `"`, `\` and a newline; a
  * State with NaN and Inf; an agent's text that is not UTF-8) and one monitor, compared byte
- * for byte with tests/fixtures/prom/ (token.txt, public.txt); the public variant without the hidden server; no
- * `null`, `NaN` or `Inf` token anywhere; the walk's family order and label contract that the
- * remote-write writer relies on. The struct live and struct monitors are built by hand.
+ * for byte with tests/fixtures/prom/ (token.txt, public.txt); the public variant without the hidden
+ * server; no `null`, `NaN` or `Inf` token anywhere; the walk's family order and label contract that
+ * the remote-write writer relies on. The struct live and struct monitors are built by hand.
  */
 #include <setjmp.h>
 #include <stdarg.h>
