@@ -109,7 +109,6 @@ static void collect_health(struct api *a, uint64_t now, struct prom_health *h)
         store_queue_stats(a->st, &qs);
         h->store_queue = (int64_t)qs.queued;
         h->store_lag_seconds = (double)qs.oldest_age_ms / 1000.0;
-        h->reports_dropped += qs.dropped;
     }
     h->rss_bytes = self_rss_bytes();
     h->cpu_seconds = self_cpu_seconds();
