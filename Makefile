@@ -186,7 +186,15 @@ $(OUT)/bench/monitor_storage: bench/monitor_storage.c $(OUT)/libdash.a $(OUT)/li
 	$(Q)$(CC) $(DASH_CFLAGS) $(LDFLAGS_BASE) -o $@ $< $(OUT)/libdash.a $(OUT)/libagent.a \
 	    $(OUT)/libproto.a $(OUT)/libcore.a $(DASH_LIBS)
 
-bench-tools: $(BENCH_BIN) $(OUT)/bench/monitor_storage
+# bench/prom_bench.c renders /metrics with the dashboard's own prom module: it links the dashboard.
+$(OUT)/bench/prom_bench: bench/prom_bench.c $(OUT)/libdash.a $(OUT)/libagent.a $(OUT)/libproto.a \
+                         $(OUT)/libcore.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(DASH_CFLAGS) $(LDFLAGS_BASE) -o $@ $< $(OUT)/libdash.a $(OUT)/libagent.a \
+	    $(OUT)/libproto.a $(OUT)/libcore.a $(DASH_LIBS)
+
+bench-tools: $(BENCH_BIN) $(OUT)/bench/monitor_storage $(OUT)/bench/prom_bench
 
 # make bench: the benchmarks of docs/benchmarks.md, full length (about 20 minutes; each script
 # takes --quick). Not part of `make test`, which runs a smoke version of each

@@ -12,7 +12,7 @@ PKGS=(
   python3-grpcio python3-grpc-tools python3-protobuf
   libmaxmind-db-writer-perl nghttp2-client sqlite3 openssl curl
   chromium fonts-wqy-microhei
-  prometheus-node-exporter wrk nginx-light
+  prometheus-node-exporter wrk nginx-light prometheus
 )
 # The web UI is built with node + npm (web/package-lock.json). Only ask for Debian's packages
 # when the commands are absent: a NodeSource "nodejs" already ships npm and conflicts with

@@ -72,6 +72,8 @@ static const struct option options[] = {
       "PEM private key file for the HTTP listener (Lotus)"),
     S("geoipdb", geoipdb, "", STR_MAX, 1,
       "MaxMind .mmdb file for country lookup, empty = off (Lotus)"),
+    B("metrics.public", metrics_public, 0, 1,
+      "GET /metrics without an API token, hidden servers left out (Lotus)"),
 
     /* Nezha v0 keys accepted and preserved but not used yet. */
     S("site.theme", site_theme, "default", 64, 0, "Nezha: front-end theme"),
@@ -680,7 +682,7 @@ static int emit_section(yaml_emitter_t *em, const struct dash_config *c, const c
 
 static int render(const struct dash_config *c, struct buf *out)
 {
-    static const char *const sections[] = {"site", "oauth2"};
+    static const char *const sections[] = {"site", "oauth2", "metrics"};
     yaml_emitter_t em;
     if (!yaml_emitter_initialize(&em))
         return -1;

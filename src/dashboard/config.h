@@ -55,7 +55,9 @@ struct dash_config {
     char *grpctlskey;
     char *httptlscert; /* Lotus: PEM certificate for the HTTP listener, "" = plain */
     char *httptlskey;
-    char *geoipdb; /* Lotus: path to a MaxMind .mmdb for country lookup, "" = none */
+    char *geoipdb;      /* Lotus: path to a MaxMind .mmdb for country lookup, "" = none */
+    int metrics_public; /* Lotus: metrics.public, GET /metrics without a token (no hidden servers)
+                         */
 
     /* ---- accepted for Nezha v0 compatibility, not used by Lotus yet ---- */
     char *site_theme;

@@ -75,6 +75,7 @@ struct http_server {
     char readbuf[READ_CHUNK]; /* shared: read_cb consumes it immediately */
     time_t date_at;
     char date[40];
+    uint64_t n_errors; /* answers with a status >= 400 (http_server_errors) */
 };
 
 struct http_request {
@@ -496,6 +497,7 @@ static void send_response(struct http_conn *c, int status, const char *ctype, co
 /* Answers a request the server itself rejects, then closes the connection. */
 static void send_error_close(struct http_conn *c, int status, const char *url)
 {
+    c->srv->n_errors++;
     const char *msg = reason(status);
     struct buf b;
     buf_init(&b, 0);
@@ -646,6 +648,8 @@ int http_request_respond(struct http_request *req, int status, const char *conte
     }
     req->responded = 1;
     struct http_conn *c = req->conn;
+    if (c && status >= 400)
+        c->srv->n_errors++;
     if (!c || c->closing)
         return finish_response(req, status, content_type, b, blen);
     enum gzip_plan plan = gzip_plan(req, status, content_type, blen, b != NULL);
@@ -1778,6 +1782,11 @@ void http_server_set_tls(struct http_server *s, struct tls_ctx *ctx)
         return;
     tls_ctx_free(s->tls);
     s->tls = ctx;
+}
+
+uint64_t http_server_errors(const struct http_server *s)
+{
+    return s->n_errors;
 }
 
 int http_server_is_tls(const struct http_server *s)

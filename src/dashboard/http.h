@@ -109,6 +109,11 @@ void http_server_set_upgrade(struct http_server *s, http_upgrade_cb cb, void *ud
  * Call before http_server_listen. NULL is a no-op.
  */
 void http_server_set_tls(struct http_server *s, struct tls_ctx *ctx);
+/*
+ * Answers with a status >= 400 since http_server_new: the handlers' (counted when they
+ * respond) and the server's own (bad request, 413, 431, 404...). For /metrics. Loop thread.
+ */
+uint64_t http_server_errors(const struct http_server *s);
 /* 1 when the server has a TLS context (https), else 0. */
 int http_server_is_tls(const struct http_server *s);
 /*

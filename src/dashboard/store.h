@@ -157,6 +157,17 @@ int store_writer_start(struct store *st);
 void store_enqueue_live(struct store *st, uint64_t id, const uint8_t *host_pb, size_t host_len,
                         int64_t last_active);
 /*
+ * The writer's queue now (for /metrics): operations waiting for the writer thread, the age
+ * of the oldest of them in ms (0 when none waits: the history write lag) and the operations
+ * dropped because the queue was full, since store_open. Any thread (the queue's own mutex).
+ */
+struct store_queue_stats {
+    size_t queued;
+    int64_t oldest_age_ms;
+    uint64_t dropped;
+};
+void store_queue_stats(struct store *st, struct store_queue_stats *out);
+/*
  * Blocks until everything queued before the call is committed (for shutdown and tests).
  * A batch whose transaction fails is logged and dropped (live state is
  * refreshed by the next report), so store_flush always returns.

@@ -43,6 +43,7 @@ struct svc {
     size_t n_iostreams;
     svc_result_fn on_result; /* task results (svc_on_task_result) */
     void *result_ud;
+    struct svc_stats stats; /* svc_get_stats */
 };
 
 /* Marker stored as call data on unary calls once they have been answered. */
@@ -59,6 +60,7 @@ static struct live_server *auth(struct svc *s, struct grpc_call *call)
     const char *secret = grpc_call_metadata(call, NEZHA_MD_CLIENT_SECRET);
     struct live_server *srv = live_find_secret(s->lv, secret);
     if (!srv) {
+        s->stats.auth_failures++;
         log_debug("grpc: authentication failed for %s from %s", grpc_call_path(call),
                   grpc_call_peer_ip(call));
         grpc_call_finish(call, GRPC_STATUS_UNAUTHENTICATED, AUTH_FAILED);
@@ -112,6 +114,7 @@ static void decode_failed(struct grpc_call *call, const char *what)
     char msg[128];
     snprintf(msg, sizeof(msg), "grpc: error unmarshalling request: invalid %s message", what);
     log_debug("grpc: %s from %s", msg, grpc_call_peer_ip(call));
+    svc_of(call)->stats.decode_errors++;
     grpc_call_finish(call, GRPC_STATUS_INTERNAL, msg);
 }
 
@@ -126,6 +129,7 @@ static void on_report_state(struct grpc_call *call, const uint8_t *data, size_t 
         decode_failed(call, "State");
         return;
     }
+    s->stats.states++;
     live_report_state(s->lv, srv, st, clock_wall_ms());
     reply_receipt(call);
 }
@@ -188,6 +192,11 @@ int svc_send_task(struct svc *s, struct live_server *srv, uint64_t id, uint64_t 
     if (out != small)
         free(out);
     return rc;
+}
+
+void svc_get_stats(const struct svc *s, struct svc_stats *out)
+{
+    *out = s->stats;
 }
 
 void svc_drop_stream(struct svc *s, struct live_server *srv)

@@ -66,6 +66,18 @@ void svc_on_task_result(struct svc *s, svc_result_fn fn, void *ud);
  */
 #define SVC_LOTUS_AGENT_UA "lotus-agent/"
 
+/*
+ * What the service counted since svc_start (for /metrics, dashboard/prom.h): State reports
+ * handed to the registry, requests whose message did not decode (any method), and calls
+ * refused for an unknown client_secret. Counts only grow. Loop thread.
+ */
+struct svc_stats {
+    uint64_t states;
+    uint64_t decode_errors;
+    uint64_t auth_failures;
+};
+void svc_get_stats(const struct svc *s, struct svc_stats *out);
+
 /* Ends a server's task stream (e.g. when the server is deleted). */
 void svc_drop_stream(struct svc *s, struct live_server *srv);
 /*

@@ -11,11 +11,13 @@
 #include <sodium.h>
 #include <uv.h>
 
+#include "core/clock.h"
 #include "core/xalloc.h"
 #include "dashboard/api/api_account.h"
 #include "dashboard/api/api_guard.h"
 #include "dashboard/api/api_int.h"
 #include "dashboard/api/api_monitors.h"
+#include "dashboard/api/api_prom_http.h"
 #include "dashboard/api/api_servers.h"
 #include "dashboard/api/api_settings.h"
 #include "dashboard/api/api_tokens.h"
@@ -31,6 +33,7 @@ void api_routes_add(struct api *a, const struct api_route *routes, size_t n)
 static void api_destroy(struct api *a)
 {
     api_v1_http_release(&a->v1);
+    api_prom_http_release(&a->prom);
     api_assets_release(&a->agent);
     auth_release(&a->auth);
     free(a);
@@ -63,6 +66,7 @@ int api_start(struct uv_loop_s *loop, const struct api_opts *o, struct live *lv,
     a->grpc_port = o->grpc_port;
     auth_init(&a->auth);
     api_v1_http_init(&a->v1);
+    api_prom_http_init(&a->prom, (int64_t)clock_wall_s());
     api_assets_load_agent(&a->agent);
     randombytes_buf(a->vp_key, sizeof(a->vp_key));
     api_guard_update_vp_name(a);
@@ -86,6 +90,7 @@ int api_start(struct uv_loop_s *loop, const struct api_opts *o, struct live *lv,
     api_account_routes(a);
     api_tokens_routes(a);
     api_v1_http_routes(a);
+    api_prom_http_routes(a);
     api_servers_routes(a);
     api_monitors_routes(a);
     api_settings_routes(a);
@@ -126,6 +131,7 @@ void api_free(struct api *a)
     a->http = NULL;
     a->closing = 1;
     api_v1_http_release(&a->v1);
+    api_prom_http_release(&a->prom);
     api_assets_release(&a->agent);
     api_release_if_idle(a);
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "dashboard/api/api_assets.h"
+#include "dashboard/api/api_prom_http.h"
 #include "dashboard/api/api_v1_http.h"
 #include "dashboard/api/api_ws.h"
 #include "dashboard/auth.h"
@@ -45,6 +46,7 @@ struct api {
     struct api_v1_cache v1;     /* rendered /api/v1 bodies (api_v1_http.c) */
     struct api_agent_bin agent; /* the agent binary served for installs (api_assets.c) */
     struct api_ws ws;           /* the /ws hub and its broadcast timer (api_ws.c) */
+    struct api_prom prom;       /* /metrics render cache and rate sample (api_prom_http.c) */
 };
 
 /* One route of a resource's table (api_routes_add). */

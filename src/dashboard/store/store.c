@@ -161,6 +161,15 @@ int store_writer_start(struct store *st)
     return writer_start(st->writer, st->path);
 }
 
+void store_queue_stats(struct store *st, struct store_queue_stats *out)
+{
+    struct writer_stats ws;
+    writer_stats(st->writer, &ws);
+    out->queued = ws.queued;
+    out->oldest_age_ms = ws.oldest_age_ms;
+    out->dropped = ws.dropped;
+}
+
 void store_flush(struct store *st)
 {
     int nothing_queued = 0;

@@ -40,6 +40,8 @@ struct writer {
     struct op_queue q;
     uint64_t enq_seq;
     uint64_t done_seq;
+    uint64_t oldest_ms; /* clock_mono_ms of the first op put into the empty queue */
+    uint64_t dropped;   /* puts refused with -ENOSPC (writer_stats) */
     int flush_req;
     int stop;
     int running;
@@ -344,11 +346,24 @@ void writer_free(struct writer *w)
 int writer_put(struct writer *w, struct writer_op *op)
 {
     pthread_mutex_lock(&w->mu);
+    if (w->q.n == 0)
+        w->oldest_ms = clock_mono_ms();
     int rc = queue_put(&w->q, w->max_ops, op);
     if (rc == 0)
         w->enq_seq++;
+    else
+        w->dropped++;
     pthread_mutex_unlock(&w->mu);
     return rc;
+}
+
+void writer_stats(struct writer *w, struct writer_stats *out)
+{
+    pthread_mutex_lock(&w->mu);
+    out->queued = w->q.n;
+    out->oldest_age_ms = w->q.n ? (int64_t)(clock_mono_ms() - w->oldest_ms) : 0;
+    out->dropped = w->dropped;
+    pthread_mutex_unlock(&w->mu);
 }
 
 int writer_flush(struct writer *w, int *nothing_queued)

@@ -114,6 +114,18 @@ void writer_stop(struct writer *w);
 int writer_put(struct writer *w, struct writer_op *op);
 
 /*
+ * The queue now (for /metrics): ops waiting (a batch being committed is no longer counted),
+ * the age of the oldest of them (ms, 0 when none; a LIVE op coalesced into a queued one keeps
+ * the queued one's age) and the puts refused since writer_new. Any thread (takes the mutex).
+ */
+struct writer_stats {
+    size_t queued;
+    int64_t oldest_age_ms;
+    uint64_t dropped;
+};
+void writer_stats(struct writer *w, struct writer_stats *out);
+
+/*
  * With a running thread: wakes it and blocks until everything queued before
  * the call is committed (or dropped after a failed transaction) and returns
  * 0. Without one: returns -ENOTCONN at once (the caller applies the queue on
