@@ -13,6 +13,7 @@ PKGS=(
   libmaxmind-db-writer-perl nghttp2-client sqlite3 openssl curl
   chromium fonts-wqy-microhei
   prometheus-node-exporter wrk nginx-light
+  libsnappy-dev libcurl4-openssl-dev prometheus
 )
 # The web UI is built with node + npm (web/package-lock.json). Only ask for Debian's packages
 # when the commands are absent: a NodeSource "nodejs" already ships npm and conflicts with
