@@ -38,7 +38,6 @@ struct promrw {
     size_t n_extra;
     struct promrw_client *cl;
     pthread_t thread;
-    int started;
     _Atomic int abort; /* set by promrw_stop: the transfer in progress ends */
 
     pthread_mutex_t mu; /* guards everything below */
@@ -151,22 +150,24 @@ static int wait_locked(struct promrw *p, int64_t ms)
     return p->stop;
 }
 
-static void log_transition(struct promrw *p, enum promrw_transition t, int transport_ok,
+static void log_transition(struct promrw *p, enum promrw_transition t, enum promrw_verdict v,
                            long status, const char *why, uint64_t failures)
 {
-    if (t == PROMRW_WENT_DOWN) {
-        if (transport_ok)
-            log_warn("remote write to '%s' failed: HTTP %ld; retrying with back-off up to %d s "
-                     "(logged once until it recovers)",
-                     p->url_log, status, PROMRW_BACKOFF_MAX_MS / 1000);
-        else
-            log_warn("remote write to '%s' failed: %s; retrying with back-off up to %d s "
-                     "(logged once until it recovers)",
-                     p->url_log, why, PROMRW_BACKOFF_MAX_MS / 1000);
-    } else if (t == PROMRW_CAME_BACK) {
+    if (t == PROMRW_WENT_DOWN && v == PROMRW_REJECTED)
+        log_warn("remote write to '%s' rejected: HTTP %ld; such batches are dropped "
+                 "(logged once until one is accepted)",
+                 p->url_log, status);
+    else if (t == PROMRW_WENT_DOWN && status)
+        log_warn("remote write to '%s' failed: HTTP %ld; retrying with back-off up to %d s "
+                 "(logged once until it recovers)",
+                 p->url_log, status, PROMRW_BACKOFF_MAX_MS / 1000);
+    else if (t == PROMRW_WENT_DOWN)
+        log_warn("remote write to '%s' failed: %s; retrying with back-off up to %d s "
+                 "(logged once until it recovers)",
+                 p->url_log, why, PROMRW_BACKOFF_MAX_MS / 1000);
+    else if (t == PROMRW_CAME_BACK)
         log_info("remote write to '%s' recovered after %llu failed attempts", p->url_log,
                  (unsigned long long)failures);
-    }
 }
 
 /* Sends one encoded batch until it is sent, rejected or the module stops. */
@@ -181,7 +182,11 @@ static void send_batch(struct promrw *p, struct promrw_health *health, const str
         enum promrw_verdict v = promrw_verdict_of(answered, status);
         uint64_t failures = health->failures;
         enum promrw_transition t = promrw_health_note(health, v == PROMRW_SENT);
-        log_transition(p, t, answered, status, why, failures);
+        log_transition(p, t, v, answered ? status : 0, why, failures);
+        if (v != PROMRW_SENT && answered)
+            log_debug("remote write: attempt failed: HTTP %ld (%zu samples)", status, n_samples);
+        else if (v != PROMRW_SENT)
+            log_debug("remote write: attempt failed: %s (%zu samples)", why, n_samples);
         pthread_mutex_lock(&p->mu);
         p->st.up = v == PROMRW_SENT;
         if (v == PROMRW_SENT) {
@@ -337,7 +342,6 @@ int promrw_start(uv_loop_t *loop, const struct promrw_config *c, const struct li
         free_promrw(p);
         return -rc;
     }
-    p->started = 1;
     uv_timer_init(loop, &p->timer);
     p->timer.data = p;
     uint64_t ms = 1000u * (uint64_t)c->interval_s;

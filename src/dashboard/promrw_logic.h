@@ -37,7 +37,7 @@
 #define PROMRW_BATCH_BYTES_MAX (512u * 1024 * 1024)
 
 struct promrw_label {
-    char *name; /* owned */
+    char *name;  /* owned */
     char *value; /* owned */
 };
 

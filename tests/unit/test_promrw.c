@@ -41,7 +41,7 @@ static void test_promrw__write_request_decodes_back_sorted(void **state)
     promrw_batch_begin(&b, "lotus_server_cpu_usage_percent");
     promrw_batch_label(&b, "name", "fra-1");
     promrw_batch_label(&b, "id", "7");
-    promrw_batch_label(&b, "tag", ""); /* empty: left out */
+    promrw_batch_label(&b, "tag", "");    /* empty: left out */
     promrw_batch_label(&b, "env", "own"); /* wins over the extra env */
     promrw_batch_end(&b, 12.5);
     promrw_batch_begin(&b, "lotus_servers");
@@ -91,7 +91,9 @@ static void test_promrw__label_texts_become_valid_utf8(void **state)
     struct promrw_batch b;
     promrw_batch_init(&b, T0);
     promrw_batch_begin(&b, "m");
-    promrw_batch_label(&b, "name", "a\xff" "b\xc3\xa9\xed\xa0\x80"); /* bad byte, é, surrogate */
+    promrw_batch_label(&b, "name",
+                       "a\xff"
+                       "b\xc3\xa9\xed\xa0\x80");               /* bad byte, é, surrogate */
     promrw_batch_label(&b, "tag", "\xe4\xb8\xad\xe6\x96\x87"); /* valid CJK stays */
     promrw_batch_end(&b, 1);
     struct buf raw;
@@ -246,8 +248,8 @@ static void test_promrw__extra_labels_text(void **state)
     assert_string_equal(l[2].value, "a b");
     promrw_labels_free(l, n);
 
-    const char *bad[] = {"env",  "env=",  "=x",     "9a=x",  "a-b=x", "__name__=x",
-                         "a=1,", "a=1,a=2", "a b=c", ",a=1"};
+    const char *bad[] = {"env",        "env=", "=x",      "9a=x",  "a-b=x",
+                         "__name__=x", "a=1,", "a=1,a=2", "a b=c", ",a=1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
         assert_int_equal(promrw_labels_parse(bad[i], &l, &n, err, sizeof(err)), -EINVAL);
