@@ -201,7 +201,15 @@ $(OUT)/bench/monitor_storage: bench/monitor_storage.c $(OUT)/libdash.a $(OUT)/li
 	$(Q)$(CC) $(DASH_CFLAGS) $(LDFLAGS_BASE) -o $@ $< $(OUT)/libdash.a $(OUT)/libagent.a \
 	    $(OUT)/libproto.a $(OUT)/libcore.a $(DASH_LIBS)
 
-bench-tools: $(BENCH_BIN) $(OUT)/bench/monitor_storage
+# bench/promrw_bench.c measures remote-write through the dashboard's promrw code (libcurl, snappy).
+$(OUT)/bench/promrw_bench: bench/promrw_bench.c $(OUT)/libdash.a $(OUT)/libagent.a $(OUT)/libproto.a \
+                           $(OUT)/libcore.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(DASH_CFLAGS) $(LDFLAGS_BASE) -o $@ $< $(OUT)/libdash.a $(OUT)/libagent.a \
+	    $(OUT)/libproto.a $(OUT)/libcore.a $(DASH_LIBS)
+
+bench-tools: $(BENCH_BIN) $(OUT)/bench/monitor_storage $(OUT)/bench/promrw_bench
 
 # make bench: the benchmarks of docs/benchmarks.md, full length (about 20 minutes; each script
 # takes --quick). Not part of `make test`, which runs a smoke version of each
@@ -215,6 +223,7 @@ bench: all bench-tools
 	bash bench/ws-fanout.sh $(OUT)
 	bash bench/https-idle.sh $(OUT)
 	bash bench/monitor-storage.sh $(OUT)
+	bash bench/remote-write.sh $(OUT)
 
 # make run: build, then start a dashboard on ./data plus a local agent reporting to it.
 run: all
