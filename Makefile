@@ -30,7 +30,8 @@ ifneq ($(WERROR),)
 WARN += -Werror
 endif
 
-DASH_PKGS  := libuv libnghttp2 libprotobuf-c openssl sqlite3 jansson libsodium yaml-0.1 libmaxminddb zlib
+DASH_PKGS  := libuv libnghttp2 libprotobuf-c openssl sqlite3 jansson libsodium yaml-0.1 libmaxminddb zlib \
+              libcurl snappy
 AGENT_PKGS := libuv libnghttp2 libprotobuf-c openssl yaml-0.1
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -fPIE -fstack-protector-strong $(OPT) $(WARN) \
@@ -45,7 +46,8 @@ LDFLAGS_BASE := -pie -Wl,-z,relro,-z,now $(SANLD)
 # their flags out would not stop an accidental `#include <sqlite3.h>`: POISON holds one header
 # per dashboard-only library that fails the build with a clear #error, searched before the system.
 POISON      := $(OUT)/poison
-POISON_HDRS := sqlite3.h sodium.h jansson.h maxminddb.h http_parser.h wslay/wslay.h zlib.h
+POISON_HDRS := sqlite3.h sodium.h jansson.h maxminddb.h http_parser.h wslay/wslay.h zlib.h \
+               curl/curl.h snappy-c.h
 AGENT_CFLAGS = $(CFLAGS_BASE) -I$(POISON) $(shell pkg-config --cflags $(AGENT_PKGS) 2>/dev/null)
 # Flags by source folder: the dashboard, its tests and the generated web assets get DASH_CFLAGS.
 cflags_for = $(if $(filter src/agent/% src/core/% src/proto/% $(OUT)/gen/%,$(1)),$(AGENT_CFLAGS),$(DASH_CFLAGS))
@@ -60,6 +62,9 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 
 GEN_C     := $(OUT)/gen/nezha_v0.pb-c.c
 GEN_H     := $(OUT)/gen/nezha_v0.pb-c.h
+# The Prometheus remote-write messages belong to the dashboard only (src/dashboard/promrw).
+PRW_GEN_C := $(OUT)/gen/prometheus_remote.pb-c.c
+PRW_GEN_H := $(OUT)/gen/prometheus_remote.pb-c.h
 
 # Web UI: npm packages pinned in web/package-lock.json, bundled by web/build.mjs into build/web
 # (one copy for all flavours), embedded by scripts/embed-assets as a C table linked into libdash.
@@ -71,7 +76,7 @@ WEB_OBJ   := $(OUT)/obj/gen/webassets_data.o
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 CORE_OBJ  := $(call obj,$(CORE_SRC))
 PROTO_OBJ := $(call obj,$(PROTO_SRC)) $(OUT)/obj/gen/nezha_v0.pb-c.o
-DASH_OBJ  := $(call obj,$(DASH_SRC)) $(WEB_OBJ)
+DASH_OBJ  := $(call obj,$(DASH_SRC)) $(WEB_OBJ) $(OUT)/obj/gen/prometheus_remote.pb-c.o
 AGENT_OBJ := $(call obj,$(AGENT_SRC))
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 
@@ -100,6 +105,16 @@ $(OUT)/obj/gen/nezha_v0.pb-c.o: $(GEN_C) $(POISON)/.stamp
 	@echo "  CC      $<"
 	$(Q)$(CC) $(AGENT_CFLAGS) -Wno-missing-prototypes -MMD -MP -c $< -o $@
 
+$(PRW_GEN_C) $(PRW_GEN_H): proto/prometheus_remote.proto
+	@mkdir -p $(OUT)/gen
+	@echo "  PROTOC  $<"
+	$(Q)protoc-c --c_out=$(OUT)/gen --proto_path=proto $<
+
+$(OUT)/obj/gen/prometheus_remote.pb-c.o: $(PRW_GEN_C)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(DASH_CFLAGS) -Wno-missing-prototypes -MMD -MP -c $< -o $@
+
 $(POISON)/.stamp: Makefile
 	$(Q)rm -rf $(POISON); for h in $(POISON_HDRS); do mkdir -p $(POISON)/$$(dirname $$h); \
 	  printf '#error "<%s> belongs to the dashboard: agent, core and proto code must not include it (see POISON in the Makefile)"\n' $$h > $(POISON)/$$h; done; touch $@
@@ -122,7 +137,7 @@ $(WEB_OBJ): $(WEB_GEN_C)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS_BASE) -c $< -o $@
 
-$(OUT)/obj/%.o: %.c $(GEN_H) $(POISON)/.stamp
+$(OUT)/obj/%.o: %.c $(GEN_H) $(PRW_GEN_H) $(POISON)/.stamp
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(call cflags_for,$<) -MMD -MP -c $< -o $@
@@ -194,7 +209,15 @@ $(OUT)/bench/prom_bench: bench/prom_bench.c $(OUT)/libdash.a $(OUT)/libagent.a $
 	$(Q)$(CC) $(DASH_CFLAGS) $(LDFLAGS_BASE) -o $@ $< $(OUT)/libdash.a $(OUT)/libagent.a \
 	    $(OUT)/libproto.a $(OUT)/libcore.a $(DASH_LIBS)
 
-bench-tools: $(BENCH_BIN) $(OUT)/bench/monitor_storage $(OUT)/bench/prom_bench
+# bench/promrw_bench.c measures remote-write through the dashboard's promrw code (libcurl, snappy).
+$(OUT)/bench/promrw_bench: bench/promrw_bench.c $(OUT)/libdash.a $(OUT)/libagent.a $(OUT)/libproto.a \
+                           $(OUT)/libcore.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(DASH_CFLAGS) $(LDFLAGS_BASE) -o $@ $< $(OUT)/libdash.a $(OUT)/libagent.a \
+	    $(OUT)/libproto.a $(OUT)/libcore.a $(DASH_LIBS)
+
+bench-tools: $(BENCH_BIN) $(OUT)/bench/monitor_storage $(OUT)/bench/prom_bench $(OUT)/bench/promrw_bench
 
 # make bench: the benchmarks of docs/benchmarks.md, full length (about 20 minutes; each script
 # takes --quick). Not part of `make test`, which runs a smoke version of each
@@ -208,6 +231,7 @@ bench: all bench-tools
 	bash bench/ws-fanout.sh $(OUT)
 	bash bench/https-idle.sh $(OUT)
 	bash bench/monitor-storage.sh $(OUT)
+	bash bench/remote-write.sh $(OUT)
 
 # make run: build, then start a dashboard on ./data plus a local agent reporting to it.
 run: all

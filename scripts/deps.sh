@@ -12,7 +12,8 @@ PKGS=(
   python3-grpcio python3-grpc-tools python3-protobuf
   libmaxmind-db-writer-perl nghttp2-client sqlite3 openssl curl
   chromium fonts-wqy-microhei
-  prometheus-node-exporter wrk nginx-light prometheus
+  prometheus-node-exporter wrk nginx-light
+  libsnappy-dev libcurl4-openssl-dev prometheus
 )
 # The web UI is built with node + npm (web/package-lock.json). Only ask for Debian's packages
 # when the commands are absent: a NodeSource "nodejs" already ships npm and conflicts with

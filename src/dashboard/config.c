@@ -74,6 +74,20 @@ static const struct option options[] = {
       "MaxMind .mmdb file for country lookup, empty = off (Lotus)"),
     B("metrics.public", metrics_public, 0, 1,
       "GET /metrics without an API token, hidden servers left out (Lotus)"),
+    S("prometheus.remotewrite.url", promrw_url, "", STR_MAX, 1,
+      "Prometheus remote-write receiver, e.g. http://host:9090/api/v1/write; empty = off (Lotus)"),
+    I("prometheus.remotewrite.interval", promrw_interval, 15, 1, 86400, 1,
+      "seconds between remote-write batches (Lotus)"),
+    I("prometheus.remotewrite.timeout", promrw_timeout, 30, 1, 3600, 1,
+      "seconds one remote-write POST may take (Lotus)"),
+    S("prometheus.remotewrite.username", promrw_username, "", 256, 1,
+      "remote-write basic auth user (Lotus)"),
+    S("prometheus.remotewrite.password", promrw_password, "", 256, 1,
+      "remote-write basic auth password (Lotus)"),
+    S("prometheus.remotewrite.bearertoken", promrw_bearertoken, "", STR_MAX, 1,
+      "remote-write bearer token, wins over basic auth (Lotus)"),
+    S("prometheus.remotewrite.labels", promrw_labels, "", STR_MAX, 1,
+      "extra labels on every written series, \"name=value,name=value\" (Lotus)"),
 
     /* Nezha v0 keys accepted and preserved but not used yet. */
     S("site.theme", site_theme, "default", 64, 0, "Nezha: front-end theme"),
@@ -662,27 +676,53 @@ static int emit_option(yaml_emitter_t *em, const struct dash_config *c, const st
     return -1;
 }
 
+/* Option name o is directly in section ("" = top level): "section.key" with no further dot. */
+static int in_section(const char *name, const char *section)
+{
+    size_t sl = strlen(section);
+    if (sl == 0)
+        return strchr(name, '.') == NULL;
+    return strncmp(name, section, sl) == 0 && name[sl] == '.' && !strchr(name + sl + 1, '.');
+}
+
 /* Emits the options of one section ("" = top level, non-dotted names) in table order. */
 static int emit_section(yaml_emitter_t *em, const struct dash_config *c, const char *section)
 {
     size_t sl = strlen(section);
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const struct option *o = &options[i];
-        if (o->type == T_MAP)
+        if (o->type == T_MAP || !in_section(o->name, section))
             continue;
-        const char *dot = strchr(o->name, '.');
-        if (sl == 0 ? dot != NULL
-                    : (!dot || (size_t)(dot - o->name) != sl || strncmp(o->name, section, sl) != 0))
-            continue;
-        if (emit_option(em, c, o, sl ? dot + 1 : o->name))
+        if (emit_option(em, c, o, sl ? o->name + sl + 1 : o->name))
             return -1;
     }
     return 0;
 }
 
+/* Emits section ("a" or "a.b") as nested mappings "a: {b: {...}}". */
+static int emit_nested(yaml_emitter_t *em, const struct dash_config *c, const char *section)
+{
+    char part[NAME_MAX_LEN];
+    const char *p = section;
+    int depth = 0;
+    int rc = 0;
+    while (!rc && *p) {
+        size_t n = strcspn(p, ".");
+        snprintf(part, sizeof(part), "%.*s", (int)n, p);
+        rc = emit_scalar(em, part, YAML_PLAIN_SCALAR_STYLE) ||
+             emit_simple(em, YAML_MAPPING_START_EVENT);
+        depth++;
+        p += n + (p[n] == '.');
+    }
+    rc = rc || emit_section(em, c, section);
+    while (!rc && depth-- > 0)
+        rc = emit_simple(em, YAML_MAPPING_END_EVENT);
+    return rc ? -1 : 0;
+}
+
 static int render(const struct dash_config *c, struct buf *out)
 {
-    static const char *const sections[] = {"site", "oauth2", "metrics"};
+    static const char *const sections[] = {"site", "oauth2", "metrics", "prometheus.remotewrite"};
     yaml_emitter_t em;
     if (!yaml_emitter_initialize(&em))
         return -1;
@@ -693,9 +733,7 @@ static int render(const struct dash_config *c, struct buf *out)
              emit_simple(&em, YAML_DOCUMENT_START_EVENT) ||
              emit_simple(&em, YAML_MAPPING_START_EVENT) || emit_section(&em, c, "");
     for (size_t i = 0; !rc && i < sizeof(sections) / sizeof(sections[0]); i++) {
-        rc = emit_scalar(&em, sections[i], YAML_PLAIN_SCALAR_STYLE) ||
-             emit_simple(&em, YAML_MAPPING_START_EVENT) || emit_section(&em, c, sections[i]) ||
-             emit_simple(&em, YAML_MAPPING_END_EVENT);
+        rc = emit_nested(&em, c, sections[i]);
     }
     rc = rc || emit_simple(&em, YAML_MAPPING_END_EVENT) ||
          emit_simple(&em, YAML_DOCUMENT_END_EVENT) || emit_simple(&em, YAML_STREAM_END_EVENT);

@@ -58,6 +58,14 @@ struct dash_config {
     char *geoipdb;      /* Lotus: path to a MaxMind .mmdb for country lookup, "" = none */
     int metrics_public; /* Lotus: metrics.public, GET /metrics without a token (no hidden servers)
                          */
+    /* Lotus: Prometheus remote-write (src/dashboard/promrw.h); url "" = off */
+    char *promrw_url;
+    int64_t promrw_interval; /* seconds, 15 */
+    int64_t promrw_timeout;  /* seconds per POST, 30 */
+    char *promrw_username;   /* basic auth */
+    char *promrw_password;
+    char *promrw_bearertoken; /* wins over basic auth */
+    char *promrw_labels;      /* extra labels "k=v,k=v" */
 
     /* ---- accepted for Nezha v0 compatibility, not used by Lotus yet ---- */
     char *site_theme;

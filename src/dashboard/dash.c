@@ -24,6 +24,7 @@
 #include "dashboard/config.h"
 #include "dashboard/live.h"
 #include "dashboard/monitor.h"
+#include "dashboard/promrw.h"
 #include "dashboard/store.h"
 #include "dashboard/svc.h"
 
@@ -35,6 +36,7 @@ struct dash {
     struct geoip *geo;
     struct svc *svc;
     struct monitors *mon;
+    struct promrw *rw; /* NULL when prometheus.remotewrite.url is empty */
     struct api *api;
     uv_signal_t sigint;
     uv_signal_t sigterm;
@@ -160,6 +162,8 @@ static void stop(struct dash *d)
     log_info("shutting down");
     api_free(d->api);
     d->api = NULL;
+    promrw_stop(d->rw);
+    d->rw = NULL;
     monitors_free(d->mon);
     d->mon = NULL;
     svc_free(d->svc);
@@ -188,6 +192,29 @@ static int load_servers(struct dash *d)
     for (size_t i = 0; i < n; i++)
         live_upsert(&d->lv, &rows[i]);
     store_server_list_free(rows, n);
+    return 0;
+}
+
+/* Prometheus remote-write, when config.yaml names a receiver (after the store, stopped before). */
+static int start_promrw(struct dash *d)
+{
+    const struct dash_config *c = d->o->cfg;
+    if (!c || !c->promrw_url || !c->promrw_url[0])
+        return 0;
+    struct promrw_config rc = {
+        .url = c->promrw_url,
+        .interval_s = (unsigned)c->promrw_interval,
+        .timeout_s = (unsigned)c->promrw_timeout,
+        .username = c->promrw_username,
+        .password = c->promrw_password,
+        .bearer_token = c->promrw_bearertoken,
+        .labels = c->promrw_labels,
+    };
+    char err[512];
+    if (promrw_start(&d->loop, &rc, &d->lv, d->mon, &d->rw, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lotus-dashboard: %s\n", err);
+        return -1;
+    }
     return 0;
 }
 
@@ -258,6 +285,8 @@ int dash_run(const struct dash_opts *o)
         fprintf(stderr, "lotus-dashboard: cannot load service monitors from '%s'\n", o->db_path);
         goto out;
     }
+    if (start_promrw(d) != 0)
+        goto out;
     struct api_opts ao = {
         .host = o->http_host,
         .port = o->http_port,
@@ -291,6 +320,8 @@ int dash_run(const struct dash_opts *o)
 out:
     api_free(d->api);
     d->api = NULL;
+    promrw_stop(d->rw);
+    d->rw = NULL;
     monitors_free(d->mon);
     d->mon = NULL;
     if (d->svc) {

@@ -327,6 +327,11 @@ static void test_config__write_load_round_trip(void **state)
     c->debug = 1;
     c->cover = 1;
     c->oauth2_oidcautologin = 1;
+    free(c->promrw_url);
+    c->promrw_url = strdup("http://127.0.0.1:9090/api/v1/write");
+    free(c->promrw_labels);
+    c->promrw_labels = strdup("env=prod,dc=eu");
+    c->promrw_interval = 1;
     if (config_write(c, f->path, f->err, sizeof(f->err)) != 0)
         fail_msg("write: %s", f->err);
     struct stat sb;
@@ -363,6 +368,11 @@ static void test_config__write_load_round_trip(void **state)
     assert_int_equal(back.cover, 1);
     assert_int_equal(back.oauth2_oidcautologin, 1);
     assert_int_equal(back.avgpingcount, 2);
+    /* Two-level sections (prometheus.remotewrite.*) come back from nested mappings. */
+    assert_string_equal(back.promrw_url, "http://127.0.0.1:9090/api/v1/write");
+    assert_string_equal(back.promrw_labels, "env=prod,dc=eu");
+    assert_int_equal(back.promrw_interval, 1);
+    assert_int_equal(back.promrw_timeout, 30);
     config_release(&back);
 
     /* Writing over an existing file replaces it. */
