@@ -294,6 +294,7 @@ int dash_run(const struct dash_opts *o)
         .config_path = o->config_path,
         .grpc_port = svc_port(d->svc),
         .monitors = d->mon,
+        .promrw = d->rw,
         .tls_cert = o->http_tls_cert,
         .tls_key = o->http_tls_key,
     };

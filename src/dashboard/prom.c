@@ -98,6 +98,22 @@ const struct prom_family prom_families[PROM_F_COUNT] = {
                             "User and system CPU time of the dashboard process.", PROM_COUNTER},
     [PROM_F_PROCESS_START] = {"process_start_time_seconds",
                               "Unix time the dashboard process started.", PROM_GAUGE},
+    [PROM_F_RW_UP] =
+        {"lotus_remote_write_up",
+         "1 while the remote-write receiver accepts batches, 0 after a failed attempt.",
+         PROM_GAUGE},
+    [PROM_F_RW_SENT] = {"lotus_remote_write_samples_sent_total",
+                        "Samples the remote-write receiver accepted.", PROM_COUNTER},
+    [PROM_F_RW_FAILED] = {"lotus_remote_write_failed_sends_total",
+                          "Remote-write attempts that did not get a 2xx answer.", PROM_COUNTER},
+    [PROM_F_RW_DROPPED] = {"lotus_remote_write_samples_dropped_total",
+                           "Samples dropped: queue full, or a batch the receiver rejected.",
+                           PROM_COUNTER},
+    [PROM_F_RW_QUEUE] = {"lotus_remote_write_queue_samples",
+                         "Samples waiting to be written to the receiver.", PROM_GAUGE},
+    [PROM_F_RW_LAST_SUCCESS] = {"lotus_remote_write_last_success_timestamp_seconds",
+                                "Unix time of the last batch the receiver accepted (0 = never).",
+                                PROM_GAUGE},
 };
 
 void prom_health_init(struct prom_health *h)
@@ -353,6 +369,14 @@ static void walk_health(const struct walk *w, const struct prom_health *h)
         emit(w, PROM_F_PROCESS_CPU, NULL, 0, h->cpu_seconds);
     if (h->start_time_s > 0)
         emit(w, PROM_F_PROCESS_START, NULL, 0, (double)h->start_time_s);
+    if (!h->rw_enabled)
+        return;
+    emit(w, PROM_F_RW_UP, NULL, 0, h->rw_up ? 1 : 0);
+    emit(w, PROM_F_RW_SENT, NULL, 0, (double)h->rw_samples_sent);
+    emit(w, PROM_F_RW_FAILED, NULL, 0, (double)h->rw_failed_sends);
+    emit(w, PROM_F_RW_DROPPED, NULL, 0, (double)h->rw_samples_dropped);
+    emit(w, PROM_F_RW_QUEUE, NULL, 0, (double)h->rw_queue_samples);
+    emit(w, PROM_F_RW_LAST_SUCCESS, NULL, 0, (double)h->rw_last_success_ms / 1000.0);
 }
 
 void prom_walk(const struct live *lv, const struct monitors *mon, const struct prom_health *h,

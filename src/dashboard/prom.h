@@ -92,6 +92,12 @@ enum prom_family_id {
     PROM_F_PROCESS_RSS,
     PROM_F_PROCESS_CPU,
     PROM_F_PROCESS_START,
+    PROM_F_RW_UP,
+    PROM_F_RW_SENT,
+    PROM_F_RW_FAILED,
+    PROM_F_RW_DROPPED,
+    PROM_F_RW_QUEUE,
+    PROM_F_RW_LAST_SUCCESS,
     PROM_F_COUNT
 };
 
@@ -122,6 +128,14 @@ struct prom_health {
     uint64_t rss_bytes;          /* 0 = unknown */
     double cpu_seconds;          /* user + system; < 0 = unknown */
     int64_t start_time_s;        /* unix seconds; 0 = unknown */
+    /* Prometheus remote-write (promrw_stats); none of its series when rw_enabled is 0 */
+    int rw_enabled;
+    int rw_up;                   /* 1 unless the last attempt failed */
+    uint64_t rw_samples_sent;    /* accepted by the receiver */
+    uint64_t rw_failed_sends;    /* attempts without a 2xx */
+    uint64_t rw_samples_dropped; /* queue overflow, rejected batches */
+    uint64_t rw_queue_samples;   /* waiting */
+    int64_t rw_last_success_ms;  /* 0 = never */
 };
 
 /* Every figure "unknown" (counters 0). */

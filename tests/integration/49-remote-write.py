@@ -116,6 +116,16 @@ def api_token():
 TOKEN = api_token()
 
 
+def metric(name):
+    """The value of an unlabelled series in the dashboard's own /metrics (token auth)."""
+    st, _, text = Http(dash.url("")).call("GET", "/metrics", headers={"Authorization": "Bearer " + TOKEN})
+    assert st == 200, (st, text)
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("%s not in /metrics" % name)
+
+
 class Reporter:
     """Reports a State every 0.1 s with mem_used = base + n; records each report's duration."""
 
@@ -206,6 +216,8 @@ def c_outage_logged_once_ingest_unaffected_and_queued_batches_catch_up():
              step=0.2, what="three failed attempts")
     out = dash.run_output()
     assert out.count("remote write to '%s' failed" % WRITE_URL) == 1, out[-3000:]
+    # The health metric on /metrics says so too.
+    assert metric("lotus_remote_write_up") == 0 and metric("lotus_remote_write_failed_sends_total") >= 3
     # Ingest keeps going: reports are fast and the API shows the newest value.
     with rep.lock:
         durations = list(rep.durations)
@@ -230,6 +242,8 @@ def c_outage_logged_once_ingest_unaffected_and_queued_batches_catch_up():
     assert len(during) >= 3, during
     wait_for(lambda: "remote write to '%s' recovered after" % WRITE_URL in dash.run_output(),
              timeout=10, what="recovery logged")
+    assert metric("lotus_remote_write_up") == 1 and metric("lotus_remote_write_samples_sent_total") > 0
+    assert metric("lotus_remote_write_last_success_timestamp_seconds") > t_restart - 1
     assert dash.run_output().count("remote write to '%s' failed" % WRITE_URL) == 1
 
 

@@ -61,6 +61,7 @@ int api_start(struct uv_loop_s *loop, const struct api_opts *o, struct live *lv,
     a->st = st;
     a->svc = svc;
     a->mon = o->monitors;
+    a->promrw = o->promrw;
     a->cfg = o->cfg;
     a->config_path = o->config_path;
     a->grpc_port = o->grpc_port;

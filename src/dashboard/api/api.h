@@ -36,6 +36,7 @@ struct api_opts {
     const char *tls_cert;      /* PEM paths, borrowed during start; NULL = plain HTTP, */
     const char *tls_key;       /* else HTTPS (both set) */
     struct monitors *monitors; /* borrowed for the api's life; NULL = none */
+    struct promrw *promrw;     /* borrowed for the api's life; NULL = remote-write off */
 };
 
 /*

@@ -23,6 +23,7 @@ struct live;
 struct store;
 struct svc;
 struct monitors;
+struct promrw;
 struct dash_config;
 struct http_request;
 
@@ -33,6 +34,7 @@ struct api {
     struct store *st;        /* borrowed */
     struct svc *svc;         /* borrowed; may be NULL (tests) */
     struct monitors *mon;    /* borrowed; may be NULL (tests): no monitors */
+    struct promrw *promrw;   /* borrowed; NULL = remote-write off (its /metrics series too) */
     struct auth auth;        /* sessions, tokens and login throttling: reached only from api/ */
     struct dash_config *cfg; /* borrowed; the settings handler edits it */
     const char *config_path;

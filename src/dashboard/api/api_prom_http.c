@@ -24,6 +24,7 @@
 #include "dashboard/http_gzip.h"
 #include "dashboard/live.h"
 #include "dashboard/prom.h"
+#include "dashboard/promrw.h"
 #include "dashboard/store.h"
 #include "dashboard/svc.h"
 
@@ -113,6 +114,17 @@ static void collect_health(struct api *a, uint64_t now, struct prom_health *h)
     h->rss_bytes = self_rss_bytes();
     h->cpu_seconds = self_cpu_seconds();
     h->start_time_s = p->start_s;
+    if (a->promrw) {
+        struct promrw_stats rs;
+        promrw_stats(a->promrw, &rs);
+        h->rw_enabled = 1;
+        h->rw_up = rs.up;
+        h->rw_samples_sent = rs.samples_sent;
+        h->rw_failed_sends = rs.failed_sends;
+        h->rw_samples_dropped = rs.samples_dropped;
+        h->rw_queue_samples = rs.queue_samples;
+        h->rw_last_success_ms = rs.last_success_ms;
+    }
 }
 
 struct gzip_ctx {
