@@ -256,11 +256,13 @@ static int server_value(const struct walk *w, const struct live_server *s, enum 
     return have;
 }
 
-static void walk_servers(const struct walk *w)
+static void walk_servers(const struct walk *w, size_t from, size_t to)
 {
     const struct live *lv = w->lv;
+    if (to > lv->n)
+        to = lv->n;
     for (int f = PROM_F_SERVER_INFO; f <= PROM_F_SERVER_BOOT_TIME; f++) {
-        for (size_t i = 0; i < lv->n; i++) {
+        for (size_t i = from; i < to; i++) {
             const struct live_server *s = lv->servers[i];
             if (s->hide_for_guest && !w->include_hidden)
                 continue;
@@ -379,14 +381,23 @@ static void walk_health(const struct walk *w, const struct prom_health *h)
     emit(w, PROM_F_RW_LAST_SUCCESS, NULL, 0, (double)h->rw_last_success_ms / 1000.0);
 }
 
-void prom_walk(const struct live *lv, const struct monitors *mon, const struct prom_health *h,
-               int include_hidden, int64_t now_ms, prom_sample_fn fn, void *ud)
+void prom_walk_range(const struct live *lv, const struct monitors *mon, const struct prom_health *h,
+                     int include_hidden, int64_t now_ms, size_t from, size_t to, int others,
+                     prom_sample_fn fn, void *ud)
 {
     struct walk w = {lv, include_hidden, now_ms, fn, ud};
-    walk_servers(&w);
+    walk_servers(&w, from, to);
+    if (!others)
+        return;
     if (mon)
         walk_monitors(&w, mon);
     walk_health(&w, h);
+}
+
+void prom_walk(const struct live *lv, const struct monitors *mon, const struct prom_health *h,
+               int include_hidden, int64_t now_ms, prom_sample_fn fn, void *ud)
+{
+    prom_walk_range(lv, mon, h, include_hidden, now_ms, 0, lv->n, 1, fn, ud);
 }
 
 /* ---- the text exposition ---- */

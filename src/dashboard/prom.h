@@ -159,6 +159,16 @@ typedef void (*prom_sample_fn)(void *ud, const struct prom_family *f,
 void prom_walk(const struct live *lv, const struct monitors *mon, const struct prom_health *h,
                int include_hidden, int64_t now_ms, prom_sample_fn fn, void *ud);
 
+/*
+ * prom_walk in pieces, for a caller that must not hold the loop for a whole large fleet: the
+ * server families of lv->servers[from, to) only (to is clamped to lv->n), and, when others is
+ * non-zero, the monitor and health families too. prom_walk is prom_walk_range(0, all, 1).
+ * Within one call the samples of a family are consecutive; across calls they are not.
+ */
+void prom_walk_range(const struct live *lv, const struct monitors *mon, const struct prom_health *h,
+                     int include_hidden, int64_t now_ms, size_t from, size_t to, int others,
+                     prom_sample_fn fn, void *ud);
+
 /* The Content-Type of prom_render's output. */
 #define PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 

@@ -48,22 +48,33 @@ static size_t utf8_seq(const unsigned char *s)
     return n;
 }
 
-/* Appends s as valid UTF-8 (U+FFFD for each bad byte), at most max bytes, and a NUL. */
+/*
+ * Appends s as valid UTF-8 (U+FFFD for each bad byte), at most max bytes, and a NUL. Valid runs
+ * go in with one append each (label texts are almost always plain ASCII: this is the snapshot's
+ * hot path on the loop).
+ */
 static void put_text(struct buf *a, const char *s, size_t max)
 {
     static const char repl[] = "\xEF\xBF\xBD";
     const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *run = p;
     size_t used = 0;
     while (*p) {
-        size_t n = utf8_seq(p);
-        const void *src = n ? (const void *)p : (const void *)repl;
+        size_t n = *p < 0x80 ? 1 : utf8_seq(p);
         size_t len = n ? n : 3;
         if (used + len > max)
             break;
-        buf_append(a, src, len);
+        if (!n) {
+            buf_append(a, run, (size_t)(p - run));
+            buf_append(a, repl, 3);
+            p++;
+            run = p;
+        } else {
+            p += n;
+        }
         used += len;
-        p += n ? n : 1;
     }
+    buf_append(a, run, (size_t)(p - run));
     buf_putc(a, '\0');
 }
 

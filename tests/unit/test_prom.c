@@ -333,6 +333,31 @@ static void test_prom__walk_contract(void **state)
     }
 }
 
+/* Counts samples per family (the remote-write snapshot is taken in pieces). */
+static void count_sample(void *ud, const struct prom_family *f, const struct prom_label *l,
+                         size_t n, double v)
+{
+    (void)l;
+    (void)n;
+    (void)v;
+    size_t *per = ud;
+    per[f - prom_families]++;
+}
+
+static void test_prom__walk_in_pieces_is_the_whole_walk(void **state)
+{
+    (void)state;
+    size_t whole[PROM_F_COUNT] = {0}, pieces[PROM_F_COUNT] = {0};
+    prom_walk(&fx.lv, &fx.mon, &fx.health, 1, NOW_MS, count_sample, whole);
+    /* as promrw takes it: the others first, then the servers one at a time (past the end too) */
+    prom_walk_range(&fx.lv, &fx.mon, &fx.health, 1, NOW_MS, 0, 0, 1, count_sample, pieces);
+    for (size_t i = 0; i <= fx.lv.n; i++)
+        prom_walk_range(&fx.lv, &fx.mon, &fx.health, 1, NOW_MS, i, i + 1, 0, count_sample, pieces);
+    for (int f = 0; f < PROM_F_COUNT; f++)
+        assert_int_equal(pieces[f], whole[f]);
+    assert_true(whole[PROM_F_SERVER_ONLINE] >= 2);
+}
+
 static void test_prom__buffer_limit_is_the_error(void **state)
 {
     (void)state;
@@ -350,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_prom__never_reported_only_online_zero),
         cmocka_unit_test(test_prom__label_value_escaping),
         cmocka_unit_test(test_prom__walk_contract),
+        cmocka_unit_test(test_prom__walk_in_pieces_is_the_whole_walk),
         cmocka_unit_test(test_prom__buffer_limit_is_the_error),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
