@@ -307,6 +307,9 @@ static void apply(struct monitors *m, struct monitor_entry *e, uint64_t srv_id,
 {
     struct monitor_reporter *r = reporter(e, srv_id, 1);
     r->sent_ms = 0;
+    r->last_ms = now;
+    r->last_ok = ok;
+    r->last_delay = delay;
     if (e->def.type == MONITOR_TYPE_ICMP || e->def.type == MONITOR_TYPE_TCP) {
         struct monitor_row row;
         unsigned avg = m->cfg.avg_ping_count ? m->cfg.avg_ping_count : 2;

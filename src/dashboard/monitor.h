@@ -35,6 +35,9 @@ struct monitor_reporter {
     uint64_t server_id;
     int64_t sent_ms; /* oldest unanswered round (unix ms), 0 = none */
     struct monitor_ping ping;
+    int64_t last_ms;   /* its latest result (unix ms), 0 = none yet */
+    int last_ok;       /* that result succeeded */
+    double last_delay; /* its delay, ms */
 };
 
 struct monitor_entry {

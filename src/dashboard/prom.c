@@ -70,6 +70,12 @@ const struct prom_family prom_families[PROM_F_COUNT] = {
     [PROM_F_MONITOR_LATENCY] = {"lotus_monitor_latency_seconds",
                                 "Mean latency of the successful probes among the last 30 samples.",
                                 PROM_GAUGE},
+    [PROM_F_MONITOR_REPORTER_UP] = {"lotus_monitor_reporter_up",
+                                    "1 when this reporter's latest probe of the monitor succeeded.",
+                                    PROM_GAUGE},
+    [PROM_F_MONITOR_REPORTER_LATENCY] = {"lotus_monitor_reporter_latency_seconds",
+                                         "Delay of this reporter's latest successful probe.",
+                                         PROM_GAUGE},
     [PROM_F_SERVERS] = {"lotus_servers", "Servers in this scrape.", PROM_GAUGE},
     [PROM_F_SERVERS_ONLINE] = {"lotus_servers_online", "Servers of this scrape that are online.",
                                PROM_GAUGE},
@@ -333,6 +339,31 @@ static void walk_monitors(const struct walk *w, const struct monitors *mon)
                     emit(w, PROM_F_MONITOR_AVAIL_30D, l, 3, u / 100);
             } else if (up) {
                 emit(w, PROM_F_MONITOR_LATENCY, l, 3, avg / 1000);
+            }
+        }
+    }
+    /* per reporter: the latest result of every covered server that answered */
+    for (int f = PROM_F_MONITOR_REPORTER_UP; f <= PROM_F_MONITOR_REPORTER_LATENCY; f++) {
+        for (size_t i = 0; i < mon->n; i++) {
+            const struct monitor_entry *e = mon->v[i];
+            char id[ITOA_U64_MAX + 1], rid[ITOA_U64_MAX + 1];
+            *itoa_put_u64(id, e->def.id) = '\0';
+            for (size_t k = 0; k < e->n_rep; k++) {
+                const struct monitor_reporter *r = &e->rep[k];
+                const struct live_server *s = live_find_id(w->lv, r->server_id);
+                if (!r->last_ms || !s || (s->hide_for_guest && !w->include_hidden))
+                    continue;
+                if (f == PROM_F_MONITOR_REPORTER_LATENCY && !r->last_ok)
+                    continue;
+                *itoa_put_u64(rid, r->server_id) = '\0';
+                struct prom_label l[5] = {{"id", id},
+                                          {"name", str0(e->def.name)},
+                                          {"type", monitor_type_name(e->def.type)},
+                                          {"reporter_id", rid},
+                                          {"reporter", str0(s->name)}};
+                emit(w, (enum prom_family_id)f, l, 5,
+                     f == PROM_F_MONITOR_REPORTER_UP ? (r->last_ok ? 1 : 0)
+                                                     : finite0(r->last_delay) / 1000);
             }
         }
     }

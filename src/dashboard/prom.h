@@ -78,6 +78,8 @@ enum prom_family_id {
     PROM_F_MONITOR_AVAIL,
     PROM_F_MONITOR_AVAIL_30D,
     PROM_F_MONITOR_LATENCY,
+    PROM_F_MONITOR_REPORTER_UP,
+    PROM_F_MONITOR_REPORTER_LATENCY,
     /* the dashboard itself (no labels) */
     PROM_F_SERVERS,
     PROM_F_SERVERS_ONLINE,

@@ -358,6 +358,39 @@ static void test_prom__walk_in_pieces_is_the_whole_walk(void **state)
     assert_true(whole[PROM_F_SERVER_ONLINE] >= 2);
 }
 
+/* Per-reporter series: each covered server's latest result; hidden reporters only for tokens. */
+static void test_prom__monitor_reporters(void **state)
+{
+    (void)state;
+    struct monitor_reporter rep[2] = {
+        {.server_id = 1, .last_ms = NOW_MS - 1000, .last_ok = 1, .last_delay = 12.5},
+        {.server_id = 3, .last_ms = NOW_MS - 1000, .last_ok = 0}};
+    fx.ment.rep = rep;
+    fx.ment.n_rep = 2;
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(prom_render(&b, &fx.lv, &fx.mon, &fx.health, 1, NOW_MS), 0);
+    /* server 1's name is 'fra "main" \ rack<newline>2': escaped per the format */
+    assert_non_null(strstr(b.data, "lotus_monitor_reporter_up{id=\"5\",name=\"web \\\"front\\\"\","
+                                   "type=\"http\",reporter_id=\"1\",reporter=\"fra \\\"main\\\" "
+                                   "\\\\ rack\\n2\"} 1\n"));
+    assert_non_null(strstr(b.data, "reporter_id=\"3\",reporter=\"secret-box\"} 0\n"));
+    assert_non_null(strstr(b.data, "lotus_monitor_reporter_latency_seconds{id=\"5\""));
+    assert_non_null(strstr(b.data, "reporter_id=\"1\""));
+    assert_non_null(strstr(b.data, "} 0.0125\n"));
+    /* a failed latest result has no latency sample */
+    const char *lat = strstr(b.data, "# TYPE lotus_monitor_reporter_latency_seconds");
+    assert_non_null(lat);
+    assert_null(strstr(lat, "reporter_id=\"3\""));
+    buf_reset(&b);
+    assert_int_equal(prom_render(&b, &fx.lv, &fx.mon, &fx.health, 0, NOW_MS), 0);
+    assert_null(strstr(b.data, "secret-box"));
+    assert_non_null(strstr(b.data, "lotus_monitor_reporter_up{"));
+    buf_release(&b);
+    fx.ment.rep = NULL;
+    fx.ment.n_rep = 0;
+}
+
 static void test_prom__buffer_limit_is_the_error(void **state)
 {
     (void)state;
@@ -376,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_prom__label_value_escaping),
         cmocka_unit_test(test_prom__walk_contract),
         cmocka_unit_test(test_prom__walk_in_pieces_is_the_whole_walk),
+        cmocka_unit_test(test_prom__monitor_reporters),
         cmocka_unit_test(test_prom__buffer_limit_is_the_error),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
