@@ -86,6 +86,8 @@ static const struct option options[] = {
       "remote-write basic auth password (Lotus)"),
     S("prometheus.remotewrite.bearertoken", promrw_bearertoken, "", STR_MAX, 1,
       "remote-write bearer token, wins over basic auth (Lotus)"),
+    I("prometheus.remotewrite.queuesamples", promrw_queuesamples, 500000, 1000, 100000000, 1,
+      "samples kept for an unreachable receiver, about 100 bytes each (Lotus)"),
     S("prometheus.remotewrite.labels", promrw_labels, "", STR_MAX, 1,
       "extra labels on every written series, \"name=value,name=value\" (Lotus)"),
 

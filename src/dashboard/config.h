@@ -64,8 +64,9 @@ struct dash_config {
     int64_t promrw_timeout;  /* seconds per POST, 30 */
     char *promrw_username;   /* basic auth */
     char *promrw_password;
-    char *promrw_bearertoken; /* wins over basic auth */
-    char *promrw_labels;      /* extra labels "k=v,k=v" */
+    char *promrw_bearertoken;    /* wins over basic auth */
+    char *promrw_labels;         /* extra labels "k=v,k=v" */
+    int64_t promrw_queuesamples; /* samples kept while the receiver is unreachable, 500000 */
 
     /* ---- accepted for Nezha v0 compatibility, not used by Lotus yet ---- */
     char *site_theme;

@@ -209,6 +209,7 @@ static int start_promrw(struct dash *d)
         .password = c->promrw_password,
         .bearer_token = c->promrw_bearertoken,
         .labels = c->promrw_labels,
+        .queue_samples = (size_t)c->promrw_queuesamples,
     };
     char err[512];
     if (promrw_start(&d->loop, &rc, &d->lv, d->mon, &d->rw, err, sizeof(err)) != 0) {
