@@ -197,8 +197,13 @@ def gzip_is_negotiated():
     st, hdrs, body = get("/metrics", {"Authorization": TOKEN, "Accept-Encoding": "gzip"})
     assert st == 200 and hdrs.get("Content-Encoding") == "gzip", hdrs
     assert b"lotus_server_cpu_usage_ratio" in gzip.decompress(body)
+    # the slot kept only the compressed form: a client without gzip gets a fresh, whole render
     st, hdrs, body = get("/metrics", {"Authorization": TOKEN})
     assert st == 200 and hdrs.get("Content-Encoding") is None and body.startswith(b"# HELP")
+    assert b"lotus_server_cpu_usage_ratio" in body and body.endswith(b"\n"), body[-200:]
+    st, hdrs, body = get("/metrics", {"Authorization": TOKEN, "Accept-Encoding": "gzip"})
+    assert st == 200 and hdrs.get("Content-Encoding") == "gzip", hdrs
+    assert b"process_start_time_seconds" in gzip.decompress(body)
 
 
 @tap.test

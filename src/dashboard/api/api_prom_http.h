@@ -32,8 +32,10 @@ struct api_prom_slot {
     uint64_t at_ms;     /* uv_now of the render; valid iff serial != 0 */
     uint64_t serial;    /* which render body holds (api_prom.serial) */
     uint64_t gz_serial; /* the render gz was compressed from; valid iff == serial */
-    struct buf body;
+    struct buf body;    /* the identity text; released once gz holds the same render */
     struct buf gz;
+    int body_ok;     /* body holds render `serial` (0 after it was released) */
+    size_t last_len; /* the identity size of the latest render (reserve hint) */
 };
 
 /* The /metrics state, embedded in struct api (api_prom_http_init/release). */
