@@ -193,31 +193,17 @@ $(OUT)/bench/%: bench/%.c $(GEN_H) $(OUT)/libproto.a $(OUT)/libcore.a
 	$(Q)$(CC) $(CFLAGS_BASE) $(shell pkg-config --cflags $(AGENT_PKGS)) $(LDFLAGS_BASE) -o $@ $< \
 	    $(OUT)/libproto.a $(OUT)/libcore.a $(AGENT_LIBS)
 
-# bench/monitor_storage.c measures the dashboard's own store code, so it links the dashboard too.
-$(OUT)/bench/monitor_storage: bench/monitor_storage.c $(OUT)/libdash.a $(OUT)/libagent.a $(OUT)/libproto.a \
-                            $(OUT)/libcore.a
+# Bench tools that measure the dashboard's own code (its store, /metrics, remote-write) link the
+# dashboard's libraries too.
+DASH_BENCH := $(OUT)/bench/monitor_storage $(OUT)/bench/prom_bench $(OUT)/bench/promrw_bench
+$(DASH_BENCH): $(OUT)/bench/%: bench/%.c $(OUT)/libdash.a $(OUT)/libagent.a $(OUT)/libproto.a \
+                               $(OUT)/libcore.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(DASH_CFLAGS) $(LDFLAGS_BASE) -o $@ $< $(OUT)/libdash.a $(OUT)/libagent.a \
 	    $(OUT)/libproto.a $(OUT)/libcore.a $(DASH_LIBS)
 
-# bench/prom_bench.c renders /metrics with the dashboard's own prom module: it links the dashboard.
-$(OUT)/bench/prom_bench: bench/prom_bench.c $(OUT)/libdash.a $(OUT)/libagent.a $(OUT)/libproto.a \
-                         $(OUT)/libcore.a
-	@mkdir -p $(dir $@)
-	@echo "  LD      $@"
-	$(Q)$(CC) $(DASH_CFLAGS) $(LDFLAGS_BASE) -o $@ $< $(OUT)/libdash.a $(OUT)/libagent.a \
-	    $(OUT)/libproto.a $(OUT)/libcore.a $(DASH_LIBS)
-
-# bench/promrw_bench.c measures remote-write through the dashboard's promrw code (libcurl, snappy).
-$(OUT)/bench/promrw_bench: bench/promrw_bench.c $(OUT)/libdash.a $(OUT)/libagent.a $(OUT)/libproto.a \
-                           $(OUT)/libcore.a
-	@mkdir -p $(dir $@)
-	@echo "  LD      $@"
-	$(Q)$(CC) $(DASH_CFLAGS) $(LDFLAGS_BASE) -o $@ $< $(OUT)/libdash.a $(OUT)/libagent.a \
-	    $(OUT)/libproto.a $(OUT)/libcore.a $(DASH_LIBS)
-
-bench-tools: $(BENCH_BIN) $(OUT)/bench/monitor_storage $(OUT)/bench/prom_bench $(OUT)/bench/promrw_bench
+bench-tools: $(BENCH_BIN) $(DASH_BENCH)
 
 # make bench: the benchmarks of docs/benchmarks.md, full length (about 20 minutes; each script
 # takes --quick). Not part of `make test`, which runs a smoke version of each

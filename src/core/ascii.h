@@ -5,6 +5,8 @@
 #ifndef LOTUS_CORE_ASCII_H
 #define LOTUS_CORE_ASCII_H
 
+#include <stddef.h>
+
 /* Digits for encoding a nibble: ascii_hex_lower[v & 15]. */
 static const char ascii_hex_lower[] = "0123456789abcdef";
 static const char ascii_hex_upper[] = "0123456789ABCDEF";
@@ -24,6 +26,18 @@ static inline int ascii_hexval(int c)
 static inline int ascii_is_hex(int c)
 {
     return ascii_hexval(c) >= 0;
+}
+
+/* The slice s[0..*n) without spaces and tabs at either end: returns its start, sets *n. */
+static inline const char *ascii_trim_blanks(const char *s, size_t *n)
+{
+    while (*n && (*s == ' ' || *s == '\t')) {
+        s++;
+        (*n)--;
+    }
+    while (*n && (s[*n - 1] == ' ' || s[*n - 1] == '\t'))
+        (*n)--;
+    return s;
 }
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ascii.h"
 #include "core/errbuf.h"
 #include "core/xalloc.h"
 #include "prometheus_remote.pb-c.h"
@@ -375,18 +376,6 @@ static int name_ok(const char *s, size_t n)
     return 1;
 }
 
-/* The slice s[0..*n) without spaces and tabs at either end. */
-static const char *trim(const char *s, size_t *n)
-{
-    while (*n && (*s == ' ' || *s == '\t')) {
-        s++;
-        (*n)--;
-    }
-    while (*n && (s[*n - 1] == ' ' || s[*n - 1] == '\t'))
-        (*n)--;
-    return s;
-}
-
 void promrw_labels_free(struct promrw_label *l, size_t n)
 {
     for (size_t i = 0; l && i < n; i++) {
@@ -406,8 +395,8 @@ static int parse_pair(const char *p, size_t len, struct promrw_label *l, size_t 
     }
     size_t nn = (size_t)(eq - p);
     size_t vn = len - nn - 1;
-    const char *name = trim(p, &nn);
-    const char *value = trim(eq + 1, &vn);
+    const char *name = ascii_trim_blanks(p, &nn);
+    const char *value = ascii_trim_blanks(eq + 1, &vn);
     if (!name_ok(name, nn) || (nn >= 2 && name[0] == '_' && name[1] == '_')) {
         errbuf_set(err, errlen, "'%.*s' is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not __)",
                    (int)(nn > 64 ? 64 : nn), name);
@@ -435,7 +424,7 @@ int promrw_labels_parse(const char *text, struct promrw_label **out, size_t *n, 
     *out = NULL;
     *n = 0;
     size_t tl = strlen(text);
-    trim(text, &tl);
+    ascii_trim_blanks(text, &tl);
     if (tl == 0)
         return 0;
     struct promrw_label *l = xcalloc(PROMRW_EXTRA_LABELS_MAX, sizeof(*l));

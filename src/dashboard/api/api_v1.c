@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "core/ascii.h"
 #include "core/buf.h"
 #include "core/jw.h"
 #include "core/strnum.h"
@@ -546,17 +547,6 @@ int api_v1_register_simple_requested(const char *simple)
     return simple && (strcmp(simple, "true") == 0 || strcmp(simple, "1") == 0);
 }
 
-static const char *trim(const char *s, size_t *n)
-{
-    while (*n && (*s == ' ' || *s == '\t')) {
-        s++;
-        (*n)--;
-    }
-    while (*n && (s[*n - 1] == ' ' || s[*n - 1] == '\t'))
-        (*n)--;
-    return s;
-}
-
 const char *api_v1_client_ip(const char *xff, const char *x_real_ip, const char *peer, char *out,
                              size_t outlen)
 {
@@ -565,11 +555,11 @@ const char *api_v1_client_ip(const char *xff, const char *x_real_ip, const char 
     if (xff) {
         const char *comma = strchr(xff, ',');
         n = comma ? (size_t)(comma - xff) : strlen(xff);
-        s = trim(xff, &n);
+        s = ascii_trim_blanks(xff, &n);
     }
     if ((!s || n == 0) && x_real_ip) {
         n = strlen(x_real_ip);
-        s = trim(x_real_ip, &n);
+        s = ascii_trim_blanks(x_real_ip, &n);
     }
     if (!s || n == 0) {
         s = peer ? peer : "";
