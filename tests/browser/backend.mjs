@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { test, after } from 'node:test';
 import { ROOT, browserMissing, freePort, sleep } from './lib.mjs';
 
 export const BUILD = path.resolve(ROOT, process.env.LOTUS_BUILD || 'build');
@@ -119,4 +120,35 @@ export async function stopAllChecked() {
 export function reportAndStop() {
   for (const p of procs) if ((p.exitCode !== null && p.exitCode !== 0) || p.signalCode !== null) console.log(`# ${p.name} exited ${p.exitCode ?? p.signalCode}:\n# ${p.log.split('\n').join('\n# ')}`);
   stopAll();
+}
+
+/*
+ * The whole run of one browser test file: starts the dashboard (or registers one skipped test
+ * named title when the browser, the build or the binaries are missing), registers the scenarios
+ * (scenarios(test, ctxFn) returns their close function), and ends with the checked shutdown of
+ * every process: each must exit 0 after SIGTERM with no sanitizer report.
+ */
+export async function runAgainstBackend(title, scenarios) {
+  let skip = backendMissing();
+  let backend = null;
+  if (!skip) {
+    const r = await startDashboard();
+    if (r.skip) { skip = r.skip; stopAll(); } else backend = r;
+  }
+  if (skip) {
+    test(title, { skip }, () => {});
+    return;
+  }
+  const close = scenarios(test, async () => ({
+    base: backend.base, user: 'admin', pass: PASSWORD,
+    async startAgent(secret) { startAgent(backend.grpc, secret); },
+  }));
+  test('shutdown: lotus-agent and lotus-dashboard exit 0 on SIGTERM, with no sanitizer report', async () => {
+    await close();
+    await stopAllChecked();
+  });
+  after(async () => {
+    await close();
+    reportAndStop();
+  });
 }

@@ -6,9 +6,9 @@
 // Skips (one "# SKIP" line, exit 0) when the browser, playwright-core, the web build or the
 // binaries are missing, as ui.test.mjs does. The i18n check needs none of them and always runs.
 import assert from 'node:assert/strict';
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import { monitorScenarios } from './monitors.mjs';
-import { backendMissing, reportAndStop, startAgent, startDashboard, stopAll, stopAllChecked, PASSWORD } from './backend.mjs';
+import { runAgainstBackend } from './backend.mjs';
 import { LANGS } from '../../web/src/i18n.js';
 
 test('i18n: every string has a zh-CN and an en text', () => {
@@ -17,26 +17,4 @@ test('i18n: every string has a zh-CN and an en text', () => {
   assert.deepEqual(en.filter((k) => !LANGS['zh-CN'][k]), [], 'keys only in en');
 });
 
-let skip = backendMissing();
-let backend = null;
-if (!skip) {
-  const r = await startDashboard();
-  if (r.skip) { skip = r.skip; stopAll(); } else backend = r;
-}
-
-if (skip) {
-  test('service monitor pages against the real lotus-dashboard and lotus-agent', { skip }, () => {});
-} else {
-  const close = monitorScenarios(test, async () => ({
-    base: backend.base, user: 'admin', pass: PASSWORD,
-    async startAgent(secret) { startAgent(backend.grpc, secret); },
-  }));
-  test('shutdown: lotus-agent and lotus-dashboard exit 0 on SIGTERM, with no sanitizer report', async () => {
-    await close();
-    await stopAllChecked();
-  });
-  after(async () => {
-    await close();
-    reportAndStop();
-  });
-}
+await runAgainstBackend('service monitor pages against the real lotus-dashboard and lotus-agent', monitorScenarios);

@@ -6,30 +6,7 @@
 // binaries are missing: scripts/run-tests.sh counts that as a skip, and as a failure in strict
 // mode (make test, CI), since deps.sh and make provide all of them. The last test stops the
 // agent and the dashboard with SIGTERM: each must exit 0 with no sanitizer report.
-import { test, after } from 'node:test';
 import { scenarios } from './lib.mjs';
-import { backendMissing, reportAndStop, startAgent, startDashboard, stopAll, stopAllChecked, PASSWORD } from './backend.mjs';
+import { runAgainstBackend } from './backend.mjs';
 
-let skip = backendMissing();
-let backend = null;
-if (!skip) {
-  const r = await startDashboard();
-  if (r.skip) { skip = r.skip; stopAll(); } else backend = r;
-}
-
-if (skip) {
-  test('browser UI against the real lotus-dashboard and lotus-agent', { skip }, () => {});
-} else {
-  const close = scenarios(test, async () => ({
-    base: backend.base, user: 'admin', pass: PASSWORD,
-    async startAgent(secret) { startAgent(backend.grpc, secret); },
-  }));
-  test('shutdown: lotus-agent and lotus-dashboard exit 0 on SIGTERM, with no sanitizer report', async () => {
-    await close();
-    await stopAllChecked();
-  });
-  after(async () => {
-    await close();
-    reportAndStop();
-  });
-}
+await runAgainstBackend('browser UI against the real lotus-dashboard and lotus-agent', scenarios);
