@@ -215,13 +215,14 @@ void monitors_set_defs(struct monitors *m, const struct store_monitor *rows, siz
         prune_reporters(e);
         v[i] = e;
     }
-    /* Entries not in rows were deleted. Rows come sorted by id (store_monitor_list). */
+    /* Entries not in rows were deleted. Both lists are sorted by id (store_monitor_list): one
+     * merge pass finds them. */
+    size_t j = 0;
     for (size_t i = 0; i < m->n; i++) {
         struct monitor_entry *e = m->v[i];
-        int kept = 0;
-        for (size_t j = 0; j < n && !kept; j++)
-            kept = v[j] == e;
-        if (!kept) {
+        while (j < n && v[j]->def.id < e->def.id)
+            j++;
+        if (j == n || v[j] != e) {
             log_info("monitor %llu (%s) removed", (unsigned long long)e->def.id, e->def.name);
             entry_free(e);
         }
@@ -268,37 +269,49 @@ static void emit(struct monitors *m, const struct monitor_entry *e, uint64_t rep
 
 /* ---- results ---- */
 
-static void mark_seen(struct monitors *m, uint64_t server_id, int64_t t)
+/* The index of server_id in m->seen, or where it would go (*found 0). */
+static size_t seen_find(const struct monitors *m, uint64_t server_id, int *found)
 {
     size_t lo = 0, hi = m->n_seen;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (m->seen[mid].server_id == server_id) {
-            if (t > m->seen[mid].last_ms)
-                m->seen[mid].last_ms = t;
-            return;
+            *found = 1;
+            return mid;
         }
         if (m->seen[mid].server_id < server_id)
             lo = mid + 1;
         else
             hi = mid;
     }
+    *found = 0;
+    return lo;
+}
+
+static void mark_seen(struct monitors *m, uint64_t server_id, int64_t t)
+{
+    int found;
+    size_t i = seen_find(m, server_id, &found);
+    if (found) {
+        if (t > m->seen[i].last_ms)
+            m->seen[i].last_ms = t;
+        return;
+    }
     if (m->n_seen == m->cap_seen) {
         m->cap_seen = m->cap_seen ? m->cap_seen * 2 : 16;
         m->seen = xrealloc(m->seen, m->cap_seen * sizeof(*m->seen));
     }
-    memmove(m->seen + lo + 1, m->seen + lo, (m->n_seen - lo) * sizeof(*m->seen));
-    m->seen[lo].server_id = server_id;
-    m->seen[lo].last_ms = t;
+    memmove(m->seen + i + 1, m->seen + i, (m->n_seen - i) * sizeof(*m->seen));
+    m->seen[i].server_id = server_id;
+    m->seen[i].last_ms = t;
     m->n_seen++;
 }
 
 int monitors_server_seen(const struct monitors *m, uint64_t server_id, int64_t since_ms)
 {
-    for (size_t i = 0; i < m->n_seen; i++)
-        if (m->seen[i].server_id == server_id)
-            return m->seen[i].last_ms >= since_ms;
-    return 0;
+    int found;
+    size_t i = seen_find(m, server_id, &found);
+    return found && m->seen[i].last_ms >= since_ms;
 }
 
 /* Applies one result (a real one, or a round nobody answered) of server srv_id to e. */
