@@ -293,7 +293,9 @@ def headers_bearer_token_and_a_rejected_batch_is_not_retried():
         out = d.run_output()
         assert out.count("remote write to 'http://127.0.0.1:%d/push' rejected: HTTP 400; such "
                          "batches are dropped" % sink.port) == 1, out[-3000:]
-        assert out.count("remote write: attempt failed: HTTP 400") >= 4, out[-3000:]
+        # the sink has answered four posts; the dashboard logs each answer once it has read it
+        wait_for(lambda: d.run_output().count("remote write: attempt failed: HTTP 400") >= 4,
+                 timeout=20, step=0.1, what="four failed attempts logged")
     finally:
         d.cleanup()
         sink.httpd.shutdown()
