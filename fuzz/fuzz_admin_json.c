@@ -95,7 +95,7 @@ static void setup(void)
                           crypto_pwhash_MEMLIMIT_MIN) != 0)
         abort();
     uint64_t uid = 0;
-    if (store_user_add(g.st, "admin", hash, &uid) != 0)
+    if (store_user_add(g.st, "admin", hash, STORE_ROLE_ADMIN, &uid) != 0)
         abort();
     auth_random_string(g.cookie, AUTH_TOKEN_LEN);
     auth_random_string(g.csrf, AUTH_CSRF_LEN);

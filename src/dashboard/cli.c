@@ -388,7 +388,7 @@ static int user_add_or_passwd(struct store *st, int argc, char **argv, FILE *in,
     }
     uint64_t id = 0;
     if (is_add) {
-        rc = store_user_add(st, login, hash, &id);
+        rc = store_user_add(st, login, hash, STORE_ROLE_ADMIN, &id);
         if (rc == 0)
             rc = store_user_get(st, id, &u);
     } else {
@@ -408,7 +408,7 @@ static int user_add_or_passwd(struct store *st, int argc, char **argv, FILE *in,
     json_object_set_new(o, "id", jint((int64_t)id));
     json_object_set_new(o, "login", jstr(login));
     if (is_add)
-        json_object_set_new(o, "super_admin", json_boolean(u.super_admin));
+        json_object_set_new(o, "role", jstr(store_role_name(STORE_ROLE_ADMIN)));
     store_user_release(&u);
     return emit(cmd, o, out, err);
 }

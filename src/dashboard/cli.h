@@ -51,8 +51,7 @@ int cli_server(struct store *st, int argc, char **argv, FILE *out, FILE *err);
  * "\n" or "\r\n" stripped, 1..CLI_PASSWORD_MAX bytes) and stored as an
  * argon2id string (crypto_pwhash_str at OPSLIMIT/MEMLIMIT_INTERACTIVE; the
  * environment variable LOTUS_TEST_FAST_HASH=1 switches to the MIN limits, for
- * tests only). add → {"id":N,"login":"..","super_admin":B} (the first user is
- * the super admin); passwd → {"id":N,"login":".."}.
+ * tests only). add → {"id":N,"login":"..","role":"admin"}; passwd → {"id":N,"login":".."}.
  * LOGIN: 1..64 characters of [A-Za-z0-9._@-].
  */
 int cli_user(struct store *st, int argc, char **argv, FILE *in, FILE *out, FILE *err);

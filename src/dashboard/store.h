@@ -130,6 +130,10 @@ int store_data_version(struct store *st, int64_t *out);
 int store_servers_rev(struct store *st, int64_t *out);
 /* Revision of the api_tokens table (insert/delete), for the same purpose. */
 int store_tokens_rev(struct store *st, int64_t *out);
+/* Revision of the access state (migration 5): bumped when a session is deleted and when a
+ * user's password, role or TOTP secret changes or a user is deleted, so a running dashboard
+ * re-reads its sessions and their users' roles at once (a CLI password reset ends sessions). */
+int store_auth_rev(struct store *st, int64_t *out);
 
 /*
  * Settings key/value (text). key/value borrowed. store_setting_get: 0 with an
@@ -183,18 +187,25 @@ struct store_user {
     char *name;
     char *avatar_url;
     char *password_hash; /* NULL when no local password (e.g. an OAuth user) */
-    int super_admin;
-    int64_t created_at; /* unix ms */
-    int64_t updated_at; /* unix ms */
+    int role;            /* STORE_ROLE_ADMIN or STORE_ROLE_VIEWER */
+    int64_t created_at;  /* unix ms */
+    int64_t updated_at;  /* unix ms */
 };
 /* Frees the strings inside u (not u itself); NULL fields allowed. */
 void store_user_release(struct store_user *u);
+/* Roles (docs/security: admin does everything; viewer reads the admin pages, never secrets). */
+#define STORE_ROLE_ADMIN  1
+#define STORE_ROLE_VIEWER 2
+/* "admin" or "viewer" (static); anything else is named "admin" only for STORE_ROLE_ADMIN. */
+const char *store_role_name(int role);
+/* STORE_ROLE_* of "admin"/"viewer" (borrowed, may be NULL), 0 for anything else. */
+int store_role_parse(const char *name);
 /*
- * Adds a user. login (1..STORE_NAME_MAX bytes) and password_hash (may be NULL)
- * borrowed. The first user ever added gets super_admin = 1. *id_out (may be
- * NULL) receives the id. 0/-EINVAL/-EEXIST (login taken)/-EIO.
+ * Adds a user with role (STORE_ROLE_*). login (1..STORE_NAME_MAX bytes) and
+ * password_hash (may be NULL) borrowed. *id_out (may be NULL) receives the id.
+ * 0/-EINVAL (bad login or role)/-EEXIST (login taken)/-EIO.
  */
-int store_user_add(struct store *st, const char *login, const char *password_hash,
+int store_user_add(struct store *st, const char *login, const char *password_hash, int role,
                    uint64_t *id_out);
 /* Finds a user by login (borrowed). *out owned by the caller (store_user_release).
  * 0/-ENOENT/-EIO. */
@@ -277,6 +288,31 @@ void store_session_list_free(struct store_session *list, size_t n);
 int store_session_del(struct store *st, const uint8_t *token_hash);
 /* Deletes sessions with expires_at <= now_ms; *n_deleted (may be NULL) gets the count. 0/-EIO. */
 int store_session_purge_expired(struct store *st, int64_t now_ms, uint64_t *n_deleted);
+
+/* ---- audit log of security events (migration 5; the newest 10,000 rows are kept) ---- */
+
+#define STORE_AUDIT_DETAIL_MAX 1024
+#define STORE_AUDIT_LIST_MAX   1000
+
+/* One row of `audit_log`. Strings owned by the struct (store_audit_release). */
+struct store_audit {
+    uint64_t id;
+    int64_t created_at; /* unix ms */
+    uint64_t user_id;   /* 0 = no known user (e.g. a failed login for an unknown name) */
+    char *login;        /* the account's login, or the name typed at a failed login */
+    char *ip;           /* the client's address ("" for the CLI) */
+    char *event;        /* e.g. "login.failed", "password.changed" (docs/security.md) */
+    char *detail;       /* free text, at most STORE_AUDIT_DETAIL_MAX bytes */
+};
+void store_audit_release(struct store_audit *e);
+/* Appends e (borrowed; e->id ignored; event 1..STORE_NAME_MAX bytes, login/ip/detail may be
+ * NULL = ""). 0/-EINVAL/-EIO. */
+int store_audit_add(struct store *st, const struct store_audit *e);
+/* At most limit (1..STORE_AUDIT_LIST_MAX) rows, newest first, with id < before_id (0 = from
+ * the newest). *out owned (store_audit_list_free), NULL when *n is 0. 0/-EINVAL/-EIO. */
+int store_audit_list(struct store *st, uint64_t before_id, size_t limit, struct store_audit **out,
+                     size_t *n);
+void store_audit_list_free(struct store_audit *list, size_t n);
 
 /* ---- service monitors (docs/protocol.md §4.2 `monitors`, `monitor_histories`) ---- */
 

@@ -178,7 +178,7 @@ static int api_setup(void **state)
     char hash[AUTH_PWHASH_LEN];
     uint64_t uid = 0;
     if (auth_password_hash("unit-password", hash) != 0 ||
-        store_user_add(g.st, "admin", hash, &uid) != 0)
+        store_user_add(g.st, "admin", hash, STORE_ROLE_ADMIN, &uid) != 0)
         return -1;
     auth_random_string(g.cookie, AUTH_TOKEN_LEN);
     auth_random_string(g.csrf, AUTH_CSRF_LEN);

@@ -261,7 +261,7 @@ static void test_cli__user_add_and_passwd(void **state)
 {
     struct ctx *c = *state;
     json_t *v = expect_json(c, run(c, "hunter2\n", "user", "add", "admin", NULL));
-    assert_string_equal(c->out, "{\"id\":1,\"login\":\"admin\",\"super_admin\":true}\n");
+    assert_string_equal(c->out, "{\"id\":1,\"login\":\"admin\",\"role\":\"admin\"}\n");
     json_decref(v);
     struct store_user u;
     assert_int_equal(store_user_find(c->st, "admin", &u), 0);
@@ -271,9 +271,9 @@ static void test_cli__user_add_and_passwd(void **state)
     assert_int_not_equal(crypto_pwhash_str_verify(u.password_hash, "hunter2\n", 8), 0);
     store_user_release(&u);
 
-    /* CRLF stripped; second user is not super admin; only the first line counts. */
+    /* CRLF stripped; only the first line counts. */
     v = expect_json(c, run(c, "pw two\r\nignored\n", "user", "add", "bob", NULL));
-    assert_false(json_is_true(json_object_get(v, "super_admin")));
+    assert_string_equal(json_string_value(json_object_get(v, "role")), "admin");
     json_decref(v);
     assert_int_equal(store_user_find(c->st, "bob", &u), 0);
     assert_int_equal(crypto_pwhash_str_verify(u.password_hash, "pw two", 6), 0);

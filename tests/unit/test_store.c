@@ -123,8 +123,8 @@ static void test_store__migrations_idempotent_across_reopen(void **state)
     assert_int_equal(sb.st_mode & 0777, 0600);
 
     sqlite3 *db = raw_open(f->path);
-    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM schema_version"), 4);
-    assert_int_equal(raw_int(db, "SELECT MAX(version) FROM schema_version"), 4);
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM schema_version"), 5);
+    assert_int_equal(raw_int(db, "SELECT MAX(version) FROM schema_version"), 5);
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM servers"), 1);
     assert_int_equal(raw_int(db, "SELECT id FROM servers"), (int64_t)id);
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
@@ -600,21 +600,22 @@ static void test_store__users(void **state)
     struct store_user u;
     assert_int_equal(store_user_first(st, &u), -ENOENT);
     uint64_t id1 = 0, id2 = 0;
-    assert_int_equal(store_user_add(st, "admin", "$argon2id$x", &id1), 0);
-    assert_int_equal(store_user_add(st, "bob", NULL, &id2), 0);
-    assert_int_equal(store_user_add(st, "admin", "h", NULL), -EEXIST);
-    assert_int_equal(store_user_add(st, "", "h", NULL), -EINVAL);
+    assert_int_equal(store_user_add(st, "admin", "$argon2id$x", STORE_ROLE_ADMIN, &id1), 0);
+    assert_int_equal(store_user_add(st, "bob", NULL, STORE_ROLE_VIEWER, &id2), 0);
+    assert_int_equal(store_user_add(st, "admin", "h", STORE_ROLE_ADMIN, NULL), -EEXIST);
+    assert_int_equal(store_user_add(st, "", "h", STORE_ROLE_ADMIN, NULL), -EINVAL);
+    assert_int_equal(store_user_add(st, "carol", "h", 3, NULL), -EINVAL);
     assert_int_equal(store_user_count(st, &n), 0);
     assert_int_equal(n, 2);
 
     assert_int_equal(store_user_find(st, "admin", &u), 0);
     assert_int_equal(u.id, id1);
-    assert_int_equal(u.super_admin, 1); /* first user */
+    assert_int_equal(u.role, STORE_ROLE_ADMIN);
     assert_string_equal(u.password_hash, "$argon2id$x");
     store_user_release(&u);
     assert_int_equal(store_user_get(st, id2, &u), 0);
     assert_string_equal(u.login, "bob");
-    assert_int_equal(u.super_admin, 0);
+    assert_int_equal(u.role, STORE_ROLE_VIEWER);
     assert_null(u.password_hash);
     store_user_release(&u);
     assert_int_equal(store_user_find(st, "nobody", &u), -ENOENT);
@@ -635,8 +636,8 @@ static void test_store__tokens(void **state)
     struct fixture *f = *state;
     struct store *st = open_ok(f->path);
     uint64_t uid = 0, uid2 = 0;
-    assert_int_equal(store_user_add(st, "admin", NULL, &uid), 0);
-    assert_int_equal(store_user_add(st, "bob", NULL, &uid2), 0);
+    assert_int_equal(store_user_add(st, "admin", NULL, STORE_ROLE_ADMIN, &uid), 0);
+    assert_int_equal(store_user_add(st, "bob", NULL, STORE_ROLE_ADMIN, &uid2), 0);
     uint8_t h1[32], h2[32], h3[32];
     memset(h1, 1, 32);
     memset(h2, 2, 32);
@@ -682,12 +683,101 @@ static void test_store__tokens(void **state)
     store_close(st);
 }
 
+/* Migration 5's auth_rev moves for every change that must end or re-check sessions, and
+ * only for those; a role outside admin/viewer is refused by the table itself. */
+static void test_store__auth_rev_tracks_access_changes(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = open_ok(f->path);
+    uint64_t uid = 0;
+    assert_int_equal(store_user_add(st, "admin", "h0", STORE_ROLE_ADMIN, &uid), 0);
+    uint8_t h[32];
+    memset(h, 0x11, 32);
+    int64_t r0 = 0, r1 = 0;
+    assert_int_equal(store_auth_rev(st, &r0), 0);
+    assert_int_equal(store_session_add(st, uid, h, clock_wall_ms() + 60000, "c", NULL), 0);
+    assert_int_equal(store_auth_rev(st, &r1), 0);
+    assert_int_equal(r1, r0); /* a new session ends nothing */
+    assert_int_equal(store_user_set_password(st, uid, "h1"), 0);
+    assert_int_equal(store_auth_rev(st, &r1), 0);
+    assert_int_equal(r1, r0 + 1);
+    assert_int_equal(store_session_del(st, h), 0);
+    assert_int_equal(store_auth_rev(st, &r0), 0);
+    assert_int_equal(r0, r1 + 1);
+    store_close(st);
+
+    sqlite3 *db = raw_open(f->path);
+    raw_exec(db, "UPDATE users SET name = 'x'");
+    assert_int_equal(raw_int(db, "SELECT value FROM meta WHERE key = 'auth_rev'"), r0);
+    raw_exec(db, "UPDATE users SET role = 'viewer'");
+    assert_int_equal(raw_int(db, "SELECT value FROM meta WHERE key = 'auth_rev'"), r0 + 1);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "UPDATE users SET role = 'root'", -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_CONSTRAINT);
+    sqlite3_finalize(q);
+    raw_exec(db, "DELETE FROM users");
+    assert_int_equal(raw_int(db, "SELECT value FROM meta WHERE key = 'auth_rev'"), r0 + 2);
+    sqlite3_close(db);
+}
+
+static int add_audit_rows(struct store *st, void *arg)
+{
+    int n = *(int *)arg;
+    for (int i = 0; i < n; i++) {
+        struct store_audit e = {.created_at = i, .event = W("login.failed"), .login = W("x")};
+        if (store_audit_add(st, &e) != 0)
+            return -EIO;
+    }
+    return 0;
+}
+
+/* The audit log lists newest first in pages, refuses bad rows, and keeps only 10,000. */
+static void test_store__audit_log_bounded(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = open_ok(f->path);
+    struct store_audit e = {.created_at = 5,
+                            .user_id = 1,
+                            .login = W("admin"),
+                            .ip = W("127.0.0.1"),
+                            .event = W("login.ok"),
+                            .detail = NULL};
+    assert_int_equal(store_audit_add(st, &e), 0);
+    struct store_audit bad = {.created_at = 1, .event = W("")};
+    assert_int_equal(store_audit_add(st, &bad), -EINVAL);
+    struct store_audit *list = NULL;
+    size_t n = 0;
+    assert_int_equal(store_audit_list(st, 0, 10, &list, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].event, "login.ok");
+    assert_string_equal(list[0].detail, "");
+    assert_string_equal(list[0].ip, "127.0.0.1");
+    store_audit_list_free(list, n);
+    assert_int_equal(store_audit_list(st, 0, 0, &list, &n), -EINVAL);
+    int rows = 10005;
+    assert_int_equal(store_batch(st, add_audit_rows, &rows), 0);
+    sqlite3 *db = raw_open(f->path);
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM audit_log"), 10000);
+    sqlite3_close(db);
+    assert_int_equal(store_audit_list(st, 0, 3, &list, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(list[0].created_at, 10004);
+    uint64_t next = list[2].id;
+    store_audit_list_free(list, n);
+    assert_int_equal(store_audit_list(st, next, 2, &list, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].created_at, 10001);
+    store_audit_list_free(list, n);
+    store_close(st);
+}
+
 static void test_store__sessions(void **state)
 {
     struct fixture *f = *state;
     struct store *st = open_ok(f->path);
     uint64_t uid = 0;
-    assert_int_equal(store_user_add(st, "admin", NULL, &uid), 0);
+    assert_int_equal(store_user_add(st, "admin", NULL, STORE_ROLE_ADMIN, &uid), 0);
     uint8_t live[32], old[32];
     memset(live, 0xaa, 32);
     memset(old, 0xbb, 32);
@@ -843,6 +933,9 @@ int main(void)
 {
     log_set_level(LOG_LEVEL_WARN);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_store__audit_log_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store__auth_rev_tracks_access_changes, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_store__migrations_idempotent_across_reopen, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store__creates_missing_directory_0700, setup,

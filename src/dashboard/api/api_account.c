@@ -393,7 +393,8 @@ int api_account_ensure_admin(struct api *a, char *err, size_t errlen)
     char pw[17];
     char h[AUTH_PWHASH_LEN];
     auth_random_string(pw, 16);
-    if (auth_password_hash(pw, h) != 0 || store_user_add(a->st, "admin", h, NULL) != 0) {
+    if (auth_password_hash(pw, h) != 0 ||
+        store_user_add(a->st, "admin", h, STORE_ROLE_ADMIN, NULL) != 0) {
         snprintf(err, errlen, "cannot create the first admin user");
         return -EIO;
     }

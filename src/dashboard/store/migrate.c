@@ -143,6 +143,53 @@ static const char *const migration_4[] = {
     NULL,
 };
 
+/*
+ * Migration 5: accounts and access (issue #13). Users get a role ('admin' does everything,
+ * 'viewer' reads the admin pages without secrets; the unenforced super_admin flag goes away)
+ * and TOTP state; sessions remember where they came from; recovery codes and a bounded audit
+ * log get tables. auth_rev is bumped by every change that must end or re-check sessions in a
+ * running dashboard (a deleted session, a user's password, role or TOTP secret changed, a user
+ * deleted), so a CLI reset takes effect at once (dash.c polls it as it polls tokens_rev).
+ */
+#define BUMP_AUTH_REV  " BEGIN UPDATE meta SET value = value + 1 WHERE key = 'auth_rev'; END"
+#define AUDIT_LOG_KEEP "10000"
+static const char *const migration_5[] = {
+    "ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'admin'"
+    " CHECK (role IN ('admin', 'viewer'))",
+    "ALTER TABLE users DROP COLUMN super_admin",
+    /* totp_secret: base32 of the confirmed secret, NULL = TOTP off; totp_pending: an
+     * enrolment not confirmed yet; totp_last_step: the last accepted time step (each code
+     * is usable once). */
+    "ALTER TABLE users ADD COLUMN totp_secret TEXT",
+    "ALTER TABLE users ADD COLUMN totp_pending TEXT",
+    "ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE sessions ADD COLUMN ip TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT ''",
+    "CREATE TABLE totp_recovery ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    " code_hash BLOB NOT NULL,"
+    " used_at INTEGER NOT NULL DEFAULT 0)",
+    "CREATE INDEX idx_totp_recovery_user_id ON totp_recovery (user_id)",
+    "CREATE TABLE audit_log ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " created_at INTEGER NOT NULL,"
+    " user_id INTEGER NOT NULL DEFAULT 0,"
+    " login TEXT NOT NULL DEFAULT '',"
+    " ip TEXT NOT NULL DEFAULT '',"
+    " event TEXT NOT NULL,"
+    " detail TEXT NOT NULL DEFAULT '')",
+    "CREATE TRIGGER audit_log_bound AFTER INSERT ON audit_log BEGIN"
+    " DELETE FROM audit_log WHERE id <= new.id - " AUDIT_LOG_KEEP "; END",
+    "INSERT INTO meta (key, value) VALUES ('auth_rev', 1)",
+    "CREATE TRIGGER auth_rev_session_delete AFTER DELETE ON sessions" BUMP_AUTH_REV,
+    "CREATE TRIGGER auth_rev_user_update AFTER UPDATE OF password_hash, role, totp_secret"
+    " ON users" BUMP_AUTH_REV,
+    "CREATE TRIGGER auth_rev_user_delete AFTER DELETE ON users" BUMP_AUTH_REV,
+    NULL,
+};
+
 struct migration {
     int version;
     const char *const *stmts; /* NULL-terminated; run in order inside one transaction */
@@ -150,10 +197,7 @@ struct migration {
 
 /* Append only; versions increase by one. */
 static const struct migration migrations[] = {
-    {1, migration_1},
-    {2, migration_2},
-    {3, migration_3},
-    {4, migration_4},
+    {1, migration_1}, {2, migration_2}, {3, migration_3}, {4, migration_4}, {5, migration_5},
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

@@ -32,13 +32,13 @@ enum {
     AU_COUNT
 };
 
-#define USER_COLS    "id, login, name, avatar_url, password_hash, super_admin, created_at, updated_at"
+#define USER_COLS    "id, login, name, avatar_url, password_hash, role, created_at, updated_at"
 #define TOKEN_COLS   "id, user_id, token_hash, prefix, note, created_at, last_used_at"
 #define SESSION_COLS "id, user_id, token_hash, created_at, expires_at, csrf_token"
 
 static const char *const auth_sql[AU_COUNT] = {
-    [AU_USER_ADD] = "INSERT INTO users (created_at, updated_at, login, password_hash, super_admin) "
-                    "VALUES (?1, ?1, ?2, ?3, (SELECT COUNT(*) = 0 FROM users))",
+    [AU_USER_ADD] = "INSERT INTO users (created_at, updated_at, login, password_hash, role) "
+                    "VALUES (?1, ?1, ?2, ?3, ?4)",
     [AU_USER_FIND] = "SELECT " USER_COLS " FROM users WHERE login = ?1",
     [AU_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
     [AU_USER_FIRST] = "SELECT " USER_COLS " FROM users ORDER BY id LIMIT 1",
@@ -94,7 +94,9 @@ static void user_from_row(sqlite3_stmt *q, void *out)
     u->name = db_col_text(q, 2);
     u->avatar_url = db_col_text(q, 3);
     u->password_hash = db_col_text_or_null(q, 4);
-    u->super_admin = db_col_int(q, 5) != 0;
+    char *role = db_col_text(q, 5);
+    u->role = store_role_parse(role);
+    free(role);
     u->created_at = db_col_i64(q, 6);
     u->updated_at = db_col_i64(q, 7);
 }
@@ -110,9 +112,25 @@ static int user_query(struct store *st, sqlite3_stmt *q, int bind_rc, struct sto
     return db_row(&st->main, q, user_from_row, out, "reading a user");
 }
 
-int store_user_add(struct store *st, const char *login, const char *password_hash, uint64_t *id_out)
+const char *store_role_name(int role)
 {
-    if (!login || !*login || strlen(login) > STORE_NAME_MAX)
+    return role == STORE_ROLE_VIEWER ? "viewer" : "admin";
+}
+
+int store_role_parse(const char *name)
+{
+    if (name && strcmp(name, "admin") == 0)
+        return STORE_ROLE_ADMIN;
+    if (name && strcmp(name, "viewer") == 0)
+        return STORE_ROLE_VIEWER;
+    return 0;
+}
+
+int store_user_add(struct store *st, const char *login, const char *password_hash, int role,
+                   uint64_t *id_out)
+{
+    if (!login || !*login || strlen(login) > STORE_NAME_MAX ||
+        (role != STORE_ROLE_ADMIN && role != STORE_ROLE_VIEWER))
         return -EINVAL;
     store_lock(st);
     sqlite3_stmt *q = stmt(st, AU_USER_ADD);
@@ -120,7 +138,8 @@ int store_user_add(struct store *st, const char *login, const char *password_has
     if (q)
         ret = db_bound(&st->main, q,
                        db_bind_i64(q, 1, clock_wall_ms()) | db_bind_text(q, 2, login) |
-                           db_bind_text(q, 3, password_hash),
+                           db_bind_text(q, 3, password_hash) |
+                           db_bind_text(q, 4, store_role_name(role)),
                        NULL);
     if (q && ret == 0)
         ret = db_run(&st->main, q, "inserting a user");

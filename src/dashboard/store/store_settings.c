@@ -1,14 +1,14 @@
 /*
  * store_settings: the settings key/value table and the meta counters that
  * let a running dashboard notice other processes' commits (data_version, the
- * servers and tokens revisions kept by triggers of migrations 2 and 3).
+ * servers, tokens and auth revisions kept by triggers of migrations 2, 3 and 5).
  * Public functions in store.h.
  */
 #include <errno.h>
 
 #include "dashboard/store/store_int.h"
 
-enum { SE_GET, SE_SET, SE_DATA_VERSION, SE_SERVERS_REV, SE_TOKENS_REV, SE_COUNT };
+enum { SE_GET, SE_SET, SE_DATA_VERSION, SE_SERVERS_REV, SE_TOKENS_REV, SE_AUTH_REV, SE_COUNT };
 
 static const char *const settings_sql[SE_COUNT] = {
     [SE_GET] = "SELECT value FROM settings WHERE key = ?1",
@@ -17,6 +17,7 @@ static const char *const settings_sql[SE_COUNT] = {
     [SE_DATA_VERSION] = "PRAGMA data_version",
     [SE_SERVERS_REV] = "SELECT value FROM meta WHERE key = 'servers_rev'",
     [SE_TOKENS_REV] = "SELECT value FROM meta WHERE key = 'tokens_rev'",
+    [SE_AUTH_REV] = "SELECT value FROM meta WHERE key = 'auth_rev'",
 };
 
 static const struct db_stmts settings_stmts = {"settings", settings_sql, SE_COUNT};
@@ -44,6 +45,11 @@ int store_servers_rev(struct store *st, int64_t *out)
 int store_tokens_rev(struct store *st, int64_t *out)
 {
     return read_i64(st, SE_TOKENS_REV, out, "reading a revision counter");
+}
+
+int store_auth_rev(struct store *st, int64_t *out)
+{
+    return read_i64(st, SE_AUTH_REV, out, "reading a revision counter");
 }
 
 static void value_from_row(sqlite3_stmt *q, void *out)
