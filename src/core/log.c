@@ -34,8 +34,25 @@ void log_write(enum log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    /* Last line of defence against forged lines: a control byte that reached the message
+     * unescaped (a value from the network the caller did not pass through log_escape) is
+     * written as \xNN, so one call is always exactly one line. */
+    char safe[sizeof(line) * 4];
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)line; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            safe[o++] = '\\';
+            safe[o++] = 'x';
+            safe[o++] = hex[*p >> 4];
+            safe[o++] = hex[*p & 15];
+        } else {
+            safe[o++] = (char)*p;
+        }
+    }
+    safe[o] = '\0';
     fprintf(stderr, "%s.%03dZ %s %s\n", ts, (int)(now_ms % 1000),
-            names[(unsigned)level < 4 ? (unsigned)level : 0], line);
+            names[(unsigned)level < 4 ? (unsigned)level : 0], safe);
 }
 
 const char *log_escape(const char *in, char *out, size_t cap)

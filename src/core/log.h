@@ -12,7 +12,12 @@ enum log_level { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
-/* Writes one line "<time> <level> <message>" to stderr. */
+/*
+ * Writes one line "<time> <level> <message>" to stderr (message truncated at
+ * 1023 bytes). Control bytes left in the message are written as \xNN, so a
+ * call is always one line; values from the network still go through
+ * log_escape so that their backslashes are unambiguous too.
+ */
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*

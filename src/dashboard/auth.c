@@ -155,8 +155,36 @@ int auth_session_put(struct auth *a, const struct auth_session *s, int64_t now_m
     if (a->n_sessions >= AUTH_MAX_SESSIONS)
         return -ENOBUFS;
     a->sessions = xrealloc(a->sessions, (a->n_sessions + 1) * sizeof(*a->sessions));
-    a->sessions[a->n_sessions++] = *s;
+    a->sessions[a->n_sessions] = *s;
+    a->sessions[a->n_sessions++].seq = ++a->session_seq;
     return 0;
+}
+
+static int hash_cmp(const void *x, const void *y)
+{
+    return memcmp(x, y, AUTH_HASH_LEN);
+}
+
+size_t auth_sessions_retain(struct auth *a, const uint8_t (*hashes)[AUTH_HASH_LEN], size_t n,
+                            uint64_t fence)
+{
+    uint8_t(*sorted)[AUTH_HASH_LEN] = n ? xmalloc(n * sizeof(*sorted)) : NULL;
+    if (n) {
+        memcpy(sorted, hashes, n * sizeof(*sorted));
+        qsort(sorted, n, sizeof(*sorted), hash_cmp);
+    }
+    size_t removed = 0;
+    for (size_t i = 0; i < a->n_sessions;) {
+        struct auth_session *s = &a->sessions[i];
+        if (s->seq <= fence && !(n && bsearch(s->hash, sorted, n, sizeof(*sorted), hash_cmp))) {
+            *s = a->sessions[--a->n_sessions];
+            removed++;
+        } else {
+            i++;
+        }
+    }
+    free(sorted);
+    return removed;
 }
 
 struct auth_session *auth_session_find(struct auth *a, const char *cookie, size_t len,

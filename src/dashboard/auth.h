@@ -40,6 +40,7 @@ struct auth_session {
     uint8_t hash[AUTH_HASH_LEN];
     int64_t expires_ms;
     char csrf[AUTH_CSRF_LEN + 1];
+    uint64_t seq; /* set by auth_session_put: the table's put counter at insertion */
 };
 
 struct auth_throttle {
@@ -54,6 +55,7 @@ struct auth {
     size_t n_tokens;
     struct auth_session *sessions;
     size_t n_sessions;
+    uint64_t session_seq; /* sessions put so far (auth_sessions_retain's fence) */
     struct auth_throttle *throttle;
     size_t n_throttle;
 };
@@ -118,6 +120,16 @@ struct auth_session *auth_session_find(struct auth *a, const char *cookie, size_
 void auth_session_remove_hash(struct auth *a, const uint8_t hash[AUTH_HASH_LEN]);
 /* Removes every session of a user (password change), except keep_hash when non-NULL. */
 void auth_session_remove_user(struct auth *a, uint64_t user_id, const uint8_t *keep_hash);
+/*
+ * After the store's sessions were listed (another process may have deleted
+ * some, e.g. `user passwd`): removes every session put at or before put
+ * counter fence (a->session_seq read on this thread before the list was
+ * read) whose digest is not among hashes[0..n) (borrowed, any order).
+ * Sessions put later are kept: the list may predate them. Returns how many
+ * were removed. Allocates a sorted copy of the digests (aborts on OOM).
+ */
+size_t auth_sessions_retain(struct auth *a, const uint8_t (*hashes)[AUTH_HASH_LEN], size_t n,
+                            uint64_t fence);
 
 /*
  * Login throttling. auth_login_allowed returns 0 when ip and login (both

@@ -329,6 +329,11 @@ static int read_password(const char *cmd, FILE *in, char *pw, size_t cap, FILE *
         say(err, cmd, "empty password");
         return CLI_EXIT_FAIL;
     }
+    if (n < CLI_PASSWORD_MIN) {
+        sodium_memzero(pw, cap);
+        say(err, cmd, "password shorter than %d bytes", CLI_PASSWORD_MIN);
+        return CLI_EXIT_FAIL;
+    }
     if (n > CLI_PASSWORD_MAX) {
         sodium_memzero(pw, cap);
         say(err, cmd, "password longer than %d bytes", CLI_PASSWORD_MAX);
@@ -394,6 +399,10 @@ static int user_add_or_passwd(struct store *st, int argc, char **argv, FILE *in,
     } else {
         id = u.id;
         rc = store_user_set_password(st, id, hash);
+        /* A reset ends every session of the user for good; a running dashboard sees auth_rev
+         * move and drops them from memory within its poll interval. */
+        if (rc == 0)
+            rc = store_session_del_user(st, id, NULL, NULL);
     }
     sodium_memzero(hash, sizeof(hash));
     if (rc) {

@@ -36,6 +36,7 @@ struct store;
 
 /* Longest password accepted on stdin (bytes, without the newline). */
 #define CLI_PASSWORD_MAX 1024
+#define CLI_PASSWORD_MIN 8 /* as the UI's password change */
 /* Length of a generated API token ([0-9A-Za-z]). */
 #define CLI_TOKEN_LEN 32
 
@@ -48,10 +49,12 @@ int cli_server(struct store *st, int argc, char **argv, FILE *out, FILE *err);
 
 /*
  * argv[0] is "user". The password is the first line read from in (borrowed;
- * "\n" or "\r\n" stripped, 1..CLI_PASSWORD_MAX bytes) and stored as an
+ * "\n" or "\r\n" stripped, CLI_PASSWORD_MIN..CLI_PASSWORD_MAX bytes) and stored as an
  * argon2id string (crypto_pwhash_str at OPSLIMIT/MEMLIMIT_INTERACTIVE; the
  * environment variable LOTUS_TEST_FAST_HASH=1 switches to the MIN limits, for
- * tests only). add → {"id":N,"login":"..","role":"admin"}; passwd → {"id":N,"login":".."}.
+ * tests only). add → {"id":N,"login":"..","role":"admin"}; passwd → {"id":N,"login":".."}
+ * and deletes every stored session of the user (a running dashboard drops
+ * them from memory when it sees the store's auth_rev move).
  * LOGIN: 1..64 characters of [A-Za-z0-9._@-].
  */
 int cli_user(struct store *st, int argc, char **argv, FILE *in, FILE *out, FILE *err);

@@ -17,6 +17,7 @@
 
 #include <uv.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "dashboard/api/api.h"
@@ -60,6 +61,13 @@ struct dash {
     int sync_monitors_changed;
     struct store_monitor *sync_monitors;
     size_t sync_n_monitors;
+    /* sessions another process ended (CLI `user passwd`): see api_sync_sessions */
+    int64_t auth_rev;
+    int64_t sync_auth_rev;
+    int sync_auth_changed;
+    uint64_t sync_fence;
+    struct store_session *sync_sessions;
+    size_t sync_n_sessions;
 };
 
 static void reconcile(struct dash *d, struct store_server *rows, size_t n)
@@ -111,6 +119,12 @@ static void sync_work_cb(uv_work_t *w)
         d->sync_monitors_rev = rev;
         d->sync_monitors_changed = 1;
     }
+    d->sync_auth_changed = 0;
+    if (store_auth_rev(d->st, &rev) == 0 && rev != d->auth_rev &&
+        store_session_list(d->st, clock_wall_ms(), &d->sync_sessions, &d->sync_n_sessions) == 0) {
+        d->sync_auth_rev = rev;
+        d->sync_auth_changed = 1;
+    }
 }
 
 static void sync_after_cb(uv_work_t *w, int status)
@@ -141,6 +155,14 @@ static void sync_after_cb(uv_work_t *w, int status)
         d->sync_monitors = NULL;
         d->sync_n_monitors = 0;
     }
+    if (status == 0 && d->sync_auth_changed) {
+        if (!d->stopping && d->api)
+            api_sync_sessions(d->api, d->sync_sessions, d->sync_n_sessions, d->sync_fence);
+        d->auth_rev = d->sync_auth_rev;
+        store_session_list_free(d->sync_sessions, d->sync_n_sessions);
+        d->sync_sessions = NULL;
+        d->sync_n_sessions = 0;
+    }
 }
 
 static void on_sync_timer(uv_timer_t *t)
@@ -149,6 +171,8 @@ static void on_sync_timer(uv_timer_t *t)
     if (d->sync_busy || d->stopping)
         return;
     d->sync_busy = 1;
+    /* Read before the pool lists the sessions: any session put after this is kept. */
+    d->sync_fence = d->api ? api_session_fence(d->api) : 0;
     d->sync_work.data = d;
     if (uv_queue_work(&d->loop, &d->sync_work, sync_work_cb, sync_after_cb) != 0)
         d->sync_busy = 0;
@@ -184,7 +208,7 @@ static int load_servers(struct dash *d)
     struct store_server *rows = NULL;
     size_t n = 0;
     if (store_servers_rev(d->st, &d->servers_rev) != 0 ||
-        store_tokens_rev(d->st, &d->tokens_rev) != 0)
+        store_tokens_rev(d->st, &d->tokens_rev) != 0 || store_auth_rev(d->st, &d->auth_rev) != 0)
         return -EIO;
     int rc = store_server_list(d->st, &rows, &n);
     if (rc != 0)

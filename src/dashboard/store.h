@@ -286,6 +286,14 @@ int store_session_list(struct store *st, int64_t now_ms, struct store_session **
 void store_session_list_free(struct store_session *list, size_t n);
 /* Deletes the session with this hash (logout). 0/-ENOENT/-EIO. */
 int store_session_del(struct store *st, const uint8_t *token_hash);
+/*
+ * Deletes every session of user_id except the one whose digest is keep_hash
+ * (32 bytes, borrowed; NULL = all of them): a password change ends the
+ * user's other sessions for good, and the deletes bump auth_rev so a
+ * running dashboard drops them too. *n_deleted may be NULL. 0/-EIO.
+ */
+int store_session_del_user(struct store *st, uint64_t user_id, const uint8_t *keep_hash,
+                           uint64_t *n_deleted);
 /* Deletes sessions with expires_at <= now_ms; *n_deleted (may be NULL) gets the count. 0/-EIO. */
 int store_session_purge_expired(struct store *st, int64_t now_ms, uint64_t *n_deleted);
 

@@ -291,6 +291,48 @@ static void test_auth__session_remove_user_keeps_current(void **state)
     auth_release(&a);
 }
 
+/* retain drops the sessions missing from the store's list, but only those put before the
+ * fence (a session put while the list was being read is not in it and must stay). */
+static void test_auth__sessions_retain_respects_the_fence(void **state)
+{
+    (void)state;
+    struct auth a;
+    auth_init(&a);
+    char cookie[6][AUTH_TOKEN_LEN + 1];
+    uint8_t h[6][AUTH_HASH_LEN];
+    for (int i = 0; i < 6; i++) {
+        snprintf(cookie[i], sizeof(cookie[i]), "retain%026d", i);
+        struct auth_session s = {.user_id = 1, .expires_ms = 5000};
+        auth_hash(cookie[i], AUTH_TOKEN_LEN, s.hash);
+        memcpy(h[i], s.hash, AUTH_HASH_LEN);
+        if (i == 4) /* the fence: 0..3 were put before the store was read */
+            assert_int_equal(a.session_seq, 4);
+        assert_int_equal(auth_session_put(&a, &s, 0), 0);
+    }
+    /* The store still has 2 and 0 (in that order) and, of the later ones, neither. */
+    uint8_t list[2][AUTH_HASH_LEN];
+    memcpy(list[0], h[2], AUTH_HASH_LEN);
+    memcpy(list[1], h[0], AUTH_HASH_LEN);
+    assert_int_equal(auth_sessions_retain(&a, (const uint8_t(*)[AUTH_HASH_LEN])list, 2, 4), 2);
+    int want[6] = {1, 0, 1, 0, 1, 1};
+    for (int i = 0; i < 6; i++) {
+        struct auth_session *f = auth_session_find(&a, cookie[i], AUTH_TOKEN_LEN, 100);
+        if (want[i])
+            assert_non_null(f);
+        else
+            assert_null(f);
+    }
+    /* An empty store list ends every session up to the fence; a digest one bit off is no match. */
+    uint8_t off[1][AUTH_HASH_LEN];
+    memcpy(off[0], h[5], AUTH_HASH_LEN);
+    off[0][AUTH_HASH_LEN - 1] ^= 1;
+    assert_int_equal(
+        auth_sessions_retain(&a, (const uint8_t(*)[AUTH_HASH_LEN])off, 1, a.session_seq), 4);
+    assert_int_equal(a.n_sessions, 0);
+    assert_int_equal(auth_sessions_retain(&a, NULL, 0, a.session_seq), 0);
+    auth_release(&a);
+}
+
 /* AUTH_MAX_TOKENS / AUTH_MAX_SESSIONS entries fit, one more is refused; expiry makes room. */
 static void test_auth__token_and_session_tables_are_capped(void **state)
 {
@@ -586,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_auth__token_lookup_returns_the_matching_entry),
         cmocka_unit_test(test_auth__session_lookup_compares_every_digest_byte),
         cmocka_unit_test(test_auth__session_remove_user_keeps_current),
+        cmocka_unit_test(test_auth__sessions_retain_respects_the_fence),
         cmocka_unit_test(test_auth__token_and_session_tables_are_capped),
         cmocka_unit_test(test_auth__lock_table_matches_constants),
         cmocka_unit_test(test_auth__lockout_exact_doubling_to_cap),

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "dashboard/cli.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "dashboard/store.h"
 
@@ -260,28 +261,29 @@ static void test_cli__server_del(void **state)
 static void test_cli__user_add_and_passwd(void **state)
 {
     struct ctx *c = *state;
-    json_t *v = expect_json(c, run(c, "hunter2\n", "user", "add", "admin", NULL));
+    json_t *v = expect_json(c, run(c, "hunter22\n", "user", "add", "admin", NULL));
     assert_string_equal(c->out, "{\"id\":1,\"login\":\"admin\",\"role\":\"admin\"}\n");
     json_decref(v);
     struct store_user u;
     assert_int_equal(store_user_find(c->st, "admin", &u), 0);
     assert_non_null(u.password_hash);
     assert_memory_equal(u.password_hash, "$argon2id$", 10);
-    assert_int_equal(crypto_pwhash_str_verify(u.password_hash, "hunter2", 7), 0);
-    assert_int_not_equal(crypto_pwhash_str_verify(u.password_hash, "hunter2\n", 8), 0);
+    assert_int_equal(crypto_pwhash_str_verify(u.password_hash, "hunter22", 8), 0);
+    assert_int_not_equal(crypto_pwhash_str_verify(u.password_hash, "hunter22\n", 9), 0);
     store_user_release(&u);
 
     /* CRLF stripped; only the first line counts. */
-    v = expect_json(c, run(c, "pw two\r\nignored\n", "user", "add", "bob", NULL));
+    v = expect_json(c, run(c, "pw two 2\r\nignored\n", "user", "add", "bob", NULL));
     assert_string_equal(json_string_value(json_object_get(v, "role")), "admin");
     json_decref(v);
     assert_int_equal(store_user_find(c->st, "bob", &u), 0);
-    assert_int_equal(crypto_pwhash_str_verify(u.password_hash, "pw two", 6), 0);
+    assert_int_equal(crypto_pwhash_str_verify(u.password_hash, "pw two 2", 8), 0);
     store_user_release(&u);
 
     expect_fail(c, run(c, "x\n", "user", "add", "admin", NULL), "user 'admin' already exists");
     expect_fail(c, run(c, "\n", "user", "add", "carol", NULL), "empty password");
     expect_fail(c, run(c, "", "user", "add", "carol", NULL), "no password");
+    expect_fail(c, run(c, "seven77\n", "user", "add", "carol", NULL), "shorter than 8");
     char longpw[CLI_PASSWORD_MAX + 10];
     memset(longpw, 'p', sizeof(longpw) - 1);
     longpw[sizeof(longpw) - 1] = '\0';
@@ -293,20 +295,36 @@ static void test_cli__user_add_and_passwd(void **state)
     expect_usage(c, run(c, "x\n", "user", "add", "--admin", "a", NULL), "unknown option");
     expect_usage(c, run(c, "x\n", "user", "remove", "a", NULL), "unknown command 'remove'");
 
-    v = expect_json(c, run(c, "newpass\n", "user", "passwd", "bob", NULL));
+    v = expect_json(c, run(c, "newpass1\n", "user", "passwd", "bob", NULL));
     assert_string_equal(c->out, "{\"id\":2,\"login\":\"bob\"}\n");
     json_decref(v);
     assert_int_equal(store_user_find(c->st, "bob", &u), 0);
-    assert_int_equal(crypto_pwhash_str_verify(u.password_hash, "newpass", 7), 0);
+    assert_int_equal(crypto_pwhash_str_verify(u.password_hash, "newpass1", 8), 0);
     store_user_release(&u);
     expect_fail(c, run(c, "x\n", "user", "passwd", "nobody", NULL), "no user 'nobody'");
+
+    /* A reset ends every stored session of that user (and only that user's). */
+    uint8_t h1[32], h2[32];
+    memset(h1, 1, 32);
+    memset(h2, 2, 32);
+    int64_t now = clock_wall_ms();
+    assert_int_equal(store_session_add(c->st, 2, h1, now + 60000, "c", NULL), 0);
+    assert_int_equal(store_session_add(c->st, 1, h2, now + 60000, "c", NULL), 0);
+    expect_fail(c, run(c, "short\n", "user", "passwd", "bob", NULL), "shorter than 8");
+    struct store_session ss;
+    assert_int_equal(store_session_find(c->st, h1, now, &ss), 0); /* a refused reset ends none */
+    store_session_release(&ss);
+    json_decref(expect_json(c, run(c, "newpass2\n", "user", "passwd", "bob", NULL)));
+    assert_int_equal(store_session_find(c->st, h1, now, &ss), -ENOENT);
+    assert_int_equal(store_session_find(c->st, h2, now, &ss), 0);
+    store_session_release(&ss);
 }
 
 static void test_cli__user_add_uses_interactive_limits(void **state)
 {
     struct ctx *c = *state;
     unsetenv("LOTUS_TEST_FAST_HASH");
-    json_decref(expect_json(c, run(c, "slow\n", "user", "add", "admin", NULL)));
+    json_decref(expect_json(c, run(c, "slowpass\n", "user", "add", "admin", NULL)));
     struct store_user u;
     assert_int_equal(store_user_find(c->st, "admin", &u), 0);
     assert_int_equal(crypto_pwhash_str_needs_rehash(u.password_hash,
@@ -320,8 +338,8 @@ static void test_cli__tokens(void **state)
 {
     struct ctx *c = *state;
     expect_fail(c, run(c, NULL, "token", "add", "--note", "ci", NULL), "no users yet");
-    json_decref(expect_json(c, run(c, "pw\n", "user", "add", "admin", NULL)));
-    json_decref(expect_json(c, run(c, "pw\n", "user", "add", "bob", NULL)));
+    json_decref(expect_json(c, run(c, "password\n", "user", "add", "admin", NULL)));
+    json_decref(expect_json(c, run(c, "password\n", "user", "add", "bob", NULL)));
 
     json_t *v = expect_json(c, run(c, NULL, "token", "add", "--note", "ci \"bot\"", NULL));
     const char *tokp = json_string_value(json_object_get(v, "token"));

@@ -7,11 +7,14 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/strnum.h"
 #include "core/hostport.h"
+#include "core/log.h"
 
 static void test_core__buf_append_and_limit(void **state)
 {
@@ -76,6 +79,40 @@ static void test_core__strnum(void **state)
     assert_int_equal(strnum_i64z("-", &i), -EINVAL);
 }
 
+/* A login name such as "x\n<time> info login: failed from 1.2.3.4" must not start a line. */
+static void test_core__log_escape_and_one_line_per_call(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_string_equal(log_escape("a\nb\x1b[31m\\c\x7f", out, sizeof(out)),
+                        "a\\x0ab\\x1b[31m\\\\c\\x7f");
+    assert_string_equal(log_escape(NULL, out, sizeof(out)), "");
+    char small[6]; /* truncated at a whole escape: "ab" + "\x0a" does not fit in 5 chars */
+    assert_string_equal(log_escape("ab\ncd", small, sizeof(small)), "ab");
+    assert_string_equal(log_escape("\xe4\xb8\xad", out, sizeof(out)),
+                        "\xe4\xb8\xad"); /* UTF-8 kept */
+
+    /* log_write escapes a control byte that reached it unescaped. */
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    fflush(stderr);
+    int saved = dup(2);
+    assert_true(saved >= 0);
+    assert_true(dup2(fileno(tmp), 2) >= 0);
+    log_write(LOG_LEVEL_ERROR, "login: failed for '%s'", "x\r\n2026-01-01T00:00:00.000Z info y");
+    fflush(stderr);
+    assert_true(dup2(saved, 2) >= 0);
+    close(saved);
+    char text[256] = {0};
+    rewind(tmp);
+    size_t n = fread(text, 1, sizeof(text) - 1, tmp);
+    fclose(tmp);
+    assert_true(n > 0);
+    assert_non_null(
+        strstr(text, " error login: failed for 'x\\x0d\\x0a2026-01-01T00:00:00.000Z info y'\n"));
+    assert_ptr_equal(strchr(text, '\n'), text + n - 1); /* exactly one line */
+}
+
 static void test_core__hostport(void **state)
 {
     (void)state;
@@ -111,6 +148,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_core__buf_append_and_limit),
+        cmocka_unit_test(test_core__log_escape_and_one_line_per_call),
         cmocka_unit_test(test_core__buf_printf_long),
         cmocka_unit_test(test_core__strnum),
         cmocka_unit_test(test_core__hostport),

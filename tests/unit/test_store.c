@@ -801,6 +801,37 @@ static void test_store__sessions(void **state)
     assert_int_equal(store_session_del(st, live), 0);
     assert_int_equal(store_session_del(st, live), -ENOENT);
     assert_int_equal(store_session_find(st, live, now, &s), -ENOENT);
+
+    /* A password change ends the user's other sessions, not other users' ones. */
+    uint64_t bob = 0, n = 99;
+    assert_int_equal(store_user_add(st, "bob", NULL, STORE_ROLE_ADMIN, &bob), 0);
+    uint8_t a1[32], a2[32], a3[32], b1[32];
+    memset(a1, 1, 32);
+    memset(a2, 2, 32);
+    memset(a3, 3, 32);
+    memset(b1, 4, 32);
+    assert_int_equal(store_session_add(st, uid, a1, now + 60000, "c", NULL), 0);
+    assert_int_equal(store_session_add(st, uid, a2, now + 60000, "c", NULL), 0);
+    assert_int_equal(store_session_add(st, uid, a3, now + 60000, "c", NULL), 0);
+    assert_int_equal(store_session_add(st, bob, b1, now + 60000, "c", NULL), 0);
+    int64_t r0 = 0, r1 = 0;
+    assert_int_equal(store_auth_rev(st, &r0), 0);
+    assert_int_equal(store_session_del_user(st, uid, a2, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(store_auth_rev(st, &r1), 0);
+    assert_true(r1 > r0); /* a running dashboard notices */
+    assert_int_equal(store_session_find(st, a1, now, &s), -ENOENT);
+    assert_int_equal(store_session_find(st, a3, now, &s), -ENOENT);
+    assert_int_equal(store_session_find(st, a2, now, &s), 0);
+    store_session_release(&s);
+    assert_int_equal(store_session_find(st, b1, now, &s), 0);
+    store_session_release(&s);
+    assert_int_equal(store_session_del_user(st, uid, NULL, &n), 0); /* NULL: all of them */
+    assert_int_equal(n, 1);
+    assert_int_equal(store_session_find(st, a2, now, &s), -ENOENT);
+    assert_int_equal(store_session_del_user(st, uid, NULL, NULL), 0);
+    assert_int_equal(store_session_find(st, b1, now, &s), 0);
+    store_session_release(&s);
     store_close(st);
 }
 

@@ -73,6 +73,8 @@ int api_start(struct uv_loop_s *loop, const struct api_opts *o, struct live *lv,
     api_guard_update_vp_name(a);
     int rc = api_tokens_load(a, err, errlen);
     if (rc == 0)
+        rc = api_account_init_dummy_hash(a, err, errlen);
+    if (rc == 0)
         rc = api_account_load_sessions(a, err, errlen);
     if (rc == 0)
         rc = api_account_ensure_admin(a, err, errlen);
@@ -121,6 +123,16 @@ struct http_server *api_http(struct api *a)
 void api_set_tokens(struct api *a, const struct store_token *list, size_t n)
 {
     api_tokens_set(a, list, n);
+}
+
+uint64_t api_session_fence(const struct api *a)
+{
+    return a->auth.session_seq;
+}
+
+void api_sync_sessions(struct api *a, const struct store_session *list, size_t n, uint64_t fence)
+{
+    api_account_sync_sessions(a, list, n, fence);
 }
 
 void api_free(struct api *a)

@@ -17,12 +17,14 @@
 #define LOTUS_DASHBOARD_API_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct uv_loop_s;
 struct http_server;
 struct live;
 struct store;
 struct store_token;
+struct store_session;
 struct svc;
 struct dash_config;
 struct api;
@@ -58,6 +60,15 @@ struct http_server *api_http(struct api *a);
  * changed the api_tokens table). Loop thread.
  */
 void api_set_tokens(struct api *a, const struct store_token *list, size_t n);
+/*
+ * Session revocation by another process (the CLI's `user passwd` deletes
+ * rows and bumps the store's auth_rev): read api_session_fence on the loop,
+ * then list the store's sessions on the pool, then hand the list (borrowed)
+ * and the fence to api_sync_sessions on the loop. Sessions created after the
+ * fence are kept. Loop thread.
+ */
+uint64_t api_session_fence(const struct api *a);
+void api_sync_sessions(struct api *a, const struct store_session *list, size_t n, uint64_t fence);
 /*
  * Closes the WebSockets and the listener; the api is freed from the loop once
  * pending jobs and handles are done (run the loop). NULL ok.

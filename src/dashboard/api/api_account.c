@@ -16,6 +16,7 @@
 #include "core/jw.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "dashboard/api/api_audit.h"
 #include "dashboard/api/api_guard.h"
 #include "dashboard/api/api_int.h"
 #include "dashboard/api/api_job.h"
@@ -69,10 +70,9 @@ static void login_run(struct api_job *j)
     struct store *st = j->api->st;
     int rc = store_user_find(st, c->login, &c->user);
     if (rc != 0 || !c->user.password_hash) {
-        /* Spend the same effort on unknown users (no login enumeration by timing). */
-        char dummy[AUTH_PWHASH_LEN];
-        if (auth_password_hash("lotus-timing-equaliser", dummy) == 0)
-            auth_password_verify(dummy, c->password);
+        /* The same effort as for a known user: one verify, against a hash made once at start
+         * (hashing here too made unknown logins twice as slow, which told them apart). */
+        auth_password_verify(j->api->dummy_hash, c->password);
         j->rc = -EACCES;
         return;
     }
@@ -94,7 +94,8 @@ static void login_done(struct api_job *j)
     const char *ip = http_request_peer_ip(j->req);
     if (j->rc == -EACCES) {
         auth_login_failed(&a->auth, ip, c->login, clock_wall_ms());
-        log_info("login: failed for '%s' from %s", c->login, ip);
+        /* The typed name comes from the network: api_audit logs it escaped. */
+        api_audit(a, ip, c->user.id, c->login, "login.failed", NULL);
         api_reply(j->req, 200, 400, MSG_BAD_LOGIN, NULL);
         return;
     }
@@ -110,7 +111,7 @@ static void login_done(struct api_job *j)
         api_reply(j->req, 503, 503, "too many sessions", NULL);
         return;
     }
-    log_info("login: '%s' logged in from %s", c->user.login, ip);
+    api_audit(a, ip, c->user.id, c->user.login, "login.ok", NULL);
     api_guard_set_cookie(j->req, api_guard_cookie_name(a), c->token, AUTH_SESSION_TTL_MS / 1000);
     struct api_body out;
     struct jw *jw = api_body_begin(&out);
@@ -278,7 +279,12 @@ static int passwd_set_batch(struct store *st, void *arg)
     int same = store_user_get(st, p->c->user_id, &now) == 0 && now.password_hash &&
                strcmp(now.password_hash, p->verified) == 0;
     store_user_release(&now);
-    return same ? store_user_set_password(st, p->c->user_id, p->new_hash) : -EACCES;
+    if (!same)
+        return -EACCES;
+    int rc = store_user_set_password(st, p->c->user_id, p->new_hash);
+    /* The other sessions end for good, in the same transaction (they used to come back from
+     * the database at the next start). */
+    return rc ? rc : store_session_del_user(st, p->c->user_id, p->c->session_hash, NULL);
 }
 
 static void passwd_run(struct api_job *j)
@@ -316,8 +322,10 @@ static void passwd_done(struct api_job *j)
         api_reply_db_error(j->req);
         return;
     }
-    /* Other sessions of this user end (in memory; the stored ones expire). */
+    /* Other sessions of this user end, in memory too (the store's rows are gone). */
     auth_session_remove_user(&j->api->auth, c->user_id, c->session_hash);
+    api_audit(j->api, http_request_peer_ip(j->req), c->user_id, NULL, "password.changed",
+              "other sessions ended");
     api_reply_ok(j->req, "null");
 }
 
@@ -379,6 +387,29 @@ int api_account_load_sessions(struct api *a, char *err, size_t errlen)
     uint64_t purged = 0;
     store_session_purge_expired(a->st, now, &purged);
     return 0;
+}
+
+int api_account_init_dummy_hash(struct api *a, char *err, size_t errlen)
+{
+    char pw[AUTH_TOKEN_LEN + 1];
+    auth_random_string(pw, AUTH_TOKEN_LEN);
+    int rc = auth_password_hash(pw, a->dummy_hash);
+    sodium_memzero(pw, sizeof(pw));
+    if (rc != 0)
+        snprintf(err, errlen, "cannot hash a password (out of memory)");
+    return rc;
+}
+
+void api_account_sync_sessions(struct api *a, const struct store_session *list, size_t n,
+                               uint64_t fence)
+{
+    uint8_t(*hashes)[AUTH_HASH_LEN] = n ? xmalloc(n * sizeof(*hashes)) : NULL;
+    for (size_t i = 0; i < n; i++)
+        memcpy(hashes[i], list[i].token_hash, AUTH_HASH_LEN);
+    size_t gone = auth_sessions_retain(&a->auth, (const uint8_t(*)[AUTH_HASH_LEN])hashes, n, fence);
+    free(hashes);
+    if (gone)
+        log_info("auth: %zu session(s) ended by another process (e.g. user passwd)", gone);
 }
 
 int api_account_ensure_admin(struct api *a, char *err, size_t errlen)

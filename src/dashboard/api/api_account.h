@@ -8,8 +8,10 @@
 #define LOTUS_DASHBOARD_API_ACCOUNT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct api;
+struct store_session;
 
 #define API_ACCOUNT_MAX_VERIFYING 2
 
@@ -22,6 +24,22 @@ void api_account_routes(struct api *a);
  * ones from the store. 0, or -EIO with a reason in err.
  */
 int api_account_load_sessions(struct api *a, char *err, size_t errlen);
+
+/*
+ * Start-up, before the routes serve: hashes a random password once, the hash
+ * that unknown logins are verified against (one argon2id run for known and
+ * unknown names alike). 0, or -ENOMEM with a reason in err.
+ */
+int api_account_init_dummy_hash(struct api *a, char *err, size_t errlen);
+
+/*
+ * Loop thread, after the store's auth_rev moved: list (borrowed, n rows) is
+ * the store's unexpired sessions read on the work pool; fence is
+ * api_session_fence() read on the loop before that read was queued. Sessions
+ * another process deleted (`lotus-dashboard user passwd`) leave the table.
+ */
+void api_account_sync_sessions(struct api *a, const struct store_session *list, size_t n,
+                               uint64_t fence);
 
 /*
  * Start-up: if the store has no user, creates `admin` with a random password

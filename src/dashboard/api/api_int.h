@@ -39,16 +39,17 @@ struct api {
     struct dash_config *cfg; /* borrowed; the settings handler edits it */
     const char *config_path;
     int grpc_port;
-    int pending;                /* jobs queued or running (api_job.c) */
-    int closing;                /* api_free called; freed when pending reaches 0 */
-    int verifying;              /* argon2id checks in flight (api_account.c) */
-    int settings_busy;          /* a config.yaml write in flight (api_settings.c) */
-    uint8_t vp_key[32];         /* view-password cookie MAC key, random per start */
-    char cookie_vp[160];        /* "<cookiename>-vp" */
-    struct api_v1_cache v1;     /* rendered /api/v1 bodies (api_v1_http.c) */
-    struct api_agent_bin agent; /* the agent binary served for installs (api_assets.c) */
-    struct api_ws ws;           /* the /ws hub and its broadcast timer (api_ws.c) */
-    struct api_prom prom;       /* /metrics render cache and rate sample (api_prom_http.c) */
+    int pending;                      /* jobs queued or running (api_job.c) */
+    int closing;                      /* api_free called; freed when pending reaches 0 */
+    int verifying;                    /* argon2id checks in flight (api_account.c) */
+    int settings_busy;                /* a config.yaml write in flight (api_settings.c) */
+    uint8_t vp_key[32];               /* view-password cookie MAC key, random per start */
+    char dummy_hash[AUTH_PWHASH_LEN]; /* verified for unknown logins (equal timing) */
+    char cookie_vp[160];              /* "<cookiename>-vp" */
+    struct api_v1_cache v1;           /* rendered /api/v1 bodies (api_v1_http.c) */
+    struct api_agent_bin agent;       /* the agent binary served for installs (api_assets.c) */
+    struct api_ws ws;                 /* the /ws hub and its broadcast timer (api_ws.c) */
+    struct api_prom prom;             /* /metrics render cache and rate sample (api_prom_http.c) */
 };
 
 /* One route of a resource's table (api_routes_add). */

@@ -29,6 +29,7 @@ enum {
     AU_SESSION_DEL,
     AU_SESSION_PURGE,
     AU_SESSION_LIST,
+    AU_SESSION_DEL_USER,
     AU_COUNT
 };
 
@@ -58,6 +59,8 @@ static const char *const auth_sql[AU_COUNT] = {
     [AU_SESSION_DEL] = "DELETE FROM sessions WHERE token_hash = ?1",
     [AU_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_at <= ?1",
     [AU_SESSION_LIST] = "SELECT " SESSION_COLS " FROM sessions WHERE expires_at > ?1 ORDER BY id",
+    [AU_SESSION_DEL_USER] = "DELETE FROM sessions WHERE user_id = ?1 AND (?2 IS NULL OR "
+                            "token_hash <> ?2)",
 };
 
 static const struct db_stmts auth_stmts = {"auth", auth_sql, AU_COUNT};
@@ -447,6 +450,25 @@ int store_session_purge_expired(struct store *st, int64_t now_ms, uint64_t *n_de
         ret = db_bound(&st->main, q, db_bind_i64(q, 1, now_ms), NULL);
     if (q && ret == 0)
         ret = db_run(&st->main, q, "purging sessions");
+    if (ret == 0 && n_deleted)
+        *n_deleted = (uint64_t)db_changes(&st->main);
+    store_unlock(st);
+    return ret;
+}
+
+int store_session_del_user(struct store *st, uint64_t user_id, const uint8_t *keep_hash,
+                           uint64_t *n_deleted)
+{
+    store_lock(st);
+    sqlite3_stmt *q = stmt(st, AU_SESSION_DEL_USER);
+    int ret = -EIO;
+    if (q)
+        ret = db_bound(&st->main, q,
+                       db_bind_u64(q, 1, user_id) |
+                           (keep_hash ? bind_hash(q, 2, keep_hash) : db_bind_text(q, 2, NULL)),
+                       NULL);
+    if (q && ret == 0)
+        ret = db_run(&st->main, q, "deleting a user's sessions");
     if (ret == 0 && n_deleted)
         *n_deleted = (uint64_t)db_changes(&st->main);
     store_unlock(st);
